@@ -1,0 +1,358 @@
+"""Every pytest-roo setting: a CLI option ``--roo-*``, an ini key ``roo_*`` and an env var ``ROO_*``.
+
+Each setting is declared once in :data:`OPTIONS` with a typed ``parse_*`` function. The three
+sources are resolved once per process (CLI > env > ini > default) into the frozen
+:class:`Settings`, kept on ``config.stash``. A bad value is a :class:`pytest.UsageError` that names
+where it came from, the value, and the accepted forms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from pytest_roo import units
+
+__all__ = [
+    "OPTIONS",
+    "OptionSpec",
+    "Settings",
+    "add_options",
+    "get_settings",
+    "resolve_settings",
+]
+
+SERVICE_BACKENDS = ("auto", "docker", "local", "external")
+ISOLATION_MODES = ("database", "transaction", "truncate")
+PROFILES = ("smoke", "standard", "full")
+ENGINES = ("chromium", "firefox", "webkit")
+PROGRESS_MODES = ("auto", "on", "off")
+DEVICE_ALIASES = ("desktop", "tablet", "mobile")
+
+
+# --- parsers: each takes the raw string and returns a typed value or raises ValueError ---------
+
+
+def parse_choice(choices: Sequence[str]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        normalized = value.strip().lower()
+        if normalized not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return normalized
+
+    parse.__name__ = "parse_choice"
+    return parse
+
+
+def parse_path(value: str) -> Path:
+    if not value.strip():
+        raise ValueError("expected a file or directory path, got an empty string")
+    return Path(value.strip()).expanduser()
+
+
+def parse_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value.strip()
+
+
+def parse_url(schemes: Sequence[str]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        text = value.strip()
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"expected a URL with scheme {' or '.join(s + '://' for s in schemes)}")
+        if parts.scheme.lower() != "unix" and not parts.hostname:
+            raise ValueError(f"expected a URL with a host, like {schemes[0]}://127.0.0.1:PORT")
+        try:
+            parts.port  # noqa: B018  -- raises ValueError on a bad port
+        except ValueError:
+            raise ValueError("the port must be a number between 0 and 65535") from None
+        return text
+
+    parse.__name__ = "parse_url"
+    return parse
+
+
+def parse_percent(value: str) -> float:
+    try:
+        return units.parse_percent(value)
+    except ValueError:
+        raise ValueError(f"expected {units.PERCENT_FORMS}") from None
+
+
+def parse_engines(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    if not names:
+        raise ValueError(f"expected a comma-separated list of {', '.join(ENGINES)}")
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise ValueError(
+            f"unknown engine {unknown[0]!r}; expected a comma-separated list of {', '.join(ENGINES)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def parse_devices(value: str) -> tuple[str, ...]:
+    """Device names as Playwright spells them, or the aliases desktop, tablet, mobile.
+
+    Names are checked against Playwright's device list when the matrix is built (importing
+    Playwright here would make every pytest start slow); here only the shape is checked.
+    """
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise ValueError(
+            "expected a comma-separated list of Playwright device names "
+            "(e.g. 'Desktop Chrome,iPhone 13') or the aliases desktop, tablet, mobile"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def parse_executables(value: str) -> dict[str, str]:
+    """``engine=/path/to/binary`` pairs, comma-separated."""
+    result: dict[str, str] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        engine, sep, path = part.partition("=")
+        engine = engine.strip().lower()
+        if not sep or engine not in ENGINES or not path.strip():
+            raise ValueError(
+                f"bad entry {part.strip()!r}; expected engine=/path/to/binary pairs separated by "
+                f"commas, engine one of {', '.join(ENGINES)}"
+            )
+        result[engine] = path.strip()
+    if not result:
+        raise ValueError("expected engine=/path/to/binary pairs separated by commas")
+    return result
+
+
+def parse_bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected one of true, false, yes, no, on, off, 1, 0")
+
+
+# --- the declarations ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One setting. ``name`` gives ``--roo-<name>``, ini ``roo_<name>``, env ``ROO_<NAME>``."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    metavar: str = "VALUE"
+    secret: bool = False
+
+    @property
+    def cli(self) -> str:
+        return "--roo-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "roo_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "ROO_" + self.name.upper()
+
+    @property
+    def dest(self) -> str:
+        return "roo_" + self.name
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    # reports
+    OptionSpec("report_json", parse_path, None,
+               "Write every result and verdict of the session to this JSON file.", "PATH"),
+    OptionSpec("output", parse_path, Path("roo-output"),
+               "Directory for evidence: screenshots, traces, target logs.", "DIR"),
+    OptionSpec("progress", parse_choice(PROGRESS_MODES), "auto",
+               "One progress line per second for load runs longer than 2 s: auto (only on a "
+               "terminal and not under -q), on, off.", "|".join(PROGRESS_MODES)),
+    OptionSpec("profile", parse_choice(PROFILES), "standard",
+               "Sizes of the ready suites: smoke, standard or full. A profile never shrinks a "
+               "size below its criterion's own figure.", "|".join(PROFILES)),
+    OptionSpec("max_generator_cpu", parse_percent, 0.90,
+               "CPU share of one core above which the load generator counts as saturated and "
+               "its criteria fail.", "PERCENT"),
+    # services
+    OptionSpec("services", parse_choice(SERVICE_BACKENDS), "auto",
+               "Where PostgreSQL and Redis come from: auto (docker if an engine answers, else "
+               "local binaries), docker, local, external (needs the URLs).",
+               "|".join(SERVICE_BACKENDS)),
+    OptionSpec("postgres_url", parse_url(("postgresql", "postgres")), None,
+               "External PostgreSQL server (superuser URL) for the external backend.", "URL",
+               secret=True),
+    OptionSpec("redis_url", parse_url(("redis", "rediss", "unix")), None,
+               "External Redis server for the external backend.", "URL", secret=True),
+    OptionSpec("postgres_isolation", parse_choice(ISOLATION_MODES), "database",
+               "How postgres_db isolates tests: database (a fresh clone of the template), "
+               "transaction (rolled back), truncate (tables emptied).",
+               "|".join(ISOLATION_MODES)),
+    OptionSpec("postgres_bin", parse_path, None,
+               "Directory holding the PostgreSQL server binaries (postgres, initdb). Default: "
+               "PATH, pg_config --bindir, /usr/lib/postgresql/*/bin.", "DIR"),
+    OptionSpec("redis_bin", parse_path, None,
+               "The redis-server binary. Default: redis-server on PATH.", "PATH"),
+    OptionSpec("service_user", parse_text, "postgres",
+               "Unprivileged user that runs the servers when pytest runs as root.", "USER"),
+    OptionSpec("postgres_image", parse_text, "postgres:16.4-alpine",
+               "Docker image for the docker backend (pinned tag).", "IMAGE"),
+    OptionSpec("redis_image", parse_text, "redis:7.4.1-alpine",
+               "Docker image for the docker backend (pinned tag).", "IMAGE"),
+    # target
+    OptionSpec("target", parse_url(("http", "https")), None,
+               "Run the suites against this deployment instead of starting the embedded "
+               "reference system; ws(s):// URLs are derived.", "URL"),
+    # browsers
+    OptionSpec("browsers", parse_engines, ENGINES,
+               "Browser engines of the matrix, comma-separated.", ",".join(ENGINES)),
+    OptionSpec("devices", parse_devices, ("Desktop Chrome",),
+               "Devices of the matrix: Playwright device names or the aliases desktop, tablet, "
+               "mobile, comma-separated.", "NAMES"),
+    OptionSpec("browser_executables", parse_executables, {},
+               "Browser binaries to use per engine, e.g. firefox=/usr/bin/firefox-esr.",
+               "ENGINE=PATH,..."),
+    OptionSpec("matrix_min_success", parse_percent, None,
+               "Fail the session when fewer than this share of the browser matrix cells pass.",
+               "PERCENT"),
+    OptionSpec("headed", parse_bool, False, "Show browser windows.", "BOOL"),
+)
+
+_BY_NAME = {spec.name: spec for spec in OPTIONS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The resolved settings of this process; see ``pytest --help`` group ``roo``."""
+
+    report_json: Path | None = None
+    output: Path = Path("roo-output")
+    progress: str = "auto"
+    profile: str = "standard"
+    max_generator_cpu: float = 0.90
+    services: str = "auto"
+    postgres_url: str | None = None
+    redis_url: str | None = None
+    postgres_isolation: str = "database"
+    postgres_bin: Path | None = None
+    redis_bin: Path | None = None
+    service_user: str = "postgres"
+    postgres_image: str = "postgres:16.4-alpine"
+    redis_image: str = "redis:7.4.1-alpine"
+    target: str | None = None
+    browsers: tuple[str, ...] = ENGINES
+    devices: tuple[str, ...] = ("Desktop Chrome",)
+    browser_executables: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    matrix_min_success: float | None = None
+    headed: bool = False
+    # where each value came from: "cli", "env", "ini" or "default"
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as JSON-ready values, with secrets (URLs with passwords) masked."""
+        out: dict[str, Any] = {}
+        for spec in OPTIONS:
+            value = getattr(self, spec.name)
+            if spec.secret and value:
+                value = mask_url(str(value))
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[spec.name] = value
+        return out
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+# --- wiring into pytest -------------------------------------------------------------------------
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("roo", "pytest-roo: service levels, load, services, browser matrix")
+    for spec in OPTIONS:
+        default = spec.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        elif isinstance(default, float) and spec.parse is parse_percent:
+            default = f"{default:.0%}"
+        group.addoption(
+            spec.cli,
+            dest=spec.dest,
+            default=None,
+            metavar=spec.metavar,
+            help=f"{spec.help} Also ini {spec.ini}, env {spec.env}. Default: {default!r}",
+        )
+        parser.addini(spec.ini, f"{spec.help} (see {spec.cli})", type="string", default="")
+
+
+def resolve_settings(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """CLI > env > ini > default, each value through its parser. Raises pytest.UsageError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in OPTIONS:
+        candidates: list[tuple[str, str, Any]] = [
+            ("cli", spec.cli, config.getoption(spec.dest)),
+            ("env", spec.env, environ.get(spec.env)),
+            ("ini", spec.ini, config.getini(spec.ini)),
+        ]
+        for source, label, raw in candidates:
+            if raw is None or (isinstance(raw, str) and raw == ""):
+                continue
+            try:
+                values[spec.name] = spec.parse(str(raw))
+            except ValueError as exc:
+                shown = "***" if spec.secret else repr(raw)
+                raise pytest.UsageError(f"pytest-roo: {label}={shown} is not valid: {exc}") from None
+            sources[spec.name] = source
+            break
+        else:
+            values[spec.name] = spec.default
+            sources[spec.name] = "default"
+    if values["services"] == "external":
+        missing = [
+            _BY_NAME[name].cli for name in ("postgres_url", "redis_url") if not values[name]
+        ]
+        if len(missing) == 2:
+            raise pytest.UsageError(
+                "pytest-roo: --roo-services=external needs --roo-postgres-url and/or "
+                "--roo-redis-url (or ROO_POSTGRES_URL / ROO_REDIS_URL)"
+            )
+    return Settings(**values, sources=sources)
+
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def get_settings(config: pytest.Config) -> Settings:
+    """The Settings of this session (resolved at configure time)."""
+    try:
+        return config.stash[SETTINGS_KEY]
+    except KeyError:
+        settings = resolve_settings(config)
+        config.stash[SETTINGS_KEY] = settings
+        return settings

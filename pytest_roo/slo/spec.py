@@ -1,0 +1,151 @@
+"""The criteria language: ``p95 < 50ms``, ``delivery.p99 <= 0.1s``, ``error_rate < 1%``...
+
+A criterion is ``[metric.]stat op number[unit]``. Parsing is strict: anything else raises
+:class:`CriterionError`, whose message quotes the text and lists the accepted forms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+__all__ = ["ACCEPTED_FORMS", "Criterion", "CriterionError", "parse"]
+
+LATENCY_STATS = ("max", "min", "mean", "stdev")
+RATIO_STATS = ("error_rate", "success_rate")
+RESULT_STATS = (*RATIO_STATS, "throughput", "errors")
+#: k6 spellings accepted as aliases.
+ALIASES = {"avg": "mean", "med": "p50", "std": "stdev"}
+OPERATORS = ("<", "<=", ">", ">=", "==")
+
+ACCEPTED_FORMS = """accepted forms: [metric.]STAT OP NUMBER[UNIT]
+  latency   p50 p75 p90 p95 p99 p99.9 (any pN, also k6's p(95)), max, min, mean (avg), stdev
+            units us, ms, s (a bare number is ms, as in k6): 'p95 < 50ms', 'delivery.p99 <= 0.1s'
+  rates     error_rate, success_rate with % or a fraction: 'error_rate < 1%', 'success_rate >= 0.95'
+  speed     throughput with /s: 'throughput > 500/s'
+  counts    count (operations, or samples of metric.count), errors: 'count >= 1000', 'errors == 0'
+  operators < <= > >= =="""
+
+_CRITERION_RE = re.compile(
+    r"""^\s*
+    (?:(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\.)?
+    (?P<stat>p\(\s*\d+(?:\.\d+)?\s*\)|p\d+(?:\.\d+)?|[A-Za-z_]+)
+    \s*(?P<op><=|>=|==|<|>)\s*
+    (?P<num>\d+(?:\.\d+)?|\.\d+)
+    \s*(?P<unit>us|µs|ms|s|%|/s)?
+    \s*$""",
+    re.VERBOSE,
+)
+_LATENCY_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+class CriterionError(ValueError):
+    """A criterion string that is not in the language."""
+
+    def __init__(self, text: object, problem: str) -> None:
+        self.text = text
+        self.problem = problem
+        super().__init__(f"invalid criterion {text!r}: {problem}\n{ACCEPTED_FORMS}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Criterion:
+    """A parsed criterion. ``limit`` is in base units: seconds, a fraction, per second, a count."""
+
+    text: str
+    stat: str
+    op: str
+    limit: float
+    kind: str  # "latency" | "ratio" | "rate" | "count"
+    metric: str | None = None
+    percentile: float | None = None
+
+    def holds(self, measured: float) -> bool:
+        if math.isnan(measured):
+            return False
+        if self.op == "<":
+            return measured < self.limit
+        if self.op == "<=":
+            return measured <= self.limit
+        if self.op == ">":
+            return measured > self.limit
+        if self.op == ">=":
+            return measured >= self.limit
+        return measured == self.limit
+
+    @property
+    def upper_bound(self) -> bool:
+        """True for ``<``/``<=`` criteria: measured values must stay below the limit."""
+        return self.op in ("<", "<=")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse(text: str | Criterion) -> Criterion:
+    """Parse a criterion string.
+
+    >>> parse("p95 < 50ms").limit
+    0.05
+    >>> parse("delivery.p(99) <= 0.1s").metric, parse("delivery.p(99) <= 0.1s").percentile
+    ('delivery', 99.0)
+    >>> parse("error_rate < 1%").limit
+    0.01
+    """
+    if isinstance(text, Criterion):
+        return text
+    if not isinstance(text, str):
+        raise CriterionError(text, f"expected a string, got {type(text).__name__}")
+    match = _CRITERION_RE.match(text)
+    if not match:
+        raise CriterionError(text, "does not read as [metric.]STAT OP NUMBER[UNIT]")
+    metric = match.group("metric")
+    stat = match.group("stat").lower().replace(" ", "")
+    stat = ALIASES.get(stat, stat)
+    op = match.group("op")
+    number = float(match.group("num"))
+    unit = match.group("unit")
+    normalized = " ".join(text.split())
+
+    percentile: float | None = None
+    if stat.startswith("p") and stat not in ("p",) and re.fullmatch(r"p\(?[\d.]+\)?", stat):
+        percentile = float(stat.strip("p()"))
+        if not 0 < percentile <= 100:
+            raise CriterionError(text, f"percentile {percentile:g} is not between 0 and 100")
+        stat = f"p{percentile:g}"
+
+    if percentile is not None or stat in LATENCY_STATS:
+        if unit in ("%", "/s"):
+            raise CriterionError(text, f"{stat} is a latency: use us, ms or s, not {unit!r}")
+        limit = number * _LATENCY_UNITS[unit or "ms"]
+        return Criterion(normalized, stat, op, limit, "latency", metric, percentile)
+
+    if stat in RATIO_STATS:
+        if metric:
+            raise CriterionError(text, f"{stat} belongs to the whole result, not to metric {metric!r}")
+        if unit not in (None, "%"):
+            raise CriterionError(text, f"{stat} is a share: use % or a fraction, not {unit!r}")
+        fraction = number / 100.0 if unit == "%" else number
+        if not 0.0 <= fraction <= 1.0:
+            hint = f" (did you mean {number:g}%?)" if unit is None else ""
+            raise CriterionError(text, f"{stat} must lie between 0% and 100%{hint}")
+        return Criterion(normalized, stat, op, fraction, "ratio")
+
+    if stat == "throughput":
+        if metric:
+            raise CriterionError(text, f"throughput belongs to the whole result, not to metric {metric!r}")
+        if unit not in (None, "/s"):
+            raise CriterionError(text, f"throughput is per second: use /s, not {unit!r}")
+        return Criterion(normalized, stat, op, number, "rate")
+
+    if stat in ("count", "errors"):
+        if metric and stat == "errors":
+            raise CriterionError(text, f"errors belongs to the whole result, not to metric {metric!r}")
+        if unit is not None:
+            raise CriterionError(text, f"{stat} is a plain count: no unit, got {unit!r}")
+        if not number.is_integer():
+            raise CriterionError(text, f"{stat} is a whole number, got {number:g}")
+        return Criterion(normalized, stat, op, number, "count", metric)
+
+    raise CriterionError(text, f"unknown statistic {match.group('stat')!r}")

@@ -1,0 +1,210 @@
+"""Verdicts: a criterion held against what a result measured, with the sample count behind it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pytest_roo import units
+from pytest_roo.load.metrics import LoadResult
+from pytest_roo.report.table import render_table
+from pytest_roo.slo.spec import Criterion, parse
+
+__all__ = ["SloFailure", "Verdict", "evaluate", "format_verdicts", "lost_early"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One criterion judged on one result. ``measured`` and ``limit`` are in base units."""
+
+    criterion: str
+    result: str
+    metric: str | None
+    stat: str
+    kind: str
+    op: str
+    limit: float
+    measured: float
+    samples: int
+    passed: bool
+    reason: str = ""
+
+    @property
+    def measured_text(self) -> str:
+        return _format(self.kind, self.measured)
+
+    @property
+    def limit_text(self) -> str:
+        return f"{self.op} {_format(self.kind, self.limit)}"
+
+    @property
+    def verdict_text(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["measured"] = None if math.isnan(self.measured) else self.measured
+        data["measured_text"] = self.measured_text
+        data["limit_text"] = self.limit_text
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        if values.get("measured") is None:
+            values["measured"] = math.nan
+        return cls(**values)
+
+
+class SloFailure(AssertionError):
+    """Raised by :func:`pytest_roo.slo.check`; the message is the table of all verdicts."""
+
+    def __init__(self, verdicts: Sequence[Verdict], extra: str = "") -> None:
+        self.verdicts = list(verdicts)
+        failed = sum(not v.passed for v in self.verdicts)
+        message = f"{failed} of {len(self.verdicts)} criteria failed\n" + format_verdicts(verdicts)
+        super().__init__(message + ("\n" + extra if extra else ""))
+
+
+def _format(kind: str, value: float) -> str:
+    if kind == "latency":
+        return units.format_duration(value)
+    if kind == "ratio":
+        return units.format_percent(value)
+    if kind == "rate":
+        return units.format_rate(value)
+    return units.format_count(value)
+
+
+def _judge(result: LoadResult, criterion: Criterion) -> Verdict:
+    metric_name: str | None = None
+    reason = ""
+    measured = math.nan
+    samples = 0
+    if criterion.kind == "latency" or (criterion.stat == "count" and criterion.metric):
+        try:
+            metric = result.get_metric(criterion.metric)
+        except KeyError as exc:
+            reason = str(exc.args[0])
+        else:
+            metric_name = metric.name
+            samples = metric.count
+            if criterion.stat == "count":
+                measured = float(samples)
+            elif criterion.percentile is not None:
+                measured = metric.percentile(criterion.percentile)
+            else:
+                measured = float(getattr(metric, criterion.stat))
+    else:
+        samples = result.operations
+        if criterion.stat == "error_rate":
+            measured = result.error_rate
+        elif criterion.stat == "success_rate":
+            measured = result.success_rate
+        elif criterion.stat == "throughput":
+            measured = result.throughput
+        elif criterion.stat == "errors":
+            measured = float(result.error_count)
+        else:  # count
+            measured = float(result.operations)
+    if samples <= 0 and not reason:
+        reason = "no samples: nothing was measured, so nothing is proven"
+    passed = not reason and criterion.holds(measured)
+    if result.saturated:
+        passed = False
+        reason = result.saturated
+    return Verdict(
+        criterion=criterion.text,
+        result=result.name,
+        metric=metric_name,
+        stat=criterion.stat,
+        kind=criterion.kind,
+        op=criterion.op,
+        limit=criterion.limit,
+        measured=measured,
+        samples=samples,
+        passed=passed,
+        reason=reason,
+    )
+
+
+def evaluate(result: LoadResult, criteria: Iterable[str | Criterion]) -> list[Verdict]:
+    """Judge every criterion (all of them, not just up to the first failure)."""
+    return [_judge(result, parse(c)) for c in criteria]
+
+
+def lost_early(
+    result: LoadResult, criteria: Iterable[str | Criterion], expected_operations: int
+) -> list[Verdict]:
+    """Verdicts that can no longer pass, whatever the rest of the run brings (k6's abortOnFail).
+
+    ``result`` is what was measured so far; ``expected_operations`` how many operations the
+    whole run will attempt. Only upper-bound criteria on errors, error/success rates, max and
+    percentiles can be lost early; the rest are judged at the end.
+    """
+    lost: list[Verdict] = []
+    expected = max(expected_operations, result.operations, 1)
+    for item in criteria:
+        criterion = parse(item)
+        budget: float | None = None  # how many "bad" operations the whole run may have
+        bad = 0
+        if criterion.stat == "errors" and criterion.upper_bound:
+            budget, bad = criterion.limit, result.error_count
+        elif criterion.stat == "error_rate" and criterion.upper_bound:
+            budget, bad = criterion.limit * expected, result.error_count
+        elif criterion.stat == "success_rate" and not criterion.upper_bound:
+            budget, bad = (1.0 - criterion.limit) * expected, result.error_count
+        elif criterion.kind == "latency" and criterion.upper_bound and (
+            criterion.stat == "max" or criterion.percentile is not None
+        ):
+            try:
+                metric = result.get_metric(criterion.metric)
+            except KeyError:
+                continue
+            bad = _count_above(metric.histogram, criterion.limit, criterion.op == "<")
+            share = 0.0 if criterion.stat == "max" else 1.0 - (criterion.percentile or 100) / 100
+            budget = share * expected
+        if budget is None:
+            continue
+        over = not criterion.holds(float(bad)) if criterion.stat == "errors" else bad > budget
+        if over:
+            verdict = _judge(result, criterion)
+            lost.append(
+                dataclasses.replace(
+                    verdict,
+                    passed=False,
+                    reason=f"lost early: {bad} bad operations exceed the whole run's budget "
+                    f"of {budget:.0f} ({expected} operations expected)",
+                )
+            )
+    return lost
+
+
+def _count_above(hist: Any, limit_seconds: float, inclusive: bool) -> int:
+    """Samples at or above (``inclusive``) or strictly above the limit."""
+    limit_us = limit_seconds * 1e6
+    above = 0
+    for item in hist.get_recorded_iterator():
+        value = item.value_iterated_to
+        if value > limit_us or (inclusive and hist.values_are_equivalent(value, int(limit_us))):
+            above += item.count_at_value_iterated_to
+    return int(above)
+
+
+def format_verdicts(verdicts: Sequence[Verdict]) -> str:
+    """The readable table a failing check shows."""
+    rows = [
+        [
+            v.criterion,
+            v.result + (f" / {v.metric}" if v.metric else ""),
+            v.measured_text,
+            v.limit_text,
+            f"{v.samples:,}",
+            v.verdict_text + (f" ({v.reason})" if v.reason else ""),
+        ]
+        for v in verdicts
+    ]
+    return render_table(["criterion", "result", "measured", "limit", "samples", "verdict"], rows)
