@@ -1,0 +1,1 @@
+"""Reports: the session store, the terminal table, the JSON file. No pytest import."""

@@ -1,0 +1,123 @@
+"""The session's collected results and verdicts, fed from test reports (also across xdist).
+
+Workers attach what a test recorded to its report's ``user_properties`` under the key ``roo``
+(a JSON string, so it survives xdist's serialisation); the controller's store reads it back in
+``pytest_runtest_logreport``. Other areas add top-level sections (the browser matrix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import weakref
+from typing import Any
+
+from pytest_roo import __version__
+
+__all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store"]
+
+PROPERTY = "roo"
+REPORT_SCHEMA = "pytest-roo/report/v1"
+
+
+@dataclasses.dataclass
+class TestEntry:
+    nodeid: str
+    outcome: str = "passed"
+    duration: float = 0.0
+    results: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_OUTCOME_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+class Store:
+    """Everything the session report shows, in the order tests reported."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, TestEntry] = {}
+        self.sections: dict[str, Any] = {}
+
+    def entry(self, nodeid: str) -> TestEntry:
+        if nodeid not in self.tests:
+            self.tests[nodeid] = TestEntry(nodeid)
+        return self.tests[nodeid]
+
+    def add_payload(self, nodeid: str, payload: str | dict[str, Any]) -> None:
+        data = json.loads(payload) if isinstance(payload, str) else payload
+        entry = self.entry(nodeid)
+        entry.results.extend(data.get("results", []))
+        entry.verdicts.extend(data.get("verdicts", []))
+        entry.notes.extend(data.get("notes", []))
+
+    def set_outcome(self, nodeid: str, when: str, outcome: str, duration: float) -> None:
+        entry = self.tests.get(nodeid)
+        if entry is None:
+            return
+        if outcome == "failed" and when != "call":
+            outcome = "error"
+        if _OUTCOME_RANK.get(outcome, 0) > _OUTCOME_RANK.get(entry.outcome, 0):
+            entry.outcome = outcome
+        entry.duration += duration
+
+    def add_section(self, name: str, data: Any) -> None:
+        """Put ``data`` (JSON-ready) into the report under ``sections[name]``."""
+        self.sections[name] = data
+
+    @property
+    def verdict_counts(self) -> tuple[int, int]:
+        passed = failed = 0
+        for entry in self.tests.values():
+            for verdict in entry.verdicts:
+                if verdict["passed"]:
+                    passed += 1
+                else:
+                    failed += 1
+        return passed, failed
+
+    def to_dict(self, settings: dict[str, Any] | None = None, exit_status: int | None = None) -> dict[str, Any]:
+        passed, failed = self.verdict_counts
+        tests = [entry.to_dict() for entry in self.tests.values()]
+        return {
+            "schema": REPORT_SCHEMA,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "pytest_roo_version": __version__,
+            "exit_status": exit_status,
+            "settings": settings or {},
+            "summary": {
+                "tests": len(tests),
+                "results": sum(len(t["results"]) for t in tests),
+                "verdicts": passed + failed,
+                "verdicts_passed": passed,
+                "verdicts_failed": failed,
+            },
+            "tests": tests,
+            "sections": self.sections,
+        }
+
+    def write_json(self, path: Any, **kwargs: Any) -> None:
+        import os
+        from pathlib import Path
+
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(**kwargs), indent=2, sort_keys=False) + "\n")
+        tmp.replace(target)
+
+
+_stores: weakref.WeakKeyDictionary[Any, Store] = weakref.WeakKeyDictionary()
+
+
+def get_store(config: Any) -> Store:
+    """The session store of this pytest config (created on first use)."""
+    store = _stores.get(config)
+    if store is None:
+        store = _stores[config] = Store()
+    return store

@@ -1,0 +1,67 @@
+"""The end-of-session table: test, metric, criterion, measured, limit, verdict, count, error rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_roo import units
+from pytest_roo.report.store import Store
+from pytest_roo.report.table import render_table
+
+__all__ = ["render_summary"]
+
+HEADERS = ["test", "metric", "criterion", "measured", "limit", "verdict", "count", "errors"]
+
+
+def _short(nodeid: str) -> str:
+    return nodeid.rsplit("/", 1)[-1]
+
+
+def _result_row(nodeid: str, result: dict[str, Any]) -> list[str]:
+    primary = result.get("primary")
+    summary = result.get("metrics", {}).get(primary or "", {}).get("summary", {})
+    p95 = summary.get("p95")
+    return [
+        _short(nodeid),
+        f"{result['name']}" + (f" / {primary}" if primary else ""),
+        "-",
+        f"p95 {units.format_duration(p95)}" if p95 is not None else "-",
+        "-",
+        "recorded" + (" (SATURATED)" if result.get("saturated") else ""),
+        f"{result['operations']:,}",
+        units.format_percent(result.get("error_rate")),
+    ]
+
+
+def render_summary(store: Store) -> str:
+    """Rows for every verdict; results without a verdict get one row of their own."""
+    rows: list[list[str]] = []
+    for nodeid, entry in store.tests.items():
+        results = {r["name"]: r for r in entry.results}
+        judged = set()
+        for v in entry.verdicts:
+            judged.add(v["result"])
+            result = results.get(v["result"], {})
+            verdict = "PASS" if v["passed"] else "FAIL"
+            if v.get("reason"):
+                verdict += f": {v['reason']}"
+            rows.append(
+                [
+                    _short(nodeid),
+                    v["result"] + (f" / {v['metric']}" if v.get("metric") else ""),
+                    v["criterion"],
+                    v["measured_text"],
+                    v["limit_text"],
+                    verdict,
+                    f"{v['samples']:,}",
+                    units.format_percent(result.get("error_rate")) if result else "-",
+                ]
+            )
+        for name, result in results.items():
+            if name not in judged:
+                rows.append(_result_row(nodeid, result))
+    if not rows:
+        return ""
+    passed, failed = store.verdict_counts
+    head = f"{passed + failed} criteria judged: {passed} passed, {failed} failed"
+    return head + "\n" + render_table(HEADERS, rows, max_width=70)
