@@ -1,0 +1,112 @@
+"""A factory of browser contexts that traces each one and closes what it made.
+
+Behind the ``roo_new_context`` fixture: every context it makes emulates the cell's device, records
+a Playwright trace, and is closed at the end of the test. On a failure the factory writes the
+evidence (a screenshot per open page, the trace) before anything is closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_roo.browser.evidence import capture, drop_trace, start_trace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext
+
+__all__ = ["ContextFactory"]
+
+#: Default timeout of every Playwright action in a context made here (ms): bounded waits.
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+@dataclasses.dataclass
+class _Made:
+    number: int
+    context: BrowserContext
+    fixture_owned: bool
+    closed: bool = False
+
+
+class ContextFactory:
+    """Make traced contexts on one browser with the cell's context arguments.
+
+    Args:
+        browser: the engine's browser.
+        context_args: keyword arguments of every ``Browser.new_context`` (device emulation,
+            ``base_url``...); a call's own keyword arguments override them.
+        title: trace title (the test id).
+        trace: record a Playwright trace of every context (kept only on failure).
+    """
+
+    def __init__(
+        self,
+        browser: Browser,
+        context_args: Mapping[str, Any],
+        *,
+        title: str = "",
+        trace: bool = True,
+        default_timeout_ms: float = DEFAULT_TIMEOUT_MS,
+    ) -> None:
+        self.browser = browser
+        self.context_args = dict(context_args)
+        self.title = title
+        self.trace = trace
+        self.default_timeout_ms = default_timeout_ms
+        self._made: list[_Made] = []
+
+    def __call__(self, **overrides: Any) -> BrowserContext:
+        """A new context: the cell's context arguments updated with ``overrides``."""
+        return self.make(fixture_owned=False, **overrides)
+
+    def make(self, *, fixture_owned: bool, **overrides: Any) -> BrowserContext:
+        context = self.browser.new_context(**{**self.context_args, **overrides})
+        context.set_default_timeout(self.default_timeout_ms)
+        made = _Made(len(self._made) + 1, context, fixture_owned)
+        context.on("close", lambda _context: setattr(made, "closed", True))
+        if self.trace:
+            start_trace(context, self.title)
+        self._made.append(made)
+        return context
+
+    @property
+    def contexts(self) -> list[BrowserContext]:
+        """The contexts made so far that are still open."""
+        return [made.context for made in self._made if not made.closed]
+
+    def capture(self, directory: Path, *, iteration: bool = False) -> list[str]:
+        """Write screenshots and traces of the open contexts into ``directory``.
+
+        With ``iteration`` (one failed iteration of an iterating test) the contexts the test made
+        itself are closed afterwards, as they belong to that iteration; the fixture's own context
+        keeps recording in a new trace chunk.
+        """
+        open_made = [made for made in self._made if not made.closed]
+        paths = capture(
+            [(made.number, made.context) for made in open_made],
+            directory,
+            keep_tracing=iteration,
+        )
+        if iteration:
+            for made in open_made:
+                if not made.fixture_owned:
+                    self._close(made, drop=True)
+        return paths
+
+    def close_all(self) -> None:
+        """Close every context still open, dropping their traces."""
+        for made in self._made:
+            if not made.closed:
+                self._close(made, drop=True)
+
+    def _close(self, made: _Made, *, drop: bool) -> None:
+        if drop and self.trace:
+            drop_trace(made.context)
+        try:
+            made.context.close()
+        except Exception:  # already gone with its browser
+            pass
+        made.closed = True
