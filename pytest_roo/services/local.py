@@ -1,0 +1,512 @@
+"""The ``local`` backend: PostgreSQL and Redis from binaries on this machine.
+
+PostgreSQL starts in tens of milliseconds because nothing slow is on the path: the ``initdb``
+result is cached per machine (keyed by server version and settings, built once, atomically),
+copied into the session's runtime directory on tmpfs, and ``postgres`` is executed directly (no
+``pg_ctl``) while a real connection is polled every 2 ms. Ports are assigned by the kernel and a
+start that loses the race for its port is retried with a new one. As root, both servers run as
+the unprivileged ``service_user`` with data directories that user owns.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_roo.services import procs
+from pytest_roo.services.models import PostgresServer, RedisServer, ServiceError, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from pytest_roo.services.pgwire import Connection
+
+__all__ = ["LocalPostgres", "LocalRedis", "find_postgres_bin", "find_redis_bin"]
+
+CACHE_FORMAT = "1"
+POSTGRES_SUPERUSER = "postgres"
+INITDB_ARGS = (
+    "--no-locale", "--encoding=UTF8", "--auth-local=trust", "--auth-host=scram-sha-256",
+    "--no-sync", "--no-instructions", "--wal-segsize=1",
+)
+POSTGRES_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "300",
+    "shared_buffers": "32MB",
+    "max_wal_size": "256MB",
+    "logging_collector": "off",
+    "log_min_messages": "warning",
+    "password_encryption": "scram-sha-256",
+    # segments live in the data directory, so they go with it even after a SIGKILL
+    "dynamic_shared_memory_type": "mmap",
+}
+POSTGRES_HINT = (
+    "Install the PostgreSQL server (Debian/Ubuntu: `apt-get install postgresql`; macOS: "
+    "`brew install postgresql@16`), point --roo-postgres-bin at its bin directory, or use "
+    "--roo-services=docker / --roo-services=external --roo-postgres-url=URL."
+)
+REDIS_HINT = (
+    "Install Redis (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`), "
+    "point --roo-redis-bin at redis-server, or use --roo-services=docker / "
+    "--roo-services=external --roo-redis-url=URL."
+)
+START_TIMEOUT = 30.0
+PORT_ATTEMPTS = 5
+
+
+def cache_root() -> Path:
+    env = os.environ.get("ROO_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pytest-roo"
+
+
+# --- finding binaries ---------------------------------------------------------------------------
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    match = re.search(r"/(\d+)(?:\.(\d+))?/bin$", path)
+    return tuple(int(g) for g in match.groups() if g) if match else (0,)
+
+
+def find_postgres_bin(configured: Path | None) -> Path:
+    """The directory holding ``postgres`` and ``initdb``; ServiceUnavailable lists what was probed."""
+
+    def usable(directory: Path) -> bool:
+        return all(os.access(directory / name, os.X_OK) for name in ("postgres", "initdb"))
+
+    if configured is not None:
+        if usable(configured):
+            return configured
+        raise ServiceUnavailable(
+            f"PostgreSQL: --roo-postgres-bin={str(configured)!r} holds no executable `postgres` "
+            f"and `initdb`.", POSTGRES_HINT)
+    probed: list[str] = []
+    on_path = shutil.which("postgres")
+    probed.append("`postgres` on PATH")
+    if on_path and usable(Path(on_path).parent):
+        return Path(on_path).parent
+    pg_config = shutil.which("pg_config")
+    probed.append("`pg_config --bindir`")
+    if pg_config:
+        try:
+            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                                    timeout=5, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            bindir = ""
+        if bindir and usable(Path(bindir)):
+            return Path(bindir)
+    probed.append("/usr/lib/postgresql/*/bin")
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        if usable(Path(candidate)):
+            return Path(candidate)
+    raise ServiceUnavailable(
+        f"PostgreSQL: no server binaries found (probed {', '.join(probed)}).", POSTGRES_HINT)
+
+
+def find_redis_bin(configured: Path | None) -> Path:
+    if configured is not None:
+        if configured.is_file() and os.access(configured, os.X_OK):
+            return configured
+        if os.access(configured / "redis-server", os.X_OK):
+            return configured / "redis-server"
+        raise ServiceUnavailable(
+            f"Redis: --roo-redis-bin={str(configured)!r} is not an executable redis-server.",
+            REDIS_HINT)
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    raise ServiceUnavailable("Redis: no `redis-server` on PATH.", REDIS_HINT)
+
+
+def _read_tail(path: Path, limit: int = 2000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-limit:].decode(errors="replace").strip()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Running:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+
+class LocalPostgres:
+    """One PostgreSQL server in ``session_dir``; ``start()`` returns the PostgresServer."""
+
+    def __init__(
+        self,
+        session_dir: procs.SessionDir,
+        *,
+        bin_dir: Path | None = None,
+        service_user: str = "postgres",
+        watchdog: procs.Watchdog | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        self.session_dir = session_dir
+        self.bin_dir = find_postgres_bin(bin_dir)
+        try:
+            self.run_as = procs.run_as_for(service_user)
+        except LookupError as exc:
+            raise ServiceUnavailable(f"PostgreSQL: {exc}.") from None
+        self.watchdog = watchdog
+        self.settings = {**POSTGRES_SETTINGS, **(settings or {})}
+        self.password = secrets.token_urlsafe(18)
+        self.version = ""
+        self.timings: dict[str, float] = {}
+        self._running: _Running | None = None
+        self._spare_key: tuple[str, Path] | None = None
+        self.data_dir = session_dir.path / "pg"
+        self.socket_dir = session_dir.path / "pgs"
+        self.log_path = session_dir.path / "pg.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
+
+    def cache_key(self) -> str:
+        """Changes with the server binaries (path, size, mtime) and with the initdb settings."""
+        material = [CACHE_FORMAT, self.run_as.name, POSTGRES_SUPERUSER, *INITDB_ARGS]
+        for name in ("postgres", "initdb"):
+            path = os.path.realpath(self.bin_dir / name)
+            st = os.stat(path)
+            material += [path, str(st.st_size), str(st.st_mtime_ns)]
+        return hashlib.sha256("\n".join(material).encode()).hexdigest()[:16]
+
+    def _initdb(self, target: Path) -> None:
+        target.mkdir(mode=0o700)
+        if self.run_as.switches:
+            os.chown(target, self.run_as.uid, self.run_as.gid)
+        proc = procs.spawn(
+            [str(self.bin_dir / "initdb"), "-D", str(target), "-U", POSTGRES_SUPERUSER,
+             *INITDB_ARGS],
+            run_as=self.run_as, env=self.env, cwd=str(target),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        out, _ = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            raise ServiceError(f"PostgreSQL: initdb failed ({proc.returncode}): "
+                               f"{out.decode(errors='replace')[-2000:]}")
+
+    def _prepare_data_dir(self) -> None:
+        """Claim a spare copy of the cached initdb image, else copy it, else build it."""
+        t0 = time.perf_counter()
+        key = self.cache_key()
+        image = cache_root() / "postgres" / key
+        if spare_claim(key, self.data_dir):
+            self.timings["spare"] = time.perf_counter() - t0
+        elif image.is_dir():
+            _copy_tree(image, self.data_dir)
+            self.timings["copy"] = time.perf_counter() - t0
+        else:
+            # initdb as the server's user into the session dir (tmpfs, and reachable by that
+            # user even when the cache lives in root's home), then publish with a rename
+            self._initdb(self.data_dir)
+            self.timings["initdb"] = time.perf_counter() - t0
+            try:
+                image.parent.mkdir(parents=True, exist_ok=True)
+                tmp = image.parent / f"{key}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+                _copy_tree(self.data_dir, tmp)
+                try:
+                    os.rename(tmp, image)
+                except OSError:  # another process published the same image first
+                    procs.rmtree(tmp)
+            except (OSError, subprocess.SubprocessError):
+                return  # no cache this time; the server still starts from the fresh initdb
+        self._spare_key = (key, image)
+
+    def _make_spare(self) -> None:
+        if self._spare_key is not None:
+            key, image = self._spare_key
+            spare_make(key, image)
+
+    def start(self) -> PostgresServer:
+        t0 = time.perf_counter()
+        if self.watchdog is not None:
+            self.watchdog.watch_dir(self.session_dir.path)
+        self._prepare_data_dir()
+        self.socket_dir.mkdir(mode=0o700)
+        if self.run_as.switches:
+            os.chown(self.socket_dir, self.run_as.uid, self.run_as.gid)
+        last_error = ""
+        for _ in range(PORT_ATTEMPTS):
+            port = procs.free_port()
+            running = self._spawn(port)
+            try:
+                conn = self._wait_ready(running)
+            except _PortTaken as exc:
+                last_error = str(exc)
+                self._kill(running)
+                continue
+            except BaseException:
+                self._kill(running)
+                raise
+            self._running = running
+            try:
+                from pytest_roo.services.pgwire import quote_ident, quote_literal
+
+                conn.query(f"ALTER ROLE {quote_ident(POSTGRES_SUPERUSER)} "
+                           f"PASSWORD {quote_literal(self.password)}")
+                server_version = conn.parameters.get("server_version", "")
+            finally:
+                conn.close()
+            self.timings["ready"] = time.perf_counter() - t0
+            # the next session (or xdist worker) finds its data directory ready: copying the
+            # image costs ~50 ms, renaming a spare copy costs nothing
+            threading.Thread(target=self._make_spare, name="roo-pg-spare", daemon=True).start()
+            return PostgresServer(
+                host="127.0.0.1", port=port, user=POSTGRES_SUPERUSER, password=self.password,
+                backend="local", version=server_version, socket_dir=str(self.socket_dir),
+            )
+        raise ServiceError(f"PostgreSQL: could not bind a port after {PORT_ATTEMPTS} attempts: "
+                           f"{last_error}")
+
+    def _spawn(self, port: int) -> _Running:
+        args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(port),
+                "-c", f"unix_socket_directories={self.socket_dir}"]
+        for key, value in self.settings.items():
+            args += ["-c", f"{key}={value}"]
+        with open(self.log_path, "ab") as log:
+            proc = procs.spawn(args, run_as=self.run_as, death_signal=signal.SIGQUIT,
+                               env=self.env, cwd=str(self.data_dir), stdout=log, stderr=log)
+        self.session_dir.register_pid(proc.pid)
+        if self.watchdog is not None:
+            self.watchdog.watch_pid(proc.pid)
+        return _Running(proc, port)
+
+    def _wait_ready(self, running: _Running) -> Connection:
+        from pytest_roo.services.pgwire import Connection, PgError
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            code = running.proc.poll()
+            if code is not None:
+                tail = _read_tail(self.log_path)
+                if "could not bind" in tail or "could not create any TCP/IP" in tail:
+                    raise _PortTaken(tail)
+                raise ServiceError(f"PostgreSQL exited with {code} while starting; its log "
+                                   f"({self.log_path}) ends with:\n{tail}")
+            try:
+                return Connection.open(host=str(self.socket_dir), port=running.port,
+                                       user=POSTGRES_SUPERUSER, timeout=2.0)
+            except (FileNotFoundError, ConnectionRefusedError, ConnectionError):
+                pass
+            except PgError as exc:
+                if exc.sqlstate not in ("57P03",):  # 57P03: the database system is starting up
+                    raise ServiceError(f"PostgreSQL refused the readiness check: {exc}") from None
+            if time.monotonic() > deadline:
+                raise ServiceError(f"PostgreSQL was not ready after {START_TIMEOUT:.0f} s; log: "
+                                   f"{_read_tail(self.log_path)}")
+            time.sleep(0.002)
+
+    def _kill(self, running: _Running) -> None:
+        procs.kill_group(running.proc.pid, signal.SIGKILL)
+        try:
+            running.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.watchdog is not None:
+            self.watchdog.forget_pid(running.proc.pid)
+
+    def stop(self) -> None:
+        """Immediate shutdown (SIGQUIT: the data is thrown away), then the directory goes."""
+        running, self._running = self._running, None
+        if running is not None:
+            procs.kill_group(running.proc.pid, signal.SIGQUIT)
+            try:
+                running.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            self._kill(running)
+        procs.rmtree(self.data_dir)
+        procs.rmtree(self.socket_dir)
+
+
+class _PortTaken(ServiceError):
+    pass
+
+
+# --- spare data directories ---------------------------------------------------------------------
+
+MAX_SPARES = 2
+
+
+def spare_root() -> Path:
+    """Ready copies of the initdb image on the runtime filesystem, claimed with one rename."""
+    base = procs.runtime_base()
+    return base.with_name(base.name + "-spare")
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True, timeout=120,
+                   capture_output=True)
+
+
+def spare_claim(key: str, target: Path) -> bool:
+    root = spare_root()
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return False
+    for name in names:
+        if name.startswith(key + "-"):
+            try:
+                os.rename(root / name, target)
+                return True
+            except OSError:
+                continue  # another process claimed it first
+    return False
+
+
+def spare_make(key: str, image: Path) -> None:
+    """Copy ``image`` into a spare directory unless MAX_SPARES are ready already."""
+    root = spare_root()
+    try:
+        root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        names = os.listdir(root)
+        for name in names:  # copies abandoned half-way by a dead process
+            if name.startswith("tmp-"):
+                pid = int(name.split("-")[1])
+                if procs.process_start_time(pid) is None:
+                    procs.rmtree(root / name)
+        if sum(name.startswith(key + "-") for name in names) >= MAX_SPARES:
+            return
+        tmp = root / f"tmp-{os.getpid()}-{secrets.token_hex(3)}"
+        _copy_tree(image, tmp)
+        os.rename(tmp, root / f"{key}-{secrets.token_hex(4)}")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+
+class LocalRedis:
+    """One redis-server in ``session_dir`` (no persistence), password from a 0600 config file."""
+
+    def __init__(
+        self,
+        session_dir: procs.SessionDir,
+        *,
+        binary: Path | None = None,
+        service_user: str = "postgres",
+        watchdog: procs.Watchdog | None = None,
+    ) -> None:
+        self.session_dir = session_dir
+        self.binary = find_redis_bin(binary)
+        try:
+            self.run_as = procs.run_as_for(service_user)
+        except LookupError as exc:
+            raise ServiceUnavailable(f"Redis: {exc}.") from None
+        self.watchdog = watchdog
+        self.password = secrets.token_urlsafe(18)
+        self.dir = session_dir.path / "redis"
+        self.timings: dict[str, float] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        t0 = time.perf_counter()
+        if self.watchdog is not None:
+            self.watchdog.watch_dir(self.session_dir.path)
+        self.dir.mkdir(mode=0o700)
+        if self.run_as.switches:
+            os.chown(self.dir, self.run_as.uid, self.run_as.gid)
+        socket_path = self.dir / "r.sock"
+        log_path = self.dir / "redis.log"
+        last_error = ""
+        for _ in range(PORT_ATTEMPTS):
+            port = procs.free_port()
+            conf = self.dir / "redis.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\nprotected-mode yes\n"
+                f"unixsocket {socket_path}\nunixsocketperm 700\n"
+                f'save ""\nappendonly no\ndir {self.dir}\ndaemonize no\n'
+                f"requirepass {self.password}\nlogfile {log_path}\nloglevel warning\n"
+                f"databases 16\n"
+            )
+            os.chmod(conf, 0o600)
+            if self.run_as.switches:
+                os.chown(conf, self.run_as.uid, self.run_as.gid)
+            proc = procs.spawn([str(self.binary), str(conf)], run_as=self.run_as,
+                               cwd=str(self.dir))
+            self.session_dir.register_pid(proc.pid)
+            if self.watchdog is not None:
+                self.watchdog.watch_pid(proc.pid)
+            try:
+                version = self._wait_ready(proc, socket_path, log_path)
+            except _PortTaken as exc:
+                last_error = str(exc)
+                self._kill(proc)
+                continue
+            except BaseException:
+                self._kill(proc)
+                raise
+            self._proc = proc
+            self.timings["ready"] = time.perf_counter() - t0
+            return RedisServer(host="127.0.0.1", port=port, password=self.password,
+                               backend="local", version=version, socket_path=str(socket_path))
+        raise ServiceError(f"Redis: could not bind a port after {PORT_ATTEMPTS} attempts: "
+                           f"{last_error}")
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], socket_path: Path,
+                    log_path: Path) -> str:
+        from pytest_roo.services.resp import RedisError, RespConnection
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            code = proc.poll()
+            if code is not None:
+                tail = _read_tail(log_path)
+                if "Address already in use" in tail:
+                    raise _PortTaken(tail)
+                raise ServiceError(f"redis-server exited with {code} while starting: {tail}")
+            try:
+                with RespConnection(str(socket_path), 0, timeout=2.0) as conn:
+                    conn.command("AUTH", self.password)
+                    conn.command("PING")
+                    info = conn.command("INFO", "server")
+                    text = info.decode() if isinstance(info, bytes) else ""
+                    match = re.search(r"redis_version:(\S+)", text)
+                    return match.group(1) if match else ""
+            except (FileNotFoundError, ConnectionRefusedError, ConnectionError):
+                pass
+            except RedisError as exc:
+                if "LOADING" not in str(exc):
+                    raise ServiceError(f"Redis refused the readiness check: {exc}") from None
+            if time.monotonic() > deadline:
+                raise ServiceError(f"Redis was not ready after {START_TIMEOUT:.0f} s: "
+                                   f"{_read_tail(log_path)}")
+            time.sleep(0.001)
+
+    def _kill(self, proc: subprocess.Popen[bytes]) -> None:
+        procs.kill_group(proc.pid, signal.SIGKILL)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.watchdog is not None:
+            self.watchdog.forget_pid(proc.pid)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            self._kill(proc)  # nothing to persist: SIGKILL takes under a millisecond
+        procs.rmtree(self.dir)
