@@ -1,0 +1,53 @@
+"""The load engine: workload models, WebSocket / HTTP / PostgreSQL drivers, LoadResult.
+
+No pytest import here; the fixtures in ``pytest_roo.fixtures.load`` are thin wrappers.
+Heavy libraries (aiohttp, asyncpg, numpy, hdrh) are imported where they are used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "DbLoad",
+    "HttpLoad",
+    "LatencyMetric",
+    "LoadResult",
+    "RunInterrupted",
+    "Session",
+    "Stage",
+    "TimelinePoint",
+    "WsSwarm",
+    "steps",
+]
+
+if TYPE_CHECKING:
+    from pytest_roo.load.db import DbLoad
+    from pytest_roo.load.engine import RunInterrupted
+    from pytest_roo.load.http import HttpLoad
+    from pytest_roo.load.metrics import LatencyMetric, LoadResult, TimelinePoint
+    from pytest_roo.load.session import Session
+    from pytest_roo.load.workload import Stage, steps
+    from pytest_roo.load.ws import WsSwarm
+
+_WHERE = {
+    "DbLoad": "pytest_roo.load.db",
+    "HttpLoad": "pytest_roo.load.http",
+    "WsSwarm": "pytest_roo.load.ws",
+    "RunInterrupted": "pytest_roo.load.engine",
+    "Session": "pytest_roo.load.session",
+    "LatencyMetric": "pytest_roo.load.metrics",
+    "LoadResult": "pytest_roo.load.metrics",
+    "TimelinePoint": "pytest_roo.load.metrics",
+    "Stage": "pytest_roo.load.workload",
+    "steps": "pytest_roo.load.workload",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_roo.load' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,167 @@
+"""A small aiohttp server for the load engine's tests and benches (127.0.0.1 only).
+
+Endpoints (the contract of docs/load.md plus failure modes):
+  GET  /ws/echo        WebSocket echo, in order
+  GET  /ws/broadcast   WebSocket fan-out of every text frame to every connection
+  POST /ws/broadcast   fan-out of the request body
+  GET  /ws/silent      WebSocket that never answers (timeouts)
+  GET  /ws/close       WebSocket closed by the server on the first message
+  GET  /delay          HTTP answer after a delay drawn from --delay (seeded)
+  GET  /status/{code}  HTTP answer with that status
+  GET  /health         200 "ok"
+
+  --stall-every S --stall-ms MS   freeze the whole event loop for MS every S seconds
+  --drop-every N                  broadcast: skip every Nth message for the first subscriber
+  --dup-every N                   broadcast: send every Nth message twice to the first subscriber
+  --delay uniform:LO:HI           /delay sleeps uniformly between LO and HI milliseconds
+
+Prints "PORT <n>" once listening; exits when stdin closes or after --max-seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import time
+
+from aiohttp import WSMsgType, web
+
+
+def build_app(args: argparse.Namespace) -> web.Application:
+    app = web.Application()
+    subscribers: list[web.WebSocketResponse] = []
+    counter = {"n": 0}
+    rng = random.Random(1234)
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
+    async def fanout(text: str) -> None:
+        counter["n"] += 1
+        n = counter["n"]
+        for i, ws in enumerate(list(subscribers)):
+            if ws.closed:
+                continue
+            if i == 0 and args.drop_every and n % args.drop_every == 0:
+                continue
+            try:
+                await ws.send_str(text)
+                if i == 0 and args.dup_every and n % args.dup_every == 0:
+                    await ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                pass
+
+    async def broadcast(request: web.Request) -> web.StreamResponse:
+        if request.method == "POST":
+            await fanout(await request.text())
+            return web.Response(status=204)
+        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+        await ws.prepare(request)
+        subscribers.append(ws)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await fanout(msg.data)
+        finally:
+            subscribers.remove(ws)
+        return ws
+
+    async def silent(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        async for _ in ws:
+            pass
+        return ws
+
+    async def close(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        async for _ in ws:
+            await ws.close()
+        return ws
+
+    async def delay(request: web.Request) -> web.Response:
+        lo, hi = args.delay
+        await asyncio.sleep(rng.uniform(lo, hi) / 1000)
+        return web.Response(text="ok")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/ws/echo", echo)
+    app.router.add_route("*", "/ws/broadcast", broadcast)
+    app.router.add_get("/ws/silent", silent)
+    app.router.add_get("/ws/close", close)
+    app.router.add_get("/delay", delay)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/health", health)
+    return app
+
+
+async def staller(every: float, ms: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        time.sleep(ms / 1000)  # freezes the whole server, on purpose
+
+
+async def main(args: argparse.Namespace) -> None:
+    runner = web.AppRunner(build_app(args), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"PORT {port}", flush=True)
+    request_tasks: list[asyncio.Future[None]] = []
+    if args.stall_every:
+        stall_task = asyncio.ensure_future(staller(args.stall_every, args.stall_ms))
+        request_tasks.append(stall_task)  # kept referenced for the life of the server
+    loop = asyncio.get_running_loop()
+    stdin_closed = asyncio.Event()
+    if not sys.stdin.isatty():
+        loop.add_reader(sys.stdin.fileno(), lambda: (os.read(sys.stdin.fileno(), 4096) or b"")
+                        or stdin_closed.set())
+    try:
+        await asyncio.wait_for(stdin_closed.wait(), args.max_seconds)
+    except asyncio.TimeoutError:
+        pass
+    await runner.cleanup()
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--stall-every", type=float, default=0.0)
+    p.add_argument("--stall-ms", type=float, default=200.0)
+    p.add_argument("--drop-every", type=int, default=0)
+    p.add_argument("--dup-every", type=int, default=0)
+    p.add_argument("--delay", default="uniform:5:25")
+    p.add_argument("--max-seconds", type=float, default=600.0)
+    args = p.parse_args(argv)
+    kind, lo, hi = args.delay.split(":")
+    if kind != "uniform":
+        p.error(f"--delay {args.delay!r}: expected uniform:LO:HI (milliseconds)")
+    args.delay = (float(lo), float(hi))
+    return args
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(parse()))

@@ -1,0 +1,275 @@
+"""Generic executors: closed virtual-user loops and an open arrival schedule over a worker pool.
+
+Every driver turns its operation into ``one(vu, intended_ns) -> None`` (which records its own
+latency and errors) and hands it to :func:`drive`. In the open model a worker pool of
+``clients`` users takes arrivals off a bounded queue; an arrival's latency runs from its
+intended time, so queueing behind a slow server counts (no coordinated omission). Arrivals that
+find the queue full are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pytest_roo.load.engine import Recorder, classify
+from pytest_roo.load.workload import Workload
+
+__all__ = [
+    "LATE_NS",
+    "OperationFailed",
+    "check_connection_limit",
+    "drive",
+    "mark_counted",
+    "sleep_until",
+]
+
+#: An operation that starts more than this after its intended time is counted as ``late``.
+LATE_NS = 10_000_000
+
+One = Callable[[Any, int], Awaitable[None]]
+
+
+class OperationFailed(Exception):
+    """Raised inside an operation after its error was already counted."""
+
+
+def mark_counted(exc: BaseException) -> BaseException:
+    exc._roo_counted = True  # type: ignore[attr-defined]
+    return exc
+
+
+def is_counted(exc: BaseException) -> bool:
+    return bool(getattr(exc, "_roo_counted", False))
+
+
+def check_connection_limit(connections: int) -> int:
+    """Make sure ``connections`` sockets fit under RLIMIT_NOFILE (raising the soft limit up to the
+    hard one if needed); return the limit. Raises ValueError explaining what to do otherwise."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = connections + 128  # the interpreter, pytest, logs, the servers' own sockets
+    if needed <= soft or soft == resource.RLIM_INFINITY:
+        return soft if soft != resource.RLIM_INFINITY else needed
+    if hard == resource.RLIM_INFINITY or needed <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return needed
+    raise ValueError(
+        f"clients={connections} needs about {needed} open files, but this process may open at "
+        f"most {hard} (RLIMIT_NOFILE hard limit; the soft limit is {soft}). Use fewer clients "
+        f"(at most {max(1, hard - 128)} here), raise the hard limit (`ulimit -Hn`, "
+        "/etc/security/limits.conf, `docker run --ulimit nofile=...`, systemd LimitNOFILE=), "
+        "or split the swarm across machines. A server on the same machine needs one file per "
+        "connection too."
+    )
+
+
+async def sleep_until(rec: Recorder, due_ns: int, chunk: float = 0.25) -> bool:
+    """Sleep until ``due_ns`` (perf_counter_ns) in chunks; False when the run stops meanwhile."""
+    while True:
+        if rec.stopping:
+            return False
+        left = (due_ns - time.perf_counter_ns()) / 1e9
+        if left <= 0:
+            return True
+        await asyncio.sleep(min(left, chunk))
+
+
+async def drive(
+    rec: Recorder,
+    wl: Workload,
+    one: One,
+    *,
+    setup_vu: Callable[[int], Awaitable[Any]] | None = None,
+    teardown_vu: Callable[[Any], Awaitable[None]] | None = None,
+    timeout: float = 5.0,
+    grace: float = 5.0,
+    correct_metric: str | None = None,
+    max_backlog: int | None = None,
+) -> None:
+    """Run ``one`` under the workload until the deadline; then give in-flight work ``grace``."""
+    states: list[Any] = [None] * wl.clients
+    sem = asyncio.Semaphore(256)  # bounded concurrent handshakes / connects
+
+    async def setup(i: int) -> None:
+        if setup_vu is None:
+            states[i] = i
+            return
+        async with sem:
+            if rec.stopping:
+                return
+            try:
+                states[i] = await setup_vu(i)
+            except Exception as exc:
+                if not is_counted(exc):
+                    rec.error(classify(exc))
+                rec.ops += 1
+                states[i] = None
+
+    await asyncio.gather(*(setup(i) for i in range(wl.clients)))
+    begin(rec, wl.duration)
+    deadline_ns = int(rec.deadline * 1e9)
+    if wl.open:
+        await _open(rec, wl, one, states, deadline_ns, timeout, max_backlog)
+    else:
+        await _closed(rec, wl, one, states, deadline_ns, grace, correct_metric)
+    if teardown_vu is not None:
+        async def down(state: Any) -> None:
+            if state is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(teardown_vu(state), 2.0)
+
+        await asyncio.gather(*(down(s) for s in states))
+
+
+def begin(rec: Recorder, duration: float) -> None:
+    """Start the measured window now (after the connections are up)."""
+    now = time.perf_counter()
+    rec.deadline = now + duration
+    rec.result.info["setup_seconds"] = round(now - rec.window_start, 3)
+    rec.window_start = now
+
+
+async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None:
+    rec.ops += 1
+    try:
+        await one(state, intended_ns)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if not is_counted(exc):
+            rec.error(classify(exc))
+
+
+async def _closed(
+    rec: Recorder,
+    wl: Workload,
+    one: One,
+    states: list[Any],
+    deadline_ns: int,
+    grace: float,
+    correct_metric: str | None,
+) -> None:
+    pc = time.perf_counter_ns
+    think = wl.think
+    window_ns = pc()
+
+    async def vu(i: int) -> None:
+        state = states[i]
+        if state is None:
+            return
+        while not rec.stopping:
+            now = pc()
+            if now >= deadline_ns:
+                return
+            if wl.stages and i >= wl.clients_at((now - window_ns) / 1e9):
+                await asyncio.sleep(0.05)
+                continue
+            await run_one(rec, one, state, now)
+            if think:
+                await asyncio.sleep(think)
+
+    tasks = [asyncio.ensure_future(vu(i)) for i in range(wl.clients)]
+    await _finish(rec, tasks, deadline_ns, grace)
+    if correct_metric is not None:
+        rec.result.info["corrected"] = correct_metric
+
+
+async def _finish(rec: Recorder, tasks: Sequence[asyncio.Future[Any]], deadline_ns: int,
+                  grace: float) -> None:
+    """Wait for the tasks until the deadline (or a stop), then ``grace``, then cancel them."""
+    if not tasks:
+        return
+    pending: set[asyncio.Future[Any]] = set(tasks)
+    while pending and not rec.stopping:
+        left = (deadline_ns - time.perf_counter_ns()) / 1e9
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(left, 0.25))
+    if pending and not rec.stopping:
+        end = time.perf_counter() + grace
+        while pending and not rec.stopping and time.perf_counter() < end:
+            _, pending = await asyncio.wait(pending, timeout=0.25)
+    if pending and not rec.stopping:
+        # still waiting for replies after the grace period: those are timeouts
+        rec.error("timeout", len(pending))
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
+
+
+async def _open(
+    rec: Recorder,
+    wl: Workload,
+    one: One,
+    states: list[Any],
+    deadline_ns: int,
+    timeout: float,
+    max_backlog: int | None,
+) -> None:
+    schedule = wl.schedule()
+    start_ns = int(rec.window_start * 1e9)
+    queue: deque[int] = deque()
+    wakeup = asyncio.Event()
+    backlog = max_backlog if max_backlog is not None else max(
+        1000, int(schedule.stages[0].target * timeout))
+    pc = time.perf_counter_ns
+    done_generating = False
+
+    async def generator() -> None:
+        nonlocal done_generating
+        k = 0
+        try:
+            while not rec.stopping:
+                t = schedule.time_of(k)
+                if t == float("inf"):
+                    break
+                due = start_ns + int(t * 1e9)
+                if due >= deadline_ns:
+                    break
+                now = pc()
+                if due > now + 500_000 and not await sleep_until(rec, due):
+                    break
+                if len(queue) >= backlog:
+                    rec.ops += 1
+                    rec.error("dropped")
+                    rec.count("dropped")
+                else:
+                    queue.append(due)
+                    wakeup.set()
+                k += 1
+        finally:
+            done_generating = True
+            wakeup.set()
+
+    async def worker(i: int) -> None:
+        state = states[i]
+        if state is None:
+            return
+        while not rec.stopping:
+            if not queue:
+                if done_generating:
+                    return
+                wakeup.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), 0.25)
+                continue
+            due = queue.popleft()
+            if pc() - due > LATE_NS:
+                rec.count("late")
+            await run_one(rec, one, state, due)
+
+    gen = asyncio.ensure_future(generator())
+    tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(worker(i))
+                                        for i in range(wl.clients)]
+    await _finish(rec, [gen, *tasks], deadline_ns, timeout)
+    if queue:
+        rec.ops += len(queue)
+        rec.error("dropped", len(queue))
+        rec.count("dropped", len(queue))
+        queue.clear()

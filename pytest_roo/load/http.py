@@ -1,0 +1,161 @@
+"""HTTP load (aiohttp client): one endpoint hammered, or a user scenario.
+
+    from pytest_roo.load import HttpLoad
+    result = HttpLoad().get("http://127.0.0.1:8080/health", clients=50, rate="1000/s",
+                            duration="10s")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from pytest_roo.load.engine import ProgressCallback, Recorder, RunOptions, run_load
+from pytest_roo.load.executor import check_connection_limit, drive
+from pytest_roo.load.metrics import LoadResult
+from pytest_roo.load.session import Session
+from pytest_roo.load.workload import make_workload
+from pytest_roo.load.ws import run_scenario
+
+__all__ = ["HttpLoad"]
+
+
+class HttpLoad:
+    """HTTP load runs; each returns a LoadResult with ``latency`` (primary) per request.
+
+    Answers >= 500 count as ``http_5xx``, >= 400 as ``http_4xx`` (or anything not in
+    ``expect_status=``); refused connections, resets and timeouts by their kinds.
+    """
+
+    def __init__(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        abort: Any = None,
+        max_generator_cpu: float = 0.90,
+        timeout: float = 5.0,
+        use_uvloop: bool = True,
+    ) -> None:
+        self.progress = progress
+        self.abort = abort
+        self.max_generator_cpu = max_generator_cpu
+        self.timeout = timeout
+        self.use_uvloop = use_uvloop
+
+    def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
+        return RunOptions(progress=self.progress,
+                          abort=abort if abort is not None else self.abort,
+                          max_generator_cpu=self.max_generator_cpu,
+                          timeout=timeout or self.timeout, use_uvloop=self.use_uvloop)
+
+    def get(self, url: str, **kwargs: Any) -> LoadResult:
+        """``request("GET", url, ...)``."""
+        return self.request("GET", url, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        clients: int | None = None,
+        duration: float | str | None = None,
+        rate: float | str | None = None,
+        message_size: int | None = None,
+        body: bytes | str | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expect_status: Sequence[int] | None = None,
+        stages: Sequence[Any] | None = None,
+        think: float | str | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        abort: Any = None,
+    ) -> LoadResult:
+        """Send ``method url`` from ``clients`` keep-alive connections (closed model) or at
+        ``rate`` (open model, latency from the intended start). ``message_size`` pads a body of
+        that many bytes when no ``body``/``json`` is given (for POST/PUT)."""
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"invalid url {url!r}: expected http://host:port/path or https://...")
+        wl = make_workload(clients=clients, duration=duration, rate=rate, stages=stages,
+                           think=think, message_size=message_size, model=model)
+        check_connection_limit(wl.clients)
+        opts = self._options(timeout, abort)
+        data: bytes | None
+        if json is not None:
+            import json as _json
+
+            data = _json.dumps(json).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        elif body is not None:
+            data = body.encode() if isinstance(body, str) else body
+        elif message_size is not None and method.upper() not in ("GET", "HEAD", "DELETE"):
+            data = b"x" * wl.message_size
+        else:
+            data = None
+        ok = frozenset(expect_status) if expect_status else None
+
+        async def main(rec: Recorder) -> None:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=wl.clients, limit_per_host=wl.clients,
+                                             ttl_dns_cache=300)
+            async with aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=opts.timeout),
+                auto_decompress=False, skip_auto_headers=("User-Agent",),
+            ) as http:
+                buf = rec.batch("latency")
+                pc = time.perf_counter_ns
+                req = http.request
+                hdrs = dict(headers or {})
+
+                async def one(_: Any, intended: int) -> None:
+                    async with req(method, url, data=data, headers=hdrs) as resp:
+                        await resp.read()
+                        status = resp.status
+                    if (ok is not None and status not in ok) or (ok is None and status >= 400):
+                        rec.error("http_5xx" if status >= 500 else "http_4xx"
+                                  if status >= 400 else "protocol")
+                        from pytest_roo.load.executor import OperationFailed, mark_counted
+
+                        raise mark_counted(OperationFailed(status))
+                    buf.append((pc() - intended) // 1000)
+
+                await drive(rec, wl, one, timeout=opts.timeout, grace=opts.timeout,
+                            correct_metric=None)
+
+        expected: Callable[[Recorder, float], int] | None = None
+        if wl.open:
+            total = wl.schedule().total
+            expected = lambda rec, elapsed: total  # noqa: E731
+        return run_load("http." + method.lower(), "latency", main, duration=wl.duration,
+                        options=opts, expected_ops=expected,
+                        info={"url": url, "method": method.upper(), "scenario": "request",
+                              **wl.describe()})
+
+    def run(
+        self,
+        scenario: Callable[[Session], Awaitable[None]],
+        *,
+        clients: int | None = None,
+        duration: float | str | None = None,
+        rate: float | str | None = None,
+        message_size: int | None = None,
+        stages: Sequence[Any] | None = None,
+        think: float | str | None = None,
+        model: str | None = None,
+        timeout: float | None = None,
+        primary: str = "iteration",
+        abort: Any = None,
+    ) -> LoadResult:
+        """``async def scenario(session)``: ``await session.get(url, name=...)``,
+        ``session.request(...)``, ``session.http`` (aiohttp), ``session.measure("name")``."""
+        return run_scenario(
+            scenario, name="http.run", primary=primary, options=self._options(timeout, abort),
+            clients=clients, duration=duration, rate=rate, message_size=message_size,
+            stages=stages, think=think, model=model, http=True,
+        )
+
+
+_ = asyncio
