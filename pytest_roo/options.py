@@ -304,7 +304,9 @@ def add_options(parser: pytest.Parser) -> None:
             dest=spec.dest,
             default=None,
             metavar=spec.metavar,
-            help=f"{spec.help} Also ini {spec.ini}, env {spec.env}. Default: {default!r}",
+            help=f"{spec.help} Also ini {spec.ini}, env {spec.env}. Default: {default!r}".replace(
+                "%", "%%"
+            ),
         )
         parser.addini(spec.ini, f"{spec.help} (see {spec.cli})", type="string", default="")
 
@@ -321,7 +323,8 @@ def resolve_settings(config: pytest.Config, environ: Mapping[str, str] | None = 
             ("ini", spec.ini, config.getini(spec.ini)),
         ]
         for source, label, raw in candidates:
-            if raw is None or (isinstance(raw, str) and raw == ""):
+            # An empty ini key or env var counts as unset; an empty CLI value is an error.
+            if raw is None or (source != "cli" and raw == ""):
                 continue
             try:
                 values[spec.name] = spec.parse(str(raw))

@@ -63,5 +63,7 @@ def render_summary(store: Store) -> str:
     if not rows:
         return ""
     passed, failed = store.verdict_counts
-    head = f"{passed + failed} criteria judged: {passed} passed, {failed} failed"
+    total = passed + failed
+    noun = "criterion" if total == 1 else "criteria"
+    head = f"{total} {noun} judged: {passed} passed, {failed} failed"
     return head + "\n" + render_table(HEADERS, rows, max_width=70)

@@ -30,7 +30,7 @@ ACCEPTED_FORMS = """accepted forms: [metric.]STAT OP NUMBER[UNIT]
 _CRITERION_RE = re.compile(
     r"""^\s*
     (?:(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\.)?
-    (?P<stat>p\(\s*\d+(?:\.\d+)?\s*\)|p\d+(?:\.\d+)?|[A-Za-z_]+)
+    (?P<stat>[pP]\(\s*\d+(?:\.\d+)?\s*\)|[pP]\d+(?:\.\d+)?|[A-Za-z_]+)
     \s*(?P<op><=|>=|==|<|>)\s*
     (?P<num>\d+(?:\.\d+)?|\.\d+)
     \s*(?P<unit>us|µs|ms|s|%|/s)?
