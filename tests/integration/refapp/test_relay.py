@@ -1,0 +1,143 @@
+"""Device relay: commands are stored, delivered, acknowledged; none lost or processed twice."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+from refapp_client import Client, receive_json, receive_until
+
+from fixtures.refapp.launcher import RefApp
+
+pytestmark = pytest.mark.integration
+
+
+async def _device(c: Client) -> tuple[int, str]:
+    status, data = await c.call("POST", "/api/devices", {"name": "sensor"})
+    assert status == 201, data
+    return int(data["id"]), str(data["token"])
+
+
+async def _connect(c: Client, token: str) -> aiohttp.ClientWebSocketResponse:
+    ws = await c.ws("/ws/device", token=token)
+    hello = await receive_json(ws)
+    assert hello["type"] == "hello"
+    return ws
+
+
+async def _commands(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[dict[str, Any]]:
+    return [await receive_until(ws, lambda m: m["type"] == "command") for _ in range(n)]
+
+
+async def _quiet(ws: aiohttp.ClientWebSocketResponse, wait: float = 0.3) -> list[Any]:
+    """Every message arriving within ``wait`` seconds."""
+    got = []
+    try:
+        while True:
+            got.append(await receive_json(ws, wait))
+    except (TimeoutError, asyncio.TimeoutError):
+        return got
+
+
+def test_exactly_once_across_reconnects(refapp: RefApp) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(refapp.base_url, s).signup()
+            device_id, token = await _device(c)
+            processed: list[int] = []  # what a deduplicating device handles, in order
+            seen: set[int] = set()
+
+            def handle(cmds: list[dict[str, Any]]) -> None:
+                for cmd in cmds:
+                    if cmd["id"] not in seen:
+                        seen.add(cmd["id"])
+                        processed.append(cmd["id"])
+
+            offline = [await c.call("POST", f"/api/devices/{device_id}/commands",
+                                    {"payload": {"n": i}}) for i in range(10)]
+            assert {st for st, _ in offline} == {201}
+            assert not any(d["pushed"] for _, d in offline)
+            ids = [d["id"] for _, d in offline]
+
+            ws = await _connect(c, token)
+            first = await _commands(ws, 10)
+            assert [m["id"] for m in first] == ids
+            assert [m["payload"] for m in first] == [{"n": i} for i in range(10)]
+            assert not any(m["redelivery"] for m in first)
+            handle(first)
+            for cmd in first[:4]:  # ack four, then the connection drops
+                await ws.send_json({"type": "ack", "id": cmd["id"]})
+                ack = await receive_until(ws, lambda m: m["type"] == "acked")
+                assert ack == {"type": "acked", "id": cmd["id"], "duplicate": False}
+            # a live command while connected arrives at once, exactly once on this connection
+            status, live = await c.call("POST", f"/api/devices/{device_id}/commands",
+                                        {"payload": "live"})
+            assert status == 201
+            assert live["pushed"] is True
+            got = await _commands(ws, 1)
+            assert got[0]["id"] == live["id"]
+            handle(got)
+            assert not [m for m in await _quiet(ws) if m["type"] == "command"]
+            await ws.close()
+
+            more = [await c.call("POST", f"/api/devices/{device_id}/commands",
+                                 {"payload": {"late": i}}) for i in range(3)]
+            ws = await _connect(c, token)
+            expected = ids[4:] + [live["id"]] + [d["id"] for _, d in more]
+            again = await _commands(ws, len(expected))
+            assert [m["id"] for m in again] == expected
+            assert [m["redelivery"] for m in again] == [True] * 7 + [False] * 3
+            handle(again)
+            for cmd in again:
+                await ws.send_json({"type": "ack", "id": cmd["id"]})
+                await receive_until(ws, lambda m: m["type"] == "acked")
+            # acks are idempotent
+            await ws.send_json({"type": "ack", "id": ids[0]})
+            assert await receive_until(ws, lambda m: m["type"] == "acked") == {
+                "type": "acked", "id": ids[0], "duplicate": True}
+            await ws.send_json({"type": "ack", "id": 10**9})
+            err = await receive_until(ws, lambda m: m["type"] == "error")
+            assert err["code"] == "unknown_command"
+            assert not [m for m in await _quiet(ws) if m["type"] == "command"]
+            await ws.close()
+
+            ws = await _connect(c, token)  # everything acked: nothing is sent again
+            assert not [m for m in await _quiet(ws, 0.5) if m["type"] == "command"]
+            await ws.close()
+
+            all_ids = ids + [live["id"]] + [d["id"] for _, d in more]
+            assert processed == all_ids  # every command handled once, in order
+            status, listing = await c.call("GET", f"/api/devices/{device_id}/commands")
+            assert status == 200
+            assert {cmd["status"] for cmd in listing["commands"]} == {"acked"}
+            counts = {cmd["id"]: cmd["delivery_count"] for cmd in listing["commands"]}
+            assert all(counts[i] == 2 for i in [*ids[4:], live["id"]])
+            assert all(counts[i] == 1 for i in ids[:4] + [d["id"] for _, d in more])
+
+    asyncio.run(scenario())
+
+
+def test_new_connection_replaces_old_and_bad_tokens_are_refused(refapp: RefApp) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(refapp.base_url, s).signup()
+            device_id, token = await _device(c)
+            old = await _connect(c, token)
+            new = await _connect(c, token)
+            msg = await asyncio.wait_for(old.receive(), 5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert old.close_code == 4000
+            status, cmd = await c.call("POST", f"/api/devices/{device_id}/commands",
+                                       {"payload": 1})
+            assert (status, cmd["pushed"]) == (201, True)
+            assert (await _commands(new, 1))[0]["id"] == cmd["id"]
+            await new.close()
+            with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+                await c.ws("/ws/device", token="dev_not-a-real-token")
+            assert info.value.status == 401
+            status, _ = await c.call("POST", f"/api/devices/{device_id}/commands", {"x": 1})
+            assert status == 400
+
+    asyncio.run(scenario())
