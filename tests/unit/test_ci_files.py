@@ -1,0 +1,58 @@
+"""The GitHub Actions workflow users copy, and the scripts behind the README's commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / "ci" / "workflows" / "roo.yml"
+
+
+def test_workflow_is_valid_against_the_github_schema() -> None:
+    # check-jsonschema ships GitHub's workflow schema, so this works offline.
+    out = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+         str(WORKFLOW)],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("runs-on:", "runs_on:", 1))
+    out = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+         str(broken)],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode != 0
+
+
+def test_workflow_covers_the_promised_matrix() -> None:
+    text = WORKFLOW.read_text()
+    assert 'python: ["3.10", "3.11", "3.12", "3.13"]' in text
+    assert "services: [docker, local]" in text
+    assert "cache: pip" in text and "cache: npm" in text
+    assert "actions/upload-artifact" in text
+    assert "chromium firefox webkit" in text
+
+
+@pytest.mark.parametrize("script", ["ci/bootstrap.sh", "ci/test.sh", "ci/suites.sh", ".ci/run"])
+def test_scripts_are_executable_and_parse(script: str) -> None:
+    path = ROOT / script
+    assert path.stat().st_mode & 0o111, f"{script} is not executable"
+    shell = "sh" if script == ".ci/run" else "bash"
+    subprocess.run([shell, "-n", str(path)], check=True)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```", 2)[1]
+    commands = [line.strip() for line in first_block.splitlines()[1:] if line.strip() and not line.startswith("#")]
+    assert commands == ["ci/suites.sh", "ci/test.sh"]
+    assert "exec ./ci/test.sh" in (ROOT / ".ci" / "run").read_text()
