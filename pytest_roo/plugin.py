@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -315,6 +316,14 @@ class SessionReport:
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: its results reach the controller inside the test reports
         settings = options.get_settings(self.config)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            from pytest_roo.report.markdown import render_markdown
+
+            text = render_markdown(self.store)
+            if text:
+                with open(summary_path, "a", encoding="utf-8") as summary:
+                    summary.write(text)
         if settings.report_json is not None:
             self.store.write_json(
                 settings.report_json,

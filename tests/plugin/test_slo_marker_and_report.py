@@ -342,3 +342,13 @@ def test_help_snapshot(pytester: pytest.Pytester) -> None:
     snapshot = Path(__file__).with_name("help_snapshot.txt")
     names = sorted(match.group(1) for match in found if match)
     assert names == snapshot.read_text().split(), "pytest --help lost or gained a --roo option"
+
+
+def test_github_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile(TESTS)
+    pytester.runpytest()
+    text = summary.read_text()
+    assert text.startswith("### ❌ pytest-roo: 4 of 8 criteria met")
+    assert "| p95 < 50ms | 80.1 ms | < 50.0 ms | **FAIL** | 100 |" in text
