@@ -1,0 +1,197 @@
+"""Every fault switch takes effect (and none is on by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from refapp_client import Client, StartApp, receive_json, receive_until
+
+from fixtures.refapp.faults import SWITCHES, parse_faults
+from fixtures.refapp.launcher import RefApp
+
+pytestmark = pytest.mark.integration
+
+
+def test_no_fault_is_on_by_default(refapp: RefApp) -> None:
+    assert parse_faults("").active() == {}
+    assert "REFAPP_FAULTS" not in refapp.output()
+
+
+async def _metric(s: aiohttp.ClientSession, app: RefApp, name: str) -> float:
+    async with s.get(app.url("/metrics")) as resp:
+        text = await resp.text()
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert match, f"{name} not in /metrics"
+    return float(match.group(1))
+
+
+async def _echo_rtt(app: RefApp, s: aiohttp.ClientSession) -> float:
+    async with s.ws_connect(app.ws_url("/ws/echo")) as ws:
+        started = time.perf_counter()
+        await ws.send_str("ping")
+        await asyncio.wait_for(ws.receive(), 5)
+        return time.perf_counter() - started
+
+
+async def _broadcast_delays(app: RefApp, s: aiohttp.ClientSession, n: int) -> list[float | None]:
+    """Per message: seconds to arrive at a listener, None if it did not come within 1 s."""
+    async with s.ws_connect(app.ws_url("/ws/broadcast")) as ws:
+        out: list[float | None] = []
+        for i in range(n):
+            started = time.perf_counter()
+            async with s.post(app.url("/ws/broadcast"), data=f'{{"i": {i}}}') as resp:
+                assert resp.status == 200
+            try:
+                msg = await asyncio.wait_for(ws.receive(), 1.0)
+                assert msg.data == f'{{"i": {i}}}'
+                out.append(time.perf_counter() - started)
+            except asyncio.TimeoutError:
+                out.append(None)
+        return out
+
+
+def test_echo_delay_ms(start_app: StartApp) -> None:
+    app = start_app("echo_delay_ms=150")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            assert await _echo_rtt(app, s) >= 0.150
+
+    asyncio.run(scenario())
+
+
+def test_broadcast_delay_ms_and_drop_messages(start_app: StartApp) -> None:
+    delayed = start_app("broadcast_delay_ms=150")
+    dropping = start_app("drop_messages=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            delays = await _broadcast_delays(delayed, s, 3)
+            assert all(d is not None and d >= 0.150 for d in delays), delays
+            assert await _broadcast_delays(dropping, s, 3) == [None, None, None]
+
+    asyncio.run(scenario())
+
+
+def test_drop_messages_affects_log_delivery(start_app: StartApp) -> None:
+    app = start_app("drop_messages=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            dep = await c.deployment()
+            ws = await c.ws(f"/ws/deployments/{dep}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            assert (await c.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
+            with pytest.raises((TimeoutError, asyncio.TimeoutError)):
+                await receive_until(ws, lambda m: m["type"] == "log", 0.5)
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_slow_queries_ms_and_pool_size(start_app: StartApp) -> None:
+    app = start_app("slow_queries_ms=120,pool_size=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            started = time.perf_counter()
+            assert (await c.call("GET", "/api/deployments"))[0] == 200
+            assert time.perf_counter() - started >= 0.120
+            assert await _metric(s, app, "refapp_db_pool_max") == 1
+
+    asyncio.run(scenario())
+
+
+def test_leak_kb_per_conn(start_app: StartApp) -> None:
+    app = start_app("leak_kb_per_conn=256")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            before = await _metric(s, app, "refapp_leaked_bytes")
+            for _ in range(8):
+                await _echo_rtt(app, s)
+            after = await _metric(s, app, "refapp_leaked_bytes")
+            assert after - before == 8 * 256 * 1024
+
+    asyncio.run(scenario())
+
+
+def test_login_fail_rate(start_app: StartApp) -> None:
+    app = start_app("login_fail_rate=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = Client(app.base_url, s)
+            body = {"username": "carol", "password": "password123"}
+            assert (await c.call("POST", "/api/auth/register", body))[0] == 201
+            assert (await c.call("POST", "/api/auth/login", body))[0] == 503
+
+    asyncio.run(scenario())
+
+
+def test_api_error_rate(start_app: StartApp) -> None:
+    app = start_app("api_error_rate=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = Client(app.base_url, s)
+            assert (await c.call("GET", "/api/deployments"))[0] == 500
+            async with s.get(app.url("/health")) as resp:  # only /api/* is affected
+                assert resp.status == 200
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("fault", "expected"), [("relay_drop=1", 0), ("relay_duplicate=1", 2)])
+def test_relay_faults(start_app: StartApp, fault: str, expected: int) -> None:
+    app = start_app(fault)
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            status, dev = await c.call("POST", "/api/devices", {"name": "d"})
+            assert status == 201
+            ws = await c.ws("/ws/device", token=dev["token"])
+            assert (await receive_json(ws))["type"] == "hello"
+            status, _ = await c.call("POST", f"/api/devices/{dev['id']}/commands", {"payload": 1})
+            assert status == 201
+            got = 0
+            try:
+                while True:
+                    msg = await receive_json(ws, 0.5)
+                    got += msg["type"] == "command"
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+            assert got == expected
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_cold_start_delay_ms(start_app: StartApp) -> None:
+    app = start_app("cold_start_delay_ms=700")
+    assert app.ready_seconds >= 0.7
+
+
+def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
+    app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s, s.get(app.url("/")) as resp:
+            page = await resp.text()
+        config = '{"faults": {"firefox_script_error": 1, "slow_log_panel_ms": 300.0, '
+        assert config + '"overflow_on_phone": 1}}' in page
+
+    asyncio.run(scenario())
+
+
+def test_every_switch_is_tested_here() -> None:
+    source = Path(__file__).read_text()
+    assert [name for name in SWITCHES if f"{name}=" not in source] == []
