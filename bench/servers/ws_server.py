@@ -90,10 +90,18 @@ def build_app(args: argparse.Namespace) -> web.Application:
             await ws.close()
         return ws
 
+    handled: list[float] = []
+
     async def delay(request: web.Request) -> web.Response:
+        t0 = time.perf_counter()
         lo, hi = args.delay
         await asyncio.sleep(rng.uniform(lo, hi) / 1000)
+        handled.append(time.perf_counter() - t0)
         return web.Response(text="ok")
+
+    async def delay_stats(request: web.Request) -> web.Response:
+        """The delays actually served (seconds), as JSON: the truth the client is checked by."""
+        return web.json_response(handled)
 
     async def status(request: web.Request) -> web.Response:
         return web.Response(status=int(request.match_info["code"]), text="status")
@@ -106,6 +114,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
     app.router.add_get("/ws/silent", silent)
     app.router.add_get("/ws/close", close)
     app.router.add_get("/delay", delay)
+    app.router.add_get("/delay/stats", delay_stats)
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/health", health)
     return app

@@ -408,6 +408,12 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, AssertionError):
         return "assertion"
     name = type(exc).__name__
+    if type(exc).__module__.startswith("asyncpg"):
+        if name == "QueryCanceledError":
+            return "timeout"
+        if name in ("ConnectionDoesNotExistError", "InterfaceError"):
+            return "closed"
+        return "sql" if "PostgresError" in [c.__name__ for c in type(exc).__mro__] else "other"
     try:
         import aiohttp
     except ImportError:  # pragma: no cover

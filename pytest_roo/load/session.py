@@ -96,7 +96,7 @@ class Session:
         with self.measure("connect"):
             ws = await asyncio.wait_for(
                 self.http.ws_connect(url, autoping=True, compress=0,
-                                     receive_timeout=self.timeout, **kwargs),
+                                     **kwargs),
                 self.timeout,
             )
         self._ws[url] = ws

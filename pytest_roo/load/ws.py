@@ -121,8 +121,7 @@ class WsSwarm:
         t0 = time.perf_counter_ns()
         try:
             ws = await asyncio.wait_for(
-                http.ws_connect(url, autoping=True, compress=0, max_msg_size=0,
-                                receive_timeout=None),
+                http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),
                 timeout,
             )
         except Exception as exc:

@@ -1,0 +1,54 @@
+"""A real aiohttp server (bench/servers/ws_server.py) on 127.0.0.1, one process group each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[3] / "bench" / "servers" / "ws_server.py"
+
+
+class Server:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def ws(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def http(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def load_server() -> Iterator[Callable[..., Server]]:
+    """Start the test server with extra flags (``--stall-every 1``...); stopped after the test."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*flags: str) -> Server:
+        proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--max-seconds", "300", *flags],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), f"test server did not start: {line!r}"
+        return Server(int(line.split()[1]))
+
+    yield start
+    for proc in procs:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(3)
+        if proc.stdout:
+            proc.stdout.close()

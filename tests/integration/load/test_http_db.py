@@ -1,0 +1,106 @@
+"""HTTP and PostgreSQL load against real servers; latency accuracy; Ctrl-C mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_roo.load import DbLoad, HttpLoad
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_http_open_and_5xx(load_server) -> None:
+    srv = load_server()
+    ok = HttpLoad().get(srv.http("/health"), clients=10, duration=1, rate="200/s")
+    assert ok.operations == 200
+    assert ok.error_count == 0
+    assert ok.get_metric("latency").count == 200
+    bad = HttpLoad().get(srv.http("/status/503"), clients=2, duration=0.5, rate="20/s")
+    assert bad.errors["http_5xx"] == 10
+    missing = HttpLoad().get(srv.http("/status/404"), clients=2, duration=0.5)
+    assert missing.errors["http_4xx"] == missing.operations > 0
+    refused = HttpLoad().get("http://127.0.0.1:9/", clients=2, duration=0.5, rate="10/s")
+    assert refused.errors["refused"] == 5
+
+
+def test_latency_accuracy_against_a_known_delay_distribution(load_server) -> None:
+    """/delay answers after uniform(5 ms, 25 ms); the server also logs the delays it actually
+    served (timer overshoot on a busy machine included): that log is the truth."""
+    import json
+    import urllib.request
+
+    import numpy as np
+
+    srv = load_server("--delay", "uniform:5:25")
+    result = HttpLoad().get(srv.http("/delay"), clients=10, duration=3)
+    assert result.error_count == 0
+    with urllib.request.urlopen(srv.http("/delay/stats"), timeout=5) as resp:
+        served = np.array(json.loads(resp.read()))
+    assert served.size == result.get_metric("latency").count
+    for p in (50, 99):
+        truth = float(np.percentile(served, p))
+        measured = result.percentile("latency", p)
+        assert abs(measured - truth) <= max(0.1 * truth, 0.001), (p, measured, truth)
+
+
+def test_db_load_queries_and_transactions(postgres_db) -> None:
+    db = DbLoad(postgres_db.url)
+    result = db.query("select $1::int + 1", 41, clients=5, duration=1)
+    assert result.error_count == 0
+    assert result.get_metric("connect").count == 5
+    assert result.get_metric("query").count == result.operations > 50
+    mixed = db.queries({"one": "select 1", "now": "select now()"}, clients=3, duration=1,
+                       rate="100/s")
+    assert mixed.error_count == 0
+    assert mixed.primary == "iteration"
+    assert mixed.get_metric("one").count + mixed.get_metric("now").count == 100
+    tx = db.transaction(["create temp table if not exists t (x int)",
+                         "insert into t values (1)"], clients=2, duration=0.5)
+    assert tx.error_count == 0 and tx.get_metric("transaction").count > 0
+    broken = db.query("select * from no_such_table", clients=1, duration=0.3)
+    assert broken.errors["sql"] == broken.operations > 0
+
+
+def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server) -> None:
+    srv = load_server()
+    script = textwrap.dedent(f"""
+        import sys
+        from pytest_roo.load import WsSwarm, RunInterrupted
+        print("start", flush=True)
+        try:
+            WsSwarm().echo({srv.ws('/ws/echo')!r}, clients=5, duration=30, rate="200/s")
+        except RunInterrupted as exc:
+            r = exc.result
+            print("interrupted", r.operations, r.get_metric("rtt").count, r.duration, flush=True)
+            sys.exit(0)
+        print("not interrupted", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, start_new_session=True)
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().strip() == "start"
+        time.sleep(2.0)
+        sent_at = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=10)
+        took = time.monotonic() - sent_at
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.stdout.close()
+    assert proc.returncode == 0, out
+    words = out.split()
+    assert words[0] == "interrupted", out
+    assert int(words[1]) > 50 and int(words[2]) > 50
+    assert took < 3.0
