@@ -179,15 +179,15 @@ class LocalBackend:
     def close(self) -> None:
         errors: list[BaseException] = []
         for server in reversed(self._servers):
-            try:
-                server.stop()
+            try:  # the watchdog removes the directories once the pipe closes
+                server.stop(remove=self._watchdog is None)
             except BaseException as exc:  # keep stopping the others
                 errors.append(exc)
         self._servers.clear()
-        if self._session_dir is not None:
-            self._session_dir.remove()
         if self._watchdog is not None:
-            self._watchdog.close()
+            self._watchdog.close(timeout=None)
+        elif self._session_dir is not None:
+            self._session_dir.remove()
         if errors:
             raise errors[0]
 

@@ -326,18 +326,18 @@ class LocalPostgres:
         if self.watchdog is not None:
             self.watchdog.forget_pid(running.proc.pid)
 
-    def stop(self) -> None:
-        """Immediate shutdown (SIGQUIT: the data is thrown away), then the directory goes."""
+    def stop(self, remove: bool = True) -> None:
+        """SIGKILL to the server's process group (the data is thrown away; ~1 ms instead of
+        tens for a shutdown) and its System V segment removed. ``remove=False`` leaves the
+        directory to the watchdog, which deletes it after the session, off its critical path."""
         running, self._running = self._running, None
         if running is not None:
-            procs.kill_group(running.proc.pid, signal.SIGQUIT)
-            try:
-                running.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            self._kill(running)
-        procs.rmtree(self.data_dir)
-        procs.rmtree(self.socket_dir)
+            procs.kill_group(running.proc.pid, signal.SIGKILL)
+            procs.remove_postgres_segment(self.data_dir)
+            procs.reap_later(running.proc)
+        if remove:
+            procs.rmtree(self.data_dir)
+            procs.rmtree(self.socket_dir)
 
 
 class _PortTaken(ServiceError):
@@ -505,8 +505,10 @@ class LocalRedis:
         if self.watchdog is not None:
             self.watchdog.forget_pid(proc.pid)
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = True) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            self._kill(proc)  # nothing to persist: SIGKILL takes under a millisecond
-        procs.rmtree(self.dir)
+        if proc is not None:  # nothing to persist: SIGKILL takes under a millisecond
+            procs.kill_group(proc.pid, signal.SIGKILL)
+            procs.reap_later(proc)
+        if remove:
+            procs.rmtree(self.dir)

@@ -166,6 +166,24 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
         os.kill(pid, sig)
 
 
+def reap_later(proc: subprocess.Popen[bytes]) -> None:
+    """Collect the exit status of a process just killed without waiting for it here."""
+    threading.Thread(target=proc.wait, name="roo-reap", daemon=True).start()
+
+
+def remove_postgres_segment(data_dir: str | os.PathLike[str]) -> None:
+    """Remove the System V segment a killed postmaster leaves behind (line 7 of
+    postmaster.pid: key and id); a postmaster that exits normally removes it itself."""
+    try:
+        fields = Path(data_dir, "postmaster.pid").read_text().splitlines()[6].split()
+        shmid = int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return
+    libc = _load_libc()
+    if libc is not None and shmid > 0:
+        libc.shmctl(shmid, 0, None)  # IPC_RMID
+
+
 def rmtree(path: str | os.PathLike[str]) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -251,6 +269,8 @@ def sweep_stale(base: Path) -> list[Path]:
                 spid = int(spid_text)
                 if process_start_time(spid) == sstart:
                     kill_group(spid)
+        for pidfile in entry.glob("*/postmaster.pid"):
+            remove_postgres_segment(pidfile.parent)
         rmtree(entry)
         removed.append(entry)
     return removed
@@ -297,7 +317,17 @@ for argv in runs:
                        stderr=subprocess.DEVNULL, timeout=30)
     except Exception:
         pass
+def segments(d):
+    import ctypes, glob
+    for pidfile in glob.glob(os.path.join(d, '*', 'postmaster.pid')):
+        try:
+            with open(pidfile) as fh:
+                shmid = int(fh.read().splitlines()[6].split()[1])
+            ctypes.CDLL(None).shmctl(shmid, 0, None)
+        except Exception:
+            pass
 for d in dirs:
+    segments(d)
     for _ in range(50):
         shutil.rmtree(d, ignore_errors=True)
         if not os.path.exists(d):
@@ -352,12 +382,16 @@ class Watchdog:
 
         self._send("unrun " + json.dumps(list(argv)))
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Close the pipe: the watchdog cleans what is still registered and exits."""
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Close the pipe: the watchdog cleans what is still registered and exits.
+        ``timeout=None`` does not wait for it (its exit status is collected in a thread)."""
         stdin = self._proc.stdin
         if stdin is not None:
             with contextlib.suppress(OSError, ValueError):
                 stdin.close()
+        if timeout is None:
+            reap_later(self._proc)
+            return
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
