@@ -31,6 +31,9 @@ class BrowserPool:
         launch_args: keyword arguments for every ``BrowserType.launch`` (``headless``,
             ``slow_mo``, ``args``...); the engine's own ``executable_path``/``channel`` win.
         launch_timeout: seconds a launch may take.
+        playwright: a running Playwright instance to use (and not stop); by default the pool
+            starts its own. Playwright's sync API allows one instance per thread, so a process
+            that also runs pytest-playwright shares that plugin's instance.
 
     Example::
 
@@ -44,11 +47,12 @@ class BrowserPool:
         launch_args: Mapping[str, Any] | None = None,
         *,
         launch_timeout: float = 60.0,
+        playwright: Playwright | None = None,
     ) -> None:
         self.engines = dict(engines)
         self.launch_args = dict(launch_args or {})
         self.launch_timeout = launch_timeout
-        self._playwright: Playwright | None = None
+        self._playwright: Playwright | None = playwright
         self._manager: Any = None
         self._browsers: dict[str, Browser] = {}
         self._failed: dict[str, str] = {}

@@ -1,0 +1,96 @@
+"""Real Chromium and Firefox: launch, device emulation, the pinned Playwright, evidence."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pytest_roo.browser.contexts import ContextFactory
+from pytest_roo.browser.devices import all_devices, resolve_device, snapshot_version
+from pytest_roo.browser.pool import BrowserPool, EngineUnavailable
+
+from .conftest import browser_or_skip
+
+pytestmark = pytest.mark.integration
+
+PINNED = "1.64.1"
+
+
+def test_installed_playwright_is_the_pinned_one() -> None:
+    """Playwright 1.65 breaks Firefox ESR over BiDi (new_context: setMediaFeaturesOverride)."""
+    pyproject = (Path(__file__).parents[3] / "pyproject.toml").read_text()
+    pins = re.findall(r'"playwright==([0-9.]+)"', pyproject)
+    assert pins == [PINNED], f"pyproject pins playwright {pins}, tests were run against {PINNED}"
+    assert importlib.metadata.version("playwright") == PINNED
+    assert snapshot_version() == PINNED
+
+
+def test_device_snapshot_is_playwrights_list(pool: BrowserPool) -> None:
+    live = pool.playwright.devices
+    assert set(live) == set(all_devices())
+    assert live["iPhone 13"] == all_devices()["iPhone 13"]
+
+
+def test_firefox_esr_new_context_and_page_work(pool: BrowserPool) -> None:
+    """Fails when a Playwright upgrade speaks BiDi commands Firefox ESR does not know."""
+    browser = browser_or_skip(pool, "firefox")
+    context = browser.new_context(**resolve_device("iPhone 13").context_args())
+    try:
+        page = context.new_page()
+        page.set_content("<button id=b onclick=\"this.textContent='Welcome alice'\">login</button>")
+        page.click("#b")
+        assert page.text_content("#b") == "Welcome alice"
+        assert page.evaluate("innerWidth") == 390
+        # what Firefox does not emulate, as the matrix notes say
+        assert page.evaluate("navigator.maxTouchPoints") == 0
+    finally:
+        context.close()
+
+
+def test_chromium_emulates_a_phone(pool: BrowserPool) -> None:
+    browser = browser_or_skip(pool, "chromium")
+    context = browser.new_context(**resolve_device("mobile").context_args())
+    try:
+        page = context.new_page()
+        page.set_content('<meta name="viewport" content="width=device-width"><p>x</p>')
+        assert page.evaluate("[innerWidth, navigator.maxTouchPoints > 0, devicePixelRatio]") == [
+            390, True, 3,
+        ]
+        assert page.evaluate("matchMedia('(pointer: coarse)').matches") is True
+    finally:
+        context.close()
+
+
+def test_an_unavailable_engine_raises_with_its_reason(pool: BrowserPool) -> None:
+    if pool.engines["webkit"].available:
+        pytest.skip("webkit is installed here; its absence cannot be tested")
+    with pytest.raises(EngineUnavailable, match="playwright install --with-deps webkit"):
+        pool.get("webkit")
+
+
+@pytest.mark.parametrize("engine", ["chromium", "firefox"])
+def test_failure_evidence_is_a_screenshot_and_a_trace(
+    pool: BrowserPool, engine: str, tmp_path: Path
+) -> None:
+    factory = ContextFactory(browser_or_skip(pool, engine), resolve_device("desktop").context_args(),
+                             title="evidence")
+    try:
+        page = factory().new_page()
+        page.set_content("<h1>broken dashboard</h1>")
+        paths = factory.capture(tmp_path / "iteration-1", iteration=True)
+        assert [Path(p).name for p in paths] == ["context-1-page-1.png", "context-1.trace.zip"]
+        assert Path(paths[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with zipfile.ZipFile(paths[1]) as trace:
+            assert any(name.endswith(".trace") for name in trace.namelist())
+        assert factory.contexts == []  # the failing iteration's context is closed
+        kept = factory.make(fixture_owned=True)
+        kept.new_page().set_content("<p>second</p>")
+        again = factory.capture(tmp_path / "final")
+        assert [Path(p).name for p in again] == ["context-2-page-1.png", "context-2.trace.zip"]
+    finally:
+        factory.close_all()
+    assert factory.contexts == []
