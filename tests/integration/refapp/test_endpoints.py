@@ -160,3 +160,42 @@ def test_sigterm_stops_app_and_its_group(start_app: StartApp) -> None:
     assert app.stop() == 0
     assert time.monotonic() - started < 5
     assert "REFAPP_LISTENING http://127.0.0.1:" in app.output()
+
+
+def test_app_dies_with_its_parent(refapp_backends: object) -> None:
+    """The launcher's --die-with-parent: killing the starting process takes the app with it."""
+    code = (
+        "import sys, time\n"
+        "from fixtures.refapp.launcher import start_refapp\n"
+        "app = start_refapp(sys.argv[1], sys.argv[2])\n"
+        "print(app.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    backends = refapp_backends
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, backends.pg_url, backends.redis_url],  # type: ignore[attr-defined]
+        stdout=subprocess.PIPE, cwd=REPO_ROOT, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        assert parent.stdout is not None
+        app_pid = int(parent.stdout.readline())
+        os.kill(app_pid, 0)  # running
+        parent.kill()
+        parent.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(app_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(app_pid, signal.SIGKILL)
+            pytest.fail(f"reference app {app_pid} outlived its parent")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(5)
+        if parent.stdout is not None:
+            parent.stdout.close()
