@@ -1,1 +1,3 @@
 """Reports: the session store, the terminal table, the JSON file. No pytest import."""
+
+from __future__ import annotations
