@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import random
+import stat
 import sys
 import time
 
@@ -127,6 +128,11 @@ async def staller(every: float, ms: float) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:  # one file per connection: let the idle bench hold 10,000 of them
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     runner = web.AppRunner(build_app(args), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
@@ -139,7 +145,7 @@ async def main(args: argparse.Namespace) -> None:
         request_tasks.append(stall_task)  # kept referenced for the life of the server
     loop = asyncio.get_running_loop()
     stdin_closed = asyncio.Event()
-    if not sys.stdin.isatty():
+    if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):  # a pipe: its end is the signal
         loop.add_reader(sys.stdin.fileno(), lambda: (os.read(sys.stdin.fileno(), 4096) or b"")
                         or stdin_closed.set())
     try:

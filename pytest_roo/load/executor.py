@@ -23,6 +23,7 @@ from pytest_roo.load.workload import Workload
 __all__ = [
     "LATE_NS",
     "OperationFailed",
+    "Watchdog",
     "check_connection_limit",
     "drive",
     "mark_counted",
@@ -66,6 +67,82 @@ def check_connection_limit(connections: int) -> int:
         "or split the swarm across machines. A server on the same machine needs one file per "
         "connection too."
     )
+
+
+class Watchdog:
+    """Deadlines of the waits in flight, checked ten times a second by the task that waits for
+    the run, instead of a timer per await.
+
+    A timer per message (``asyncio.wait_for``, ``receive(timeout)``) costs about a third of the
+    client's CPU in an echo swarm; a slot write per message and one scan every 100 ms cost
+    next to nothing, and a stuck wait still fails within ``timeout`` + 0.1 s as ``timeout``.
+
+    Two kinds of watch:
+
+    * slots (closed loops): ``waiting[i]`` is the perf_counter_ns at which connection ``i``
+      started waiting (0: not waiting); an expired wait counts one ``timeout`` and cancels
+      ``tasks[i]`` (the connection is dropped from the run).
+    * queues (open model): ``queues[i]`` holds the intended times of the messages in flight on
+      connection ``i``, oldest first; when the oldest expired, all of them count as ``timeout``
+      and ``stale[i]`` grows by as many (their late replies, which come first, are skipped).
+    """
+
+    TICK = 0.1
+
+    def __init__(self, rec: Recorder, timeout: float) -> None:
+        self.rec = rec
+        self.timeout_ns = int(timeout * 1e9)
+        self._waiting: list[int] | None = None
+        self._tasks: Sequence[asyncio.Future[Any] | None] = ()
+        self._queues: Sequence[deque[int]] | None = None
+        self._stale: list[int] = []
+
+    def watch_slots(self, waiting: list[int],
+                    tasks: Sequence[asyncio.Future[Any] | None]) -> None:
+        self._waiting = waiting
+        self._tasks = tasks
+
+    def watch_queues(self, queues: Sequence[deque[int]], stale: list[int]) -> None:
+        self._queues = queues
+        self._stale = stale
+
+    def check(self) -> None:
+        limit = time.perf_counter_ns() - self.timeout_ns
+        waiting = self._waiting
+        if waiting is not None:
+            for i, t0 in enumerate(waiting):
+                if t0 and t0 < limit:
+                    waiting[i] = 0
+                    self.rec.error("timeout")
+                    task = self._tasks[i]
+                    if task is not None and not task.done():
+                        task.cancel()
+        if self._queues is not None:
+            for i, queue in enumerate(self._queues):
+                if queue and queue[0] < limit:
+                    n = len(queue)
+                    self.rec.error("timeout", n)
+                    self._stale[i] += n
+                    queue.clear()
+
+    async def run_until_done(self, tasks: Sequence[asyncio.Future[Any]], deadline_ns: int) -> None:
+        """Wait for ``tasks`` (which end by themselves at the deadline) while checking the
+        deadlines; on a stop, or ``timeout`` + 0.5 s after ``deadline_ns``, cancel the rest."""
+        pending = {t for t in tasks if not t.done()}
+        hard_ns = deadline_ns + self.timeout_ns + 500_000_000
+        while pending and not self.rec.stopping and time.perf_counter_ns() < hard_ns:
+            _, pending = await asyncio.wait(pending, timeout=self.TICK)
+            self.check()
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+
+    async def run_until(self, done: Callable[[], bool], until_ns: int) -> None:
+        """Check the deadlines until ``done()`` is true, the run stops or ``until_ns``."""
+        while not done() and not self.rec.stopping and time.perf_counter_ns() < until_ns:
+            await asyncio.sleep(self.TICK / 2)
+            self.check()
 
 
 async def sleep_until(rec: Recorder, due_ns: int, chunk: float = 0.25) -> bool:

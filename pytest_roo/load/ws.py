@@ -33,6 +33,7 @@ from pytest_roo.load.engine import (
 )
 from pytest_roo.load.executor import (
     LATE_NS,
+    Watchdog,
     begin,
     check_connection_limit,
     drive,
@@ -216,41 +217,53 @@ class WsSwarm:
                 # first batch is in (see _refine_interval).
                 rec.correct("rtt", max(1, int(wl.think * 1e6)) + 1000, "rtt_raw")
             think = wl.think
+            stages = wl.stages
             window_ns = time.perf_counter_ns()
+            # One slot per connection: when its reply wait began (0: not waiting). The watchdog
+            # fails a connection whose wait is older than the timeout; no timer per message.
+            waiting = [0] * len(conns)
 
             async def loop(i: int, ws: Any) -> None:
                 pc = time.perf_counter_ns
                 send = ws.send_str
                 receive = ws.receive
+                append = buf.append
                 while not rec.stopping:
                     t0 = pc()
                     if t0 >= deadline_ns:
                         return
-                    if wl.stages and i >= wl.clients_at((t0 - window_ns) / 1e9):
+                    if stages and i >= wl.clients_at((t0 - window_ns) / 1e9):
                         await asyncio.sleep(0.05)
                         continue
                     rec.ops += 1
+                    waiting[i] = t0
                     try:
                         await send(payload)
-                        msg = await receive(timeout)
+                        msg = await receive()
                     except Exception as exc:
+                        waiting[i] = 0
                         rec.error(classify(exc))
                         return
+                    waiting[i] = 0
                     if msg.type is not TEXT:
                         rec.error("closed" if msg.type in _CLOSING else "protocol")
                         return
-                    buf.append((pc() - t0) // 1000)
+                    append((pc() - t0) // 1000)
                     if think:
                         await asyncio.sleep(think)
 
-            tasks = [asyncio.ensure_future(loop(i, ws)) for i, ws in enumerate(conns)
-                     if ws is not None]
+            tasks: list[asyncio.Future[Any] | None] = [
+                None if ws is None else asyncio.ensure_future(loop(i, ws))
+                for i, ws in enumerate(conns)
+            ]
+            dog = Watchdog(rec, timeout)
+            dog.watch_slots(waiting, tasks)
             refine = asyncio.ensure_future(_refine_interval(rec, "rtt", wl.think, correct))
-            from pytest_roo.load.executor import _finish
-
-            await _finish(rec, tasks, deadline_ns, timeout)
-            refine.cancel()
-            await self._close_all(conns)
+            try:
+                await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
+            finally:
+                refine.cancel()
+                await self._close_all(conns)
 
     async def _echo_open(self, rec: Recorder, url: str, wl: Workload, payload: str,
                          timeout: float, correct: bool) -> None:
@@ -259,7 +272,6 @@ class WsSwarm:
         TEXT = aiohttp.WSMsgType.TEXT
         schedule = wl.schedule()
         n = wl.clients
-        timeout_ns = int(timeout * 1e9)
         async with self._client_session(n) as http:
             conns = await self._connect_all(rec, http, url, n, timeout)
             begin(rec, wl.duration)
@@ -269,8 +281,12 @@ class WsSwarm:
             pc = time.perf_counter_ns
             live = [ws for ws in conns if ws is not None]
             stride = max(1, len(live))  # failed connections' share goes to the live ones
+            inflights: list[deque[int]] = [deque() for _ in live]
+            # replies still owed for messages the watchdog already counted as timed out
+            stale = [0] * len(live)
 
-            async def sender(i: int, ws: Any, inflight: deque[int]) -> None:
+            async def sender(i: int, ws: Any) -> None:
+                inflight = inflights[i]
                 k = i
                 send = ws.send_str
                 while not rec.stopping:
@@ -301,46 +317,48 @@ class WsSwarm:
                         rec.error(classify(exc))
                         return
 
-            async def reader(ws: Any, inflight: deque[int], sending: asyncio.Future[Any]) -> None:
+            async def reader(i: int, ws: Any) -> None:
+                inflight = inflights[i]
                 receive = ws.receive
+                append = buf.append
                 while True:
-                    if sending.done() and not inflight:
-                        return
-                    if rec.stopping:
-                        return
                     try:
-                        msg = await receive(0.25)
-                    except asyncio.TimeoutError:
-                        if inflight and pc() - inflight[0] > timeout_ns:
-                            rec.error("timeout", len(inflight))
-                            inflight.clear()
-                            if sending.done():
-                                return
-                        continue
+                        msg = await receive()
                     except Exception as exc:
                         rec.error(classify(exc), max(1, len(inflight)))
                         inflight.clear()
                         return
                     if msg.type is not TEXT:
-                        rec.error("closed" if msg.type in _CLOSING else "protocol",
-                                  max(1, len(inflight)))
+                        if inflight or msg.type not in _CLOSING:
+                            rec.error("closed" if msg.type in _CLOSING else "protocol",
+                                      max(1, len(inflight)))
                         inflight.clear()
                         return
-                    if inflight:
-                        buf.append((pc() - inflight.popleft()) // 1000)
+                    if stale[i]:  # echo order: replies to expired messages come first
+                        stale[i] -= 1
+                    elif inflight:
+                        append((pc() - inflight.popleft()) // 1000)
                     else:
                         rec.error("protocol")
 
-            tasks: list[asyncio.Future[Any]] = []
-            for i, ws in enumerate(live):
-                inflight: deque[int] = deque()
-                s = asyncio.ensure_future(sender(i, ws, inflight))
-                r = asyncio.ensure_future(reader(ws, inflight, s))
-                tasks += [s, r]
-            from pytest_roo.load.executor import _finish
-
-            await _finish(rec, tasks, deadline_ns, timeout + 0.5)
-            await self._close_all(conns)
+            senders = [asyncio.ensure_future(sender(i, ws)) for i, ws in enumerate(live)]
+            readers = [asyncio.ensure_future(reader(i, ws)) for i, ws in enumerate(live)]
+            dog = Watchdog(rec, timeout)
+            dog.watch_queues(inflights, stale)
+            try:
+                await dog.run_until_done(senders, deadline_ns)
+                # replies in flight: wait until every queue is empty (the watchdog empties
+                # the ones that run past the timeout)
+                await dog.run_until(lambda: not any(inflights), pc() + int(timeout * 1e9)
+                                    + 500_000_000)
+                left = sum(len(q) for q in inflights)
+                if left and not rec.stopping:
+                    rec.error("timeout", left)
+            finally:
+                for task in readers:
+                    task.cancel()
+                await asyncio.wait(readers, timeout=1.0)
+                await self._close_all(conns)
 
     # -- broadcast and subscribe --
 
@@ -457,18 +475,14 @@ class WsSwarm:
                 except Exception:
                     rec.stop("publisher could not connect")
             buf = rec.batch("delivery")
-            done = asyncio.Event()
 
             async def reader(ws: Any, sub: dict[str, Any]) -> None:
                 seen: bytearray = sub["seen"]
                 receive = ws.receive
+                # no timer per frame: the run cancels the readers when it is over
                 while not rec.stopping:
-                    if done.is_set():
-                        return
                     try:
-                        msg = await receive(0.25)
-                    except asyncio.TimeoutError:
-                        continue
+                        msg = await receive()
                     except Exception as exc:
                         rec.error(classify(exc))
                         sub["last"] = state["published"]
@@ -497,11 +511,9 @@ class WsSwarm:
                     buf.append((now - intended[seq]) // 1000)
 
             async def drain(ws: Any) -> None:  # the publisher's own copies
-                while not rec.stopping and not done.is_set():
+                while not rec.stopping:
                     try:
-                        msg = await ws.receive(0.25)
-                    except asyncio.TimeoutError:
-                        continue
+                        msg = await ws.receive()
                     except Exception:
                         return
                     if msg.type in _CLOSING:
@@ -588,10 +600,9 @@ class WsSwarm:
                 if all(sum(sub["seen"]) >= want for sub in subscribers):
                     break
                 await asyncio.sleep(0.05)
-            done.set()
-            await asyncio.wait(readers, timeout=1.0)
             for task in readers:
                 task.cancel()
+            await asyncio.wait(readers, timeout=1.0)
             await self._close_all([*conns, pub_ws])
 
     # -- churn --
