@@ -1,0 +1,153 @@
+"""A small client of the target's API for the suites' setup (users, deployments, devices).
+
+The API is the reference system's (docs of fixtures/refapp): ``POST /api/auth/register``,
+``POST /api/auth/login`` (-> ``access_token``), ``/api/deployments``, ``/api/devices``.
+Setup runs before the measured load, each call bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+PASSWORD = "suite-password-1"
+TIMEOUT = 15.0
+
+
+class ApiError(AssertionError):
+    """An API call answered something else than expected (status and body in the message)."""
+
+
+@dataclasses.dataclass
+class User:
+    username: str
+    token: str
+    user_id: int
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def run(coro_fn: Callable[[], Awaitable[T]], timeout: float = 120.0) -> T:
+    """Run an async setup function in a fresh event loop, bounded by ``timeout`` seconds."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(coro_fn(), timeout)
+
+    return asyncio.run(bounded())
+
+
+def session() -> Any:
+    import aiohttp
+
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+
+
+async def call(http: Any, method: str, url: str, *, json: Any = None,
+               headers: dict[str, str] | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)
+               ) -> Any:
+    async with http.request(method, url, json=json, headers=headers) as resp:
+        body = await resp.json(content_type=None) if resp.status != 204 else None
+        if resp.status not in expect:
+            raise ApiError(f"{method} {url} answered {resp.status}: {str(body)[:300]}")
+        return body
+
+
+async def new_user(http: Any, base_url: str, prefix: str = "suite") -> User:
+    """Register and log in a fresh user."""
+    username = f"{prefix}_{secrets.token_hex(6)}"
+    creds = {"username": username, "password": PASSWORD}
+    await call(http, "POST", base_url + "/api/auth/register", json=creds, expect=(201,))
+    data = await call(http, "POST", base_url + "/api/auth/login", json=creds, expect=(200,))
+    return User(username, data["access_token"], int(data["user_id"]))
+
+
+async def new_users(http: Any, base_url: str, n: int, prefix: str = "suite",
+                    concurrency: int = 4) -> list[User]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one() -> User:
+        async with sem:
+            return await new_user(http, base_url, prefix)
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def new_deployment(http: Any, base_url: str, user: User, name: str = "web") -> int:
+    data = await call(http, "POST", base_url + "/api/deployments", json={"name": name},
+                      headers=user.auth, expect=(201,))
+    return int(data["id"])
+
+
+async def new_device(http: Any, base_url: str, user: User, name: str) -> tuple[int, str]:
+    """A device of ``user``: (device id, device token)."""
+    data = await call(http, "POST", base_url + "/api/devices", json={"name": name},
+                      headers=user.auth, expect=(201,))
+    return int(data["id"]), str(data["token"])
+
+
+class RunHttp:
+    """An aiohttp session without a connection limit for one load run's virtual users.
+
+    The engine's per-run session allows one connection per user; a scenario that keeps a
+    WebSocket open *and* sends HTTP requests needs two. ``RunHttp().attach(session)`` gives the
+    user this session instead; it is closed when the run's event loop shuts down (the keeper
+    task is cancelled then).
+    """
+
+    def __init__(self) -> None:
+        self._http: Any = None
+        self._keeper: Any = None
+
+    def attach(self, session: Any) -> Any:
+        if self._http is None:
+            import aiohttp
+
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=session.timeout))
+            self._keeper = asyncio.ensure_future(self._keep(self._http))
+        session.http = self._http
+        return self._http
+
+    @staticmethod
+    async def _keep(http: Any) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.wait_for(http.close(), 2.0)
+
+
+class PostTrigger:
+    """A ``ws_swarm.subscribe`` trigger that POSTs the payload to ``url`` over its own pool of
+    keep-alive connections (the engine's URL trigger shares one connection slot with the
+    subscribers, so triggers would queue behind each other)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None,
+                 timeout: float = 5.0) -> None:
+        self.url = url
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.timeout = timeout
+        self._shared = RunHttp()
+
+    async def __call__(self, payload: str) -> None:
+        import aiohttp
+
+        holder = _Holder(self.timeout)
+        http = self._shared.attach(holder)
+        async with http.post(self.url, data=payload, headers=self.headers) as resp:
+            await resp.read()
+            if resp.status >= 400:
+                raise aiohttp.ClientResponseError(resp.request_info, resp.history,
+                                                  status=resp.status)
+
+
+class _Holder:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.http: Any = None

@@ -1,0 +1,54 @@
+"""The ready suites' conftest: the embedded target and the sizes of the chosen profile.
+
+Without ``--roo-target`` the hook below starts the reference system (fixtures/refapp) on
+throwaway PostgreSQL and Redis (``--roo-services`` picks the backend) and hands it to the
+plugin's generic ``target`` fixture, which keeps its log in ``<--roo-output>/target/`` and
+stops it at the end of the session. ``REFAPP_FAULTS`` in the environment is passed to it (the
+fault tests in tests/suites/ use that to prove each suite notices a broken system).
+Under pytest-xdist every worker starts its own reference system and services.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from suites.profiles import Sizes, sizes_for
+
+if TYPE_CHECKING:
+    from pytest_roo.options import Settings
+    from pytest_roo.target import Target
+
+
+def pytest_roo_start_target(config: pytest.Config, settings: Settings,
+                            output_dir: Path) -> Target | None:
+    """Start the reference system on throwaway services (see suites/embedded.py)."""
+    from pytest_roo.services.models import ServiceUnavailable
+    from suites.embedded import start_embedded
+
+    try:
+        return start_embedded(settings, output_dir)
+    except ServiceUnavailable as exc:
+        pytest.skip(f"pytest-roo suites: cannot start the embedded reference system: {exc}")
+
+
+@pytest.fixture(scope="session")
+def sizes(roo_settings: Settings) -> Sizes:
+    """The suites' sizes for ``--roo-profile`` (suites/profiles.py)."""
+    return sizes_for(roo_settings.profile)
+
+
+@pytest.fixture(scope="session")
+def app_db_url(target: Target) -> str:
+    """The target's PostgreSQL database: the embedded one, or ``--roo-postgres-url`` for an
+    external target (the database the deployment uses, reachable from here)."""
+    url: Any = target.info.get("postgres_url")
+    if not url:
+        pytest.skip(
+            "the database suite needs the target's PostgreSQL database: pass "
+            "--roo-postgres-url postgresql://user:password@host:port/dbname (or env "
+            "ROO_POSTGRES_URL) together with --roo-target"
+        )
+    return str(url)
