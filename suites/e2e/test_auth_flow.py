@@ -1,0 +1,36 @@
+"""Criterion: the auth flow (register -> log in -> dashboard) succeeds in at least 95 % of runs,
+on every engine x device of the matrix, 20 runs per cell, each in a fresh browser context."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from suites.e2e.dashboard import open_dashboard
+
+
+@pytest.mark.slo("success_rate >= 95%", iterations=20)
+def test_register_login_dashboard(roo_new_context: Any) -> None:
+    context = roo_new_context()
+    page = context.new_page()
+    open_dashboard(page)
+    username, password = f"auth-{secrets.token_hex(5)}", secrets.token_urlsafe(12)
+
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#register-button")
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.text_content("#whoami") == username
+
+    page.click("#logout-button")
+    page.wait_for_selector("#auth:not([hidden])")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-button")
+    page.wait_for_selector("#app:not([hidden])")
+    assert page.text_content("#whoami") == username
+    assert page.is_visible("[data-testid=create-form]")
+    assert page.text_content("#auth-error") == ""
+    context.close()
