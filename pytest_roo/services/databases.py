@@ -2,8 +2,9 @@
 
 PostgreSQL, isolation ``database``: a template database is filled once per session (SQL files,
 callables), then each test gets a clone (``CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY``
-on PostgreSQL 15+). A background thread keeps one clone ready ahead of the next test and drops
-used ones (``DROP DATABASE ... WITH (FORCE)``), so neither step sits on the test's critical path.
+on PostgreSQL 15+). A background thread keeps a few clones ready ahead of the tests (``AHEAD``),
+and another drops used ones on its own connection (``DROP DATABASE ... WITH (FORCE)``), so
+neither step sits on the test's critical path.
 ``transaction``: one database per session, each test runs inside a transaction on
 ``postgres_db.connection`` that is rolled back. ``truncate``: one database per session; after
 each test every table is emptied and the template's rows and sequence positions are restored.
@@ -36,6 +37,9 @@ __all__ = ["ISOLATION_MODES", "PostgresDatabases", "RedisDatabases", "TemplateLo
 ISOLATION_MODES = ("database", "transaction", "truncate")
 SEED_SCHEMA = "_roo_seed"
 ACQUIRE_TIMEOUT = 120.0
+# clones kept ready in database mode: a burst of short tests takes them without waiting while
+# the pool refills behind them (each costs one copy of the template on the server's disk)
+AHEAD = 3
 
 TemplateLoader = str | os.PathLike[str] | Callable[[PostgresDatabase], object]
 
@@ -71,7 +75,7 @@ class PostgresDatabases:
     """Hands out one database per test on ``server``; see the module docstring for the modes."""
 
     def __init__(self, server: PostgresServer, isolation: str = "database", *,
-                 prefix: str | None = None, ahead: int = 1) -> None:
+                 prefix: str | None = None, ahead: int = AHEAD) -> None:
         if isolation not in ISOLATION_MODES:
             raise ServiceError(f"postgres isolation {isolation!r} is not one of "
                                f"{', '.join(ISOLATION_MODES)}")
@@ -87,7 +91,7 @@ class PostgresDatabases:
         self._ready: deque[str] = deque()
         self._drops: deque[str] = deque()
         self._closing = False
-        self._worker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._worker_error: BaseException | None = None
         self._shared: PostgresDatabase | None = None
         self._shared_conn: Connection | None = None
@@ -105,12 +109,17 @@ class PostgresDatabases:
                                 isolation=self.isolation, connection=connection)
 
     def prepare(self, loaders: Iterable[TemplateLoader] = ()) -> None:
-        """Create the template and fill it; start the clone-ahead thread (database mode)."""
+        """Create the template and fill it; start the clone and drop threads (database mode)."""
         self._admin = self._connect()
         self._version = int(self._admin.scalar("SHOW server_version_num") or 0)
-        self._admin.query(f"CREATE DATABASE {quote_ident(self.template)} TEMPLATE template1")
-        self.created.append(self.template)
         resolved = [_resolve_loader(loader) for loader in loaders]
+        if not resolved and self.server.backend != "external":
+            # nothing to load: the clones come from template1 itself, one CREATE DATABASE less
+            # at the session start (on a shared external server someone may be connected to it)
+            self.template = "template1"
+        else:
+            self._create(self._admin, self.template, "template1")
+            self.created.append(self.template)
         for item in resolved:
             if callable(item):
                 item(self._database(self.template))
@@ -122,12 +131,18 @@ class PostgresDatabases:
                         except Exception as exc:
                             raise ServiceError(f"postgres_template_load: {path} failed: {exc}"
                                                ) from None
-        # a loader's leftover connection would block every clone
-        self._terminate(self.template)
-        self._admin.query(f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true")
+        if self._own_template:
+            # a loader's leftover connection would block every clone
+            self._terminate(self.template)
+            self._admin.query(
+                f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true")
         if self.isolation == "database":
-            self._worker = threading.Thread(target=self._work, name="roo-pg-clones", daemon=True)
-            self._worker.start()
+            self._threads = [
+                threading.Thread(target=self._clone_work, name="roo-pg-clones", daemon=True),
+                threading.Thread(target=self._drop_work, name="roo-pg-drops", daemon=True),
+            ]
+            for thread in self._threads:
+                thread.start()
         else:
             name = f"{self.prefix}_{self.isolation[:2]}"
             self._create(self._admin, name)
@@ -146,10 +161,16 @@ class PostgresDatabases:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
 
-    def _create(self, conn: Connection, name: str) -> None:
+    @property
+    def _own_template(self) -> bool:
+        return self.template != "template1"
+
+    def _create(self, conn: Connection, name: str, template: str | None = None) -> None:
+        # FILE_COPY (PostgreSQL 15+): with fsync off it beats the default WAL_LOG by about a
+        # third for small templates, because it does not write every block to the WAL
         strategy = " STRATEGY FILE_COPY" if self._version >= 150000 else ""
-        conn.query(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(self.template)}"
-                   f"{strategy}")
+        conn.query(f"CREATE DATABASE {quote_ident(name)} "
+                   f"TEMPLATE {quote_ident(template or self.template)}{strategy}")
 
     def _drop(self, conn: Connection, name: str) -> None:
         if self._version >= 130000:
@@ -159,40 +180,62 @@ class PostgresDatabases:
                        f"WHERE datname = '{name}'")
             conn.query(f"DROP DATABASE IF EXISTS {quote_ident(name)}")
 
-    # --- database mode: the clone-ahead / drop-behind thread ------------------------------------
+    # --- database mode: the clone-ahead and drop-behind threads --------------------------------
 
     def _next_name(self) -> str:
         self._counter += 1
         return f"{self.prefix}_{self._counter}"
 
-    def _work(self) -> None:
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
+            self._worker_error = exc
+            self._lock.notify_all()
+
+    def _clone_work(self) -> None:
+        """Keeps ``ahead`` clones ready (more while tests wait for one)."""
         try:
             with self._connect() as conn:
                 while True:
                     with self._lock:
-                        while not self._closing and not self._drops and (
+                        while not self._closing and (
                             len(self._ready) >= self.ahead + self._waiting
                         ):
                             self._lock.wait()
                         if self._closing:
                             return
-                        create = len(self._ready) < self.ahead + self._waiting
-                        name = self._next_name() if create else self._drops.popleft()
-                    if create:
-                        self._create(conn, name)
-                        with self._lock:
-                            self.created.append(name)
-                            self._ready.append(name)
-                            self._lock.notify_all()
-                    else:
-                        self._drop(conn, name)
-                        with self._lock:
-                            if name in self.created:
-                                self.created.remove(name)
+                        name = self._next_name()
+                        self.created.append(name)  # close(drop=True) removes it even half-made
+                    self._create(conn, name)
+                    with self._lock:
+                        self._ready.append(name)
+                        self._lock.notify_all()
         except BaseException as exc:
-            with self._lock:
-                self._worker_error = exc
-                self._lock.notify_all()
+            self._fail(exc)
+
+    def _drop_work(self) -> None:
+        """Drops used databases on its own connection, so a drop never delays the next clone
+        (both wait on checkpoints; side by side they share them)."""
+        try:
+            conn: Connection | None = None
+            try:
+                while True:
+                    with self._lock:
+                        while not self._closing and not self._drops:
+                            self._lock.wait()
+                        if self._closing:
+                            return
+                        name = self._drops.popleft()
+                    if conn is None:  # connected on the first drop: the session start stays lean
+                        conn = self._connect()
+                    self._drop(conn, name)
+                    with self._lock:
+                        if name in self.created:
+                            self.created.remove(name)
+            finally:
+                if conn is not None:
+                    conn.close()
+        except BaseException as exc:
+            self._fail(exc)
 
     def acquire(self) -> PostgresDatabase:
         """This test's database."""
@@ -208,7 +251,7 @@ class PostgresDatabases:
             try:
                 while not self._ready:
                     if self._worker_error is not None:
-                        raise ServiceError(f"creating a test database failed: "
+                        raise ServiceError(f"creating or dropping a test database failed: "
                                            f"{self._worker_error}") from None
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -280,8 +323,8 @@ class PostgresDatabases:
         with self._lock:
             self._closing = True
             self._lock.notify_all()
-        if self._worker is not None:
-            self._worker.join(30)
+        for thread in self._threads:
+            thread.join(30)
         if self._shared_conn is not None:
             self._shared_conn.close()
             self._shared_conn = None
@@ -294,9 +337,10 @@ class PostgresDatabases:
                     names.add(self._shared.dbname)
                 for name in sorted(names - {self.template}):
                     self._drop(self._admin, name)
-                self._admin.query(
-                    f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE false")
-                self._drop(self._admin, self.template)
+                if self._own_template:
+                    self._admin.query(
+                        f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE false")
+                    self._drop(self._admin, self.template)
         finally:
             self._admin.close()
             self._admin = None
