@@ -1,0 +1,68 @@
+"""Run a ready suite in a subprocess against the embedded (or an external) reference system
+and read its JSON report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE_TIMEOUT = 240.0
+
+
+@dataclasses.dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    report: dict[str, Any]
+
+    @property
+    def tests(self) -> dict[str, dict[str, Any]]:
+        """Report entries by test name (the part after ``::``)."""
+        return {t["nodeid"].split("::")[-1]: t for t in self.report.get("tests", [])}
+
+    def outcome(self, test: str) -> str:
+        entry = self.tests[test]
+        return str(entry.get("outcome"))
+
+    @property
+    def failing(self) -> set[tuple[str, str]]:
+        """(test name, criterion) of every failing verdict."""
+        return {(name, v["criterion"]) for name, t in self.tests.items()
+                for v in t.get("verdicts", []) if not v["passed"]}
+
+    @property
+    def passing(self) -> set[tuple[str, str]]:
+        return {(name, v["criterion"]) for name, t in self.tests.items()
+                for v in t.get("verdicts", []) if v["passed"]}
+
+    def explain(self) -> str:
+        return f"exit code {self.returncode}\n{self.output[-6000:]}"
+
+
+def run_suite(paths: Sequence[str], tmp_path: Path, *, faults: str = "",
+              args: Sequence[str] = ()) -> SuiteRun:
+    """``pytest <paths> --roo-profile smoke`` in a subprocess with ``REFAPP_FAULTS=faults``."""
+    report = tmp_path / "report.json"
+    env = dict(os.environ)
+    env["REFAPP_FAULTS"] = faults
+    env.pop("ROO_TARGET", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    cmd = [
+        sys.executable, "-m", "pytest", *paths, "--roo-profile", "smoke",
+        "--roo-report-json", str(report), "--roo-output", str(tmp_path / "out"),
+        "-p", "no:playwright", "-p", "no:cacheprovider", "-q", "--roo-progress", "off",
+        *args,
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=SUITE_TIMEOUT, check=False,
+                          start_new_session=True)
+    output = proc.stdout.decode(errors="replace")
+    data = json.loads(report.read_text()) if report.exists() else {}
+    return SuiteRun(proc.returncode, output, data)
