@@ -247,6 +247,8 @@ def run_session(kind: str, side: str, tests: int, body: float, anchor_python: Pa
         "server_fixture": ms(data["server_setup"]) if data.get("server_setup") else None,
         "per_test_p50": ms(statistics.median(per_test)),
         "per_test_p90": ms(pct(per_test, 0.9)),
+        "per_test_max": ms(max(per_test)),
+        "per_test_all": [round(ms(v), 2) for v in per_test],
         "stop": ms(runs[-1]["after_fixture"]),
         "wall": ms(wall),
     }

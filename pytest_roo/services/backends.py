@@ -7,6 +7,7 @@ engine answers ``GET /_ping`` within about a second, else the local binaries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -261,6 +262,28 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
+# the docker SDK's form of "publish on 127.0.0.1, on a port the engine picks"
+LOOPBACK_BINDING = ("127.0.0.1", None)
+DOCKER_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off",
+                            "full_page_writes": "off", "max_connections": "300"}
+
+
+def postgres_command(settings: dict[str, str] | None = None) -> list[str]:
+    """The container's command: the image's ``postgres`` with fast, throwaway settings."""
+    command = ["postgres"]
+    for key, value in {**DOCKER_POSTGRES_SETTINGS, **(settings or {})}.items():
+        command += ["-c", f"{key}={value}"]
+    return command
+
+
+def redis_command(password: str) -> list[str]:
+    """No persistence; the password must not start with "--" (redis-server would read it as the
+    next option's name), which generated hex passwords never do."""
+    if password.startswith("-"):
+        raise ServiceError("a Redis password passed on the command line must not start with '-'")
+    return ["redis-server", "--requirepass", password, "--save", "", "--appendonly", "no"]
+
+
 class DockerBackend:
     """Containers from pinned images via testcontainers; ports published on 127.0.0.1 only.
 
@@ -286,21 +309,36 @@ class DockerBackend:
             raise ServiceUnavailable(f"{what}: testcontainers is not installed.",
                                      "pip install 'pytest-roo[docker]'") from None
 
-    def _run(self, image: str, port: int, env: dict[str, str], command: str | None) -> Any:
+    def _run(self, image: str, port: int, env: dict[str, str], command: list[str]) -> Any:
         os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+        from testcontainers.core.config import testcontainers_config
         from testcontainers.core.container import DockerContainer
 
         from pytest_roo.services import procs
 
+        # the environment variable is read once, on first use: if testcontainers was used
+        # before in this process, only the config object still turns Ryuk off
+        testcontainers_config.ryuk_disabled = True
         if self._watchdog is None:
             self._watchdog = procs.Watchdog()
-        container = DockerContainer(image)
-        container.with_bind_ports(port, ("127.0.0.1", None))  # type: ignore[arg-type]
+        try:
+            container = DockerContainer(image)
+        except Exception as exc:  # docker.errors.DockerException: the engine went away
+            raise ServiceError(f"Docker: cannot talk to the engine: {exc}") from None
+        # published on 127.0.0.1 only, on a port the engine picks; with_bind_ports() takes no
+        # host address, the docker SDK takes an (address, port) pair
+        container.ports[f"{port}/tcp"] = LOOPBACK_BINDING  # type: ignore[assignment]
         for key, value in env.items():
             container.with_env(key, value)
-        if command:
-            container.with_command(command)
-        container.start()
+        container.with_command(command)
+        try:
+            container.start()
+        except Exception as exc:
+            created = getattr(container, "_container", None)
+            if created is not None:  # created but not started: remove it now
+                with contextlib.suppress(Exception):
+                    container.stop()
+            raise ServiceError(f"Docker: the {image} container did not start: {exc}") from None
         self._containers.append(container)
         wrapped = container.get_wrapped_container()
         self._watchdog.run_on_exit(["docker", "rm", "-f", "-v", wrapped.id])
@@ -311,13 +349,12 @@ class DockerBackend:
 
     def start_postgres(self, **kwargs: Any) -> PostgresServer:
         self._check("PostgreSQL")
-        password = secrets.token_urlsafe(18)
+        password = secrets.token_hex(16)
         container = self._run(
             self.config.postgres_image, 5432,
             {"POSTGRES_PASSWORD": password, "POSTGRES_USER": "postgres",
              "POSTGRES_INITDB_ARGS": "--no-sync"},
-            "postgres -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=300",
+            postgres_command(kwargs.get("settings")),
         )
         server = PostgresServer(host="127.0.0.1", port=self._host_port(container, 5432),
                                 user="postgres", password=password, backend="docker")
@@ -326,9 +363,8 @@ class DockerBackend:
 
     def start_redis(self, **kwargs: Any) -> RedisServer:
         self._check("Redis")
-        password = secrets.token_urlsafe(18)
-        container = self._run(self.config.redis_image, 6379, {},
-                              f"redis-server --requirepass {password} --save '' --appendonly no")
+        password = secrets.token_hex(16)
+        container = self._run(self.config.redis_image, 6379, {}, redis_command(password))
         server = RedisServer(host="127.0.0.1", port=self._host_port(container, 6379),
                              password=password, backend="docker")
 
