@@ -21,6 +21,7 @@ from pytest_roo.load.engine import Recorder, classify
 from pytest_roo.load.workload import Workload
 
 __all__ = [
+    "EARLY_NS",
     "LATE_NS",
     "OperationFailed",
     "Watchdog",
@@ -145,12 +146,20 @@ class Watchdog:
             self.check()
 
 
+#: Timers fire up to about a millisecond late (uvloop's clock has millisecond resolution), so
+#: scheduled work wakes this much early and starts at once; an early start is measured from the
+#: actual start, a late one from the intended time.
+EARLY_NS = 1_000_000
+
+
 async def sleep_until(rec: Recorder, due_ns: int, chunk: float = 0.25) -> bool:
-    """Sleep until ``due_ns`` (perf_counter_ns) in chunks; False when the run stops meanwhile."""
+    """Sleep until about ``due_ns`` (perf_counter_ns; up to EARLY_NS early) in chunks; False
+    when the run stops meanwhile."""
+    wake_ns = due_ns - EARLY_NS
     while True:
         if rec.stopping:
             return False
-        left = (due_ns - time.perf_counter_ns()) / 1e9
+        left = (wake_ns - time.perf_counter_ns()) / 1e9
         if left <= 0:
             return True
         await asyncio.sleep(min(left, chunk))
@@ -310,7 +319,7 @@ async def _open(
                 if due >= deadline_ns:
                     break
                 now = pc()
-                if due > now + 500_000 and not await sleep_until(rec, due):
+                if due > now + EARLY_NS and not await sleep_until(rec, due):
                     break
                 if len(queue) >= backlog:
                     rec.ops += 1
@@ -337,9 +346,12 @@ async def _open(
                     await asyncio.wait_for(wakeup.wait(), 0.25)
                 continue
             due = queue.popleft()
-            if pc() - due > LATE_NS:
+            now = pc()
+            if now - due > LATE_NS:
                 rec.count("late")
-            await run_one(rec, one, state, due)
+            # latency from the intended start; an arrival taken early (see EARLY_NS) is
+            # measured from its actual start
+            await run_one(rec, one, state, due if due <= now else now)
 
     gen = asyncio.ensure_future(generator())
     tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(worker(i))

@@ -32,6 +32,7 @@ from pytest_roo.load.engine import (
     run_load,
 )
 from pytest_roo.load.executor import (
+    EARLY_NS,
     LATE_NS,
     Watchdog,
     begin,
@@ -297,7 +298,7 @@ class WsSwarm:
                     if due >= deadline_ns:
                         return
                     now = pc()
-                    if due > now + 200_000:
+                    if due > now + EARLY_NS:
                         if not await sleep_until(rec, due):
                             return
                         now = pc()
@@ -309,7 +310,7 @@ class WsSwarm:
                         continue
                     if now - due > LATE_NS:
                         rec.count("late")
-                    inflight.append(due)
+                    inflight.append(due if due <= now else now)  # never before the send
                     try:
                         await send(payload)
                     except Exception as exc:
@@ -573,9 +574,10 @@ class WsSwarm:
                 due = start_ns + int(t * 1e9)
                 if due >= deadline_ns:
                     break
-                if due > pc() + 200_000 and not await sleep_until(rec, due):
+                if due > pc() + EARLY_NS and not await sleep_until(rec, due):
                     break
-                intended.append(due)
+                now = pc()
+                intended.append(due if due <= now else now)  # an early publish: from its start
                 published_ok.append(1)
                 state["published"] = seq + 1
                 rec.ops += live_subs

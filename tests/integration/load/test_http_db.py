@@ -33,24 +33,40 @@ def test_http_open_and_5xx(load_server) -> None:
     assert refused.errors["refused"] == 5
 
 
-def test_latency_accuracy_against_a_known_delay_distribution(load_server) -> None:
-    """/delay answers after uniform(5 ms, 25 ms); the server also logs the delays it actually
-    served (timer overshoot on a busy machine included): that log is the truth."""
+ACCURACY_CLIENT = """
+import json, sys
+from pytest_roo.load import HttpLoad
+r = HttpLoad().get(sys.argv[1], clients=20, duration=5, rate="100/s")
+m = r.get_metric("latency")
+print(json.dumps({"errors": r.error_count, "count": m.count, "late": r.counters["late"],
+                  "p": {str(p): m.percentile(p) for p in (50, 90, 99)}}))
+"""
+
+
+def test_latency_accuracy_against_what_the_server_served(load_server, priority_preexec) -> None:
+    """/delay answers after uniform(10 ms, 40 ms) and logs the delay it actually served (timer
+    overshoot on a busy machine included): that log is the truth. The client runs in a process
+    of its own at a modest open-model rate (100/s, far from saturation); both run with real-time
+    scheduling where allowed (else nice -10), so other work on a shared machine does not delay
+    their wake-ups. The client's percentiles must match the server's within 10 % or 1 ms."""
     import json
     import urllib.request
 
     import numpy as np
 
-    srv = load_server("--delay", "uniform:5:25")
-    result = HttpLoad().get(srv.http("/delay"), clients=10, duration=3)
-    assert result.error_count == 0
+    srv = load_server("--delay", "uniform:10:40", priority=True)
+    out = subprocess.run([sys.executable, "-c", ACCURACY_CLIENT, srv.http("/delay")],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+                         preexec_fn=priority_preexec)
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
     with urllib.request.urlopen(srv.http("/delay/stats"), timeout=5) as resp:
         served = np.array(json.loads(resp.read()))
-    assert served.size == result.get_metric("latency").count
-    for p in (50, 99):
+    assert measured["errors"] == 0
+    assert served.size == measured["count"] == 500
+    for p in (50, 90, 99):
         truth = float(np.percentile(served, p))
-        measured = result.percentile("latency", p)
-        assert abs(measured - truth) <= max(0.1 * truth, 0.001), (p, measured, truth)
+        got = measured["p"][str(p)]
+        assert abs(got - truth) <= max(0.1 * truth, 0.001), (p, got, truth, measured)
 
 
 def test_db_load_queries_and_transactions(postgres_db) -> None:

@@ -1,0 +1,214 @@
+"""The load fixtures in a pytest run: the JSON report, the slo marker's verdicts,
+abort_on_fail, progress lines and Ctrl-C, against a real WebSocket server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_playwright_plugin")]
+
+SERVER = Path(__file__).resolve().parents[2] / "bench" / "servers" / "ws_server.py"
+
+
+@pytest.fixture(scope="module")
+def echo_server() -> Iterator[str]:
+    """bench/servers/ws_server.py on 127.0.0.1 in its own process group: ws://127.0.0.1:<port>."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--max-seconds", "300"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    try:
+        assert line.startswith("PORT "), f"test server did not start: {line!r}"
+        yield f"ws://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        proc.stdout.close()
+
+
+@pytest.fixture
+def server_env(echo_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("ROO_TEST_WS", echo_server)
+    return echo_server
+
+
+def report_of(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def by_test(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
+
+
+def test_result_recorded_and_judged_by_the_marker(pytester: pytest.Pytester,
+                                                   server_env: str) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        URL = os.environ["ROO_TEST_WS"] + "/ws/echo"
+
+        @pytest.mark.slo("p95 < 2s", "error_rate < 1%")
+        def test_echo_meets(ws_swarm):
+            result = ws_swarm.echo(URL, clients=3, duration=1, rate="50/s")
+            assert result.operations == 50
+
+        @pytest.mark.slo("p95 < 1us")
+        def test_echo_misses(ws_swarm):
+            ws_swarm.echo(URL, clients=2, duration=0.5, rate="20/s")
+        """
+    )
+    path = pytester.path / "report.json"
+    result = pytester.runpytest(f"--roo-report-json={path}")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*p95 < 1us*ws.echo / rtt*FAIL*"])
+    tests = by_test(report_of(path))
+    (met,) = tests["test_echo_meets"]["results"]
+    assert met["name"] == "ws.echo" and met["primary"] == "rtt"
+    assert met["operations"] == 50 and met["errors"] == {}
+    assert met["metrics"]["rtt"]["summary"]["count"] == 50
+    assert met["info"]["model"] == "open" and met["info"]["rate"] == 50
+    assert [v["passed"] for v in tests["test_echo_meets"]["verdicts"]] == [True, True]
+    (missed,) = tests["test_echo_misses"]["verdicts"]
+    assert missed["criterion"] == "p95 < 1us" and missed["passed"] is False
+    assert missed["samples"] == 10
+
+
+def test_abort_on_fail_from_the_marker_stops_the_run(pytester: pytest.Pytester,
+                                                     server_env: str) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        URL = os.environ["ROO_TEST_WS"] + "/ws/silent"
+
+        @pytest.mark.slo("error_rate < 1%", abort_on_fail=True)
+        def test_silent_server(ws_swarm):
+            ws_swarm.echo(URL, clients=5, duration=20, rate="50/s", timeout=0.3)
+        """
+    )
+    path = pytester.path / "report.json"
+    started = time.monotonic()
+    result = pytester.runpytest(f"--roo-report-json={path}")
+    took = time.monotonic() - started
+    result.assert_outcomes(failed=1)
+    (res,) = by_test(report_of(path))["test_silent_server"]["results"]
+    assert "error_rate < 1%" in res["info"]["aborted"]
+    assert res["duration"] < 5
+    assert res["errors"]["timeout"] > 10  # 1% of the 1,000 arrivals planned
+    assert took < 15
+
+
+PROGRESS_TEST = """
+import os
+
+def test_three_seconds(ws_swarm):
+    ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=2, duration=2.5,
+                  rate="20/s")
+"""
+
+TTY_CONFTEST = """
+import pytest
+
+class _Yes:
+    def __call__(self):
+        return True
+
+    def __bool__(self):
+        return True
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    config.pluginmanager.get_plugin("terminalreporter").isatty = _Yes()
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "tty", "shown"),
+    [
+        (["--roo-progress=on"], False, True),
+        (["--roo-progress=auto"], True, True),
+        (["--roo-progress=auto", "-q"], True, False),
+        (["--roo-progress=auto"], False, False),
+        (["--roo-progress=off"], True, False),
+    ],
+    ids=["on", "auto-terminal", "auto-quiet", "auto-not-a-terminal", "off"],
+)
+def test_progress_lines(pytester: pytest.Pytester, server_env: str, args: list[str],
+                        tty: bool, shown: bool) -> None:
+    pytester.makepyfile(PROGRESS_TEST)
+    if tty:
+        pytester.makeconftest(TTY_CONFTEST)
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.stdout.lines if line.startswith("roo load ws.echo:")]
+    if shown:
+        assert len(lines) >= 1, result.stdout.str()
+        assert "ops/s" in lines[0] and "p95" in lines[0]
+    else:
+        assert lines == []
+
+
+def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env: str) -> None:
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_long_run(ws_swarm):
+            ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=4, duration=60,
+                          rate="100/s")
+        """
+    )
+    path = pytester.path / "report.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:playwright", "-p", "no:cacheprovider",
+         "--roo-progress=on", f"--roo-report-json={path}", "-s"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the first progress line: the run is measuring
+            line = proc.stdout.readline()
+            if not line or line.startswith("roo load ws.echo:"):
+                break
+        assert line.startswith("roo load ws.echo:"), line
+        time.sleep(0.5)
+        sent = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        proc.stdout.close()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert took < 5, out
+    (res,) = by_test(report_of(path))["test_long_run"]["results"]
+    assert res["info"]["interrupted"] is True
+    assert "interrupted" in res["info"]["stopped"]
+    assert 100 <= res["operations"] < 6000
+    assert res["metrics"]["rtt"]["summary"]["count"] >= 100
+    assert res["duration"] < 30
