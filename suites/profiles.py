@@ -50,8 +50,10 @@ class Sizes:
     relay_rate: float
     relay_duration: float
     relay_reconnect_every: int
-    # suites/workflow: concurrent users running the whole workflow
+    # suites/workflow: users running the whole workflow (a pool of workflow_users, new
+    # journeys arriving at workflow_rate per second)
     workflow_users: int
+    workflow_rate: float
     workflow_duration: float
     # a short unrecorded run before each measured one (connections, pools, caches)
     warmup: float
@@ -67,7 +69,7 @@ PROFILES: dict[str, Sizes] = {
         rt_subscribers=20, rt_log_rate=10, rt_status_users=10, rt_isolation_users=10,
         rt_duration=3,
         relay_devices=100, relay_rate=25, relay_duration=4, relay_reconnect_every=3,
-        workflow_users=10, workflow_duration=4,
+        workflow_users=10, workflow_rate=3, workflow_duration=4,
         warmup=1,
     ),
     "standard": Sizes(
@@ -79,7 +81,7 @@ PROFILES: dict[str, Sizes] = {
         rt_subscribers=50, rt_log_rate=20, rt_status_users=20, rt_isolation_users=20,
         rt_duration=10,
         relay_devices=100, relay_rate=40, relay_duration=12, relay_reconnect_every=4,
-        workflow_users=20, workflow_duration=12,
+        workflow_users=20, workflow_rate=4, workflow_duration=12,
         warmup=2,
     ),
     "full": Sizes(
@@ -91,7 +93,7 @@ PROFILES: dict[str, Sizes] = {
         rt_subscribers=100, rt_log_rate=20, rt_status_users=50, rt_isolation_users=50,
         rt_duration=30,
         relay_devices=150, relay_rate=50, relay_duration=30, relay_reconnect_every=4,
-        workflow_users=40, workflow_duration=30,
+        workflow_users=40, workflow_rate=8, workflow_duration=30,
         warmup=3,
     ),
 }

@@ -136,6 +136,8 @@ def test_app_pool_under_200_concurrent_requests(http_load: Any, target: Target,
 
     from pytest_roo.load.http import HttpLoad
 
-    HttpLoad().run(request, clients=20, rate="100/s", duration=sizes.warmup)  # warm-up
+    # unrecorded warm-up at the measured size: connections and the app's database pool grow
+    HttpLoad().run(request, clients=sizes.db_app_clients, rate=f"{sizes.db_app_rate}/s",
+                   duration=sizes.warmup)
     http_load.run(request, clients=sizes.db_app_clients, rate=f"{sizes.db_app_rate}/s",
                   duration=sizes.db_app_duration, primary="request")

@@ -22,8 +22,9 @@ STEPS = ("register", "login", "create", "subscribe", "start", "receive_logs", "s
 
 @pytest.mark.slo("success_rate >= 99.9%")
 def test_user_workflow(ws_swarm: Any, target: Target, sizes: Any) -> None:
-    """Each of N users loops over the whole workflow; an iteration succeeds only when every
-    step does (a failed step counts as an error of its kind and ends the iteration)."""
+    """New user journeys arrive on an open schedule and run concurrently (up to N at once);
+    a journey succeeds only when every step does (a failed step counts as an error of its
+    kind and ends the journey). ``iteration`` runs from the journey's intended start."""
     timeout = 5.0
 
     async def workflow(session: Any) -> None:
@@ -59,6 +60,7 @@ def test_user_workflow(ws_swarm: Any, target: Target, sizes: Any) -> None:
         session.count("completed")
 
     result = ws_swarm.run(workflow, clients=sizes.workflow_users,
+                          rate=f"{sizes.workflow_rate}/s",
                           duration=sizes.workflow_duration, primary="iteration",
                           name="workflow", timeout=timeout + 2)
     result.info["steps"] = {
