@@ -1,0 +1,128 @@
+"""HTTP load bench: pytest-roo's ``HttpLoad`` against wrk on the same aiohttp endpoint.
+
+    .venv/bin/python bench/http.py [--clients 100] [--duration 10] [--rounds 3] [--path /health]
+
+The server is bench/servers/ws_server.py (aiohttp + uvloop, pinned to core 0); ``GET /health``
+answers "ok". Rounds alternate ``wrk -t1 -cN -dD --latency`` (one thread: one core) and
+``HttpLoad().get(url, clients=N, duration=D)`` (closed model, keep-alive), each pinned to core
+1. Prints requests per second, latency percentiles, client CPU per request (pytest-roo only;
+wrk does not report it) and the ratio. Install wrk with ``apt-get install -y wrk``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    CLIENT_CORE,
+    PYTHON,
+    ROOT,
+    SERVER_CORE,
+    Server,
+    fmt,
+    load_average,
+    median,
+    run_client,
+    stamp,
+)
+
+ROO = r"""
+import json, sys, time
+import aiohttp, numpy, hdrh.histogram, uvloop  # imported before the CPU clock starts
+from pytest_roo.load import HttpLoad
+url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+c0 = time.process_time()
+r = HttpLoad(max_generator_cpu=4.0).get(url, clients=clients, duration=duration)
+cpu = time.process_time() - c0
+m = r.get_metric("latency")
+print(json.dumps({"rps": m.count / r.duration, "count": m.count, "errors": r.error_count,
+                  "cpu": cpu, "p50": m.percentile(50) * 1e3, "p75": m.percentile(75) * 1e3,
+                  "p90": m.percentile(90) * 1e3, "p99": m.percentile(99) * 1e3}))
+"""
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    def ms(text: str) -> float:
+        m = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+        if m is None:
+            raise ValueError(f"unexpected wrk latency {text!r}")
+        return float(m.group(1)) * UNITS[m.group(2)]
+
+    r: dict[str, Any] = {}
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    r["rps"] = float(m.group(1)) if m else None
+    for p in (50, 75, 90, 99):
+        m = re.search(rf"^\s+{p}%\s+(\S+)", out, re.M)
+        r[f"p{p}"] = ms(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", out)
+    errors = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    r["errors"] = errors
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--path", default="/health")
+    args = ap.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    print(f"# http GET {args.path}: {args.clients} connections, {args.duration:.0f}s x "
+          f"{args.rounds} rounds; {stamp()}; {load_average()}; server core {SERVER_CORE}, "
+          f"clients core {CLIENT_CORE}")
+    runs: dict[str, list[dict[str, Any]]] = {"pytest-roo": [], "wrk": []}
+    with Server() as server:
+        url = server.http(args.path)
+        for rnd in range(args.rounds):
+            order = ["pytest-roo", "wrk"] if rnd % 2 == 0 else ["wrk", "pytest-roo"]
+            for tool in order:
+                if tool == "wrk":
+                    out, rss = run_client([wrk, "-t1", f"-c{args.clients}",
+                                           f"-d{int(args.duration)}s", "--latency", url],
+                                          timeout=args.duration + 60)
+                    r = parse_wrk(out)
+                else:
+                    out, rss = run_client([PYTHON, "-c", ROO, url, str(args.clients),
+                                           str(args.duration)],
+                                          timeout=args.duration + 120, cwd=ROOT)
+                    r = json.loads(out.strip().splitlines()[-1])
+                    r["us_per_req"] = r["cpu"] / max(1, r["count"]) * 1e6
+                r["rss_mb"] = rss
+                runs[tool].append(r)
+                print(f"  round {rnd + 1} {tool:10} {r['rps'] or 0:9.0f} req/s  "
+                      f"errors {r['errors']}", flush=True)
+    print()
+    print(f"{'client':10} {'req/s':>9} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+          f"{'us/req':>7} {'RSS MB':>7}")
+    for tool, rs in runs.items():
+        print(f"{tool:10} {median([r['rps'] for r in rs]) or 0:9.0f} "
+              + " ".join(fmt(median([r[f"p{p}"] for r in rs]), "7.2f") for p in (50, 75, 90, 99))
+              + f" {fmt(median([r.get('us_per_req') for r in rs]), '7.1f')}"
+              f" {median([r['rss_mb'] for r in rs]) or 0:7.0f}")
+    roo = median([r["rps"] for r in runs["pytest-roo"]]) or 0.0
+    base = median([r["rps"] for r in runs["wrk"]]) or 0.0
+    if base:
+        print(f"\npytest-roo / wrk throughput: {roo / base:.2f} (medians over {args.rounds} "
+              "rounds; wrk is C, pytest-roo Python with aiohttp; when both saturate the "
+              "server the ratio nears 1)")
+
+
+if __name__ == "__main__":
+    main()
