@@ -48,6 +48,7 @@ class Device:
     is_mobile: bool
     has_touch: bool
     user_agent: str
+    default_browser_type: str = "chromium"
 
     def context_args(self) -> dict[str, Any]:
         """Keyword arguments for ``Browser.new_context`` that emulate this device."""
@@ -93,6 +94,7 @@ def _device(name: str, raw: Mapping[str, Any]) -> Device:
         is_mobile=bool(raw["is_mobile"]),
         has_touch=bool(raw["has_touch"]),
         user_agent=str(raw["user_agent"]),
+        default_browser_type=str(raw.get("default_browser_type", "chromium")),
     )
 
 

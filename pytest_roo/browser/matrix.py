@@ -53,7 +53,13 @@ class Cell:
         return tuple(notes)
 
     def context_args(self) -> dict[str, Any]:
-        return self.device.context_args()
+        """The device's context arguments. A desktop device keeps the engine's own user agent
+        unless it is the device's own engine: Firefox stays Firefox as "Desktop Chrome" (only
+        its window size is the device's), while a phone's user agent is part of emulating it."""
+        args = self.device.context_args()
+        if not self.device.is_mobile and self.device.default_browser_type != self.engine.name:
+            del args["user_agent"]
+        return args
 
 
 def _names(value: Any, what: str) -> tuple[str, ...]:

@@ -118,7 +118,8 @@ class Responsiveness:
     measurements: dict[str, Any]
 
     def __str__(self) -> str:
-        lines = [f"responsiveness {self.score:.0f}/100"]
+        lost = ", ".join(f"-{f.points:g} {f.check}" for f in self.findings)
+        lines = [f"responsiveness {self.score:.0f}/100" + (f" ({lost})" if lost else "")]
         lines += [f"  -{f.points:.1f} {f.check}: {f.message}" for f in self.findings]
         return "\n".join(lines)
 

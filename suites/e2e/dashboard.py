@@ -87,10 +87,27 @@ def sign_in(context: BrowserContext, user: User) -> None:
     )
 
 
+#: Records the page's uncaught script errors, so a broken page fails at once, with its error.
+ERRORS_JS = """
+window.__rooErrors = [];
+window.addEventListener('error', (e) => window.__rooErrors.push(String(e.message || e.error)));
+"""
+
+
 def open_dashboard(page: Page, *, live: bool = False) -> None:
-    """Load ``/`` and wait until the script has wired the page (and the live socket is open)."""
+    """Load ``/`` and wait until the script has wired the page (and the live socket is open).
+
+    An uncaught error in the page's script fails at once with that error, instead of after
+    the wait for a page that will never be ready.
+    """
+    page.add_init_script(ERRORS_JS)
     page.goto("/")
-    page.wait_for_selector("body[data-ready='1']", state="attached")
+    page.wait_for_function(
+        "document.body && (document.body.dataset.ready === '1' || window.__rooErrors.length > 0)"
+    )
+    errors = page.evaluate("window.__rooErrors")
+    if errors:
+        raise AssertionError(f"the dashboard's script failed: {errors[0]}")
     if live:
         page.wait_for_selector("#app:not([hidden])")
         page.wait_for_selector("#ws-status[data-state='open']", state="attached")

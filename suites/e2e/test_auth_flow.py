@@ -11,6 +11,15 @@ import pytest
 from suites.e2e.dashboard import open_dashboard
 
 
+def signed_in(page: Any) -> None:
+    """Wait for the dashboard or an error shown on the sign-in form, and fail on the error."""
+    page.wait_for_function(
+        "!document.getElementById('app').hidden || document.getElementById('auth-error').textContent"
+    )
+    error = page.text_content("#auth-error")
+    assert not error, f"sign-in failed: {error}"
+
+
 @pytest.mark.slo("success_rate >= 95%", iterations=20)
 def test_register_login_dashboard(roo_new_context: Any) -> None:
     context = roo_new_context()
@@ -21,7 +30,7 @@ def test_register_login_dashboard(roo_new_context: Any) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#register-button")
-    page.wait_for_selector("#app:not([hidden])")
+    signed_in(page)
     assert page.text_content("#whoami") == username
 
     page.click("#logout-button")
@@ -29,7 +38,7 @@ def test_register_login_dashboard(roo_new_context: Any) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-button")
-    page.wait_for_selector("#app:not([hidden])")
+    signed_in(page)
     assert page.text_content("#whoami") == username
     assert page.is_visible("[data-testid=create-form]")
     assert page.text_content("#auth-error") == ""

@@ -119,3 +119,11 @@ def test_render_gives_a_grid_with_reasons() -> None:
     data = outcomes.to_dict(1.0)
     assert data["columns"] == ["chromium-Desktop Chrome", "firefox-Desktop Chrome", "webkit-Desktop Chrome"]
     assert [c["outcome"] for c in data["cells"]] == ["pass", "fail", "skip"]
+
+
+def test_desktop_devices_keep_the_engines_own_user_agent() -> None:
+    cells = {c.id: c for c in build_cells(ENGINES, resolve_devices(["desktop", "mobile"]))}
+    assert "user_agent" not in cells["firefox-Desktop Chrome"].context_args()
+    assert cells["firefox-Desktop Chrome"].context_args()["viewport"] == {"width": 1280, "height": 720}
+    assert "Chrome/" in cells["chromium-Desktop Chrome"].context_args()["user_agent"]
+    assert "iPhone" in cells["firefox-iPhone 13"].context_args()["user_agent"]

@@ -40,7 +40,9 @@ def test_each_check_costs_its_weight() -> None:
     assert by_check["tap_targets"].examples == ("a 27x9",)
     assert by_check["text_size"].points == 7.5
     assert result.score == pytest.approx(100 - 30 - 15 - 10 - 7.5)
-    assert "-30.0 overflow" in str(result)
+    assert str(result).splitlines()[0] == (
+        "responsiveness 38/100 (-30 overflow, -15 viewport_meta, -10 tap_targets, -7.5 text_size)")
+    assert "-30.0 overflow: the page is 1408px wide" in str(result)
 
 
 def test_axe_violations_cost_by_impact_capped() -> None:
