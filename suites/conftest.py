@@ -34,6 +34,21 @@ def pytest_roo_start_target(config: pytest.Config, settings: Settings,
         pytest.skip(f"pytest-roo suites: cannot start the embedded reference system: {exc}")
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Run the server suites before the browser suites (suites/e2e).
+
+    The browser fixtures keep Playwright's synchronous API open for the rest of the session,
+    and it runs an event loop in the main thread; after that the load engine (which runs each
+    load run in its own event loop in the main thread) cannot start one. Ordering the server
+    suites first keeps both in one ``pytest suites`` session.
+    """
+    browser = [item for item in items if "e2e" in Path(str(item.path)).parts]
+    if browser:
+        rest = [item for item in items if "e2e" not in Path(str(item.path)).parts]
+        items[:] = rest + browser
+
+
 @pytest.fixture(scope="session")
 def sizes(roo_settings: Settings) -> Sizes:
     """The suites' sizes for ``--roo-profile`` (suites/profiles.py)."""

@@ -61,7 +61,7 @@ class Sizes:
 
 PROFILES: dict[str, Sizes] = {
     "smoke": Sizes(
-        db_connections=100, db_rate=500, db_duration=3, db_app_clients=200, db_app_rate=200,
+        db_connections=100, db_rate=300, db_duration=3, db_app_clients=200, db_app_rate=200,
         db_app_duration=3,
         ws_clients=50, ws_echo_rate=250, ws_broadcast_rate=10, ws_churn_rate=50,
         ws_churn_clients=50, ws_duration=3,
@@ -73,7 +73,7 @@ PROFILES: dict[str, Sizes] = {
         warmup=1,
     ),
     "standard": Sizes(
-        db_connections=120, db_rate=1000, db_duration=10, db_app_clients=200, db_app_rate=250,
+        db_connections=120, db_rate=500, db_duration=10, db_app_clients=200, db_app_rate=250,
         db_app_duration=10,
         ws_clients=200, ws_echo_rate=800, ws_broadcast_rate=10, ws_churn_rate=80,
         ws_churn_clients=100, ws_duration=10,
@@ -85,7 +85,7 @@ PROFILES: dict[str, Sizes] = {
         warmup=2,
     ),
     "full": Sizes(
-        db_connections=200, db_rate=1500, db_duration=30, db_app_clients=300, db_app_rate=300,
+        db_connections=200, db_rate=800, db_duration=30, db_app_clients=300, db_app_rate=300,
         db_app_duration=30,
         ws_clients=500, ws_echo_rate=1000, ws_broadcast_rate=10, ws_churn_rate=100,
         ws_churn_clients=150, ws_duration=30,

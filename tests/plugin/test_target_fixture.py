@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+
 import pytest
 
 SERVER = textwrap.dedent('''

@@ -115,7 +115,7 @@ def test_describe_masks_passwords_and_drops_secrets() -> None:
 
 
 def test_wait_healthy_gives_up_with_the_url() -> None:
-    with pytest.raises(TimeoutError, match="127.0.0.1:9/health"):
+    with pytest.raises(TimeoutError, match=r"127\.0\.0\.1:9/health"):
         wait_healthy("http://127.0.0.1:9/health", timeout=0.2)
     with pytest.raises(RuntimeError, match="exited"):
         wait_healthy("http://127.0.0.1:9/health", timeout=5, alive=lambda: False)
