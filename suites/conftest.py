@@ -10,6 +10,7 @@ Under pytest-xdist every worker starts its own reference system and services.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if browser:
         rest = [item for item in items if "e2e" not in Path(str(item.path)).parts]
         items[:] = rest + browser
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_load(pytestconfig: pytest.Config) -> Iterator[None]:
+    """Put the machine's load average (start and end of the session) into the JSON report:
+    on a shared machine, other processes' load explains latency stalls."""
+    import os
+
+    from pytest_roo.report.store import get_store
+
+    start = os.getloadavg()
+    cpus = os.cpu_count()
+    yield
+    get_store(pytestconfig).add_section("host", {
+        "cpus": cpus, "loadavg_start": [round(x, 2) for x in start],
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    })
 
 
 @pytest.fixture(scope="session")
