@@ -84,7 +84,7 @@ class Watchdog:
       started waiting (0: not waiting); an expired wait counts one ``timeout`` and cancels
       ``tasks[i]`` (the connection is dropped from the run).
     * queues (open model): ``queues[i]`` holds the intended times of the messages in flight on
-      connection ``i``, oldest first; when the oldest expired, all of them count as ``timeout``
+      connection ``i``, oldest first (None: nothing sent yet); when the oldest expired, all of them count as ``timeout``
       and ``stale[i]`` grows by as many (their late replies, which come first, are skipped).
     """
 
@@ -95,7 +95,7 @@ class Watchdog:
         self.timeout_ns = int(timeout * 1e9)
         self._waiting: list[int] | None = None
         self._tasks: Sequence[asyncio.Future[Any] | None] = ()
-        self._queues: Sequence[deque[int]] | None = None
+        self._queues: Sequence[deque[int] | None] | None = None
         self._stale: list[int] = []
 
     def watch_slots(self, waiting: list[int],
@@ -103,7 +103,7 @@ class Watchdog:
         self._waiting = waiting
         self._tasks = tasks
 
-    def watch_queues(self, queues: Sequence[deque[int]], stale: list[int]) -> None:
+    def watch_queues(self, queues: Sequence[deque[int] | None], stale: list[int]) -> None:
         self._queues = queues
         self._stale = stale
 

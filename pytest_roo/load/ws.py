@@ -174,11 +174,13 @@ class WsSwarm:
 
     async def _connect_all(self, rec: Recorder, http: Any, url: str, n: int,
                            timeout: float) -> list[Any]:
-        sem = asyncio.Semaphore(256)
         conns: list[Any] = [None] * n
+        todo = iter(range(n))
 
-        async def one(i: int) -> None:
-            async with sem:
+        async def worker() -> None:
+            # 256 handshakes at a time by 256 workers (not a task per connection waiting on
+            # a semaphore: 10,000 of those would cost ~2 KB each at the peak)
+            for i in todo:
                 if rec.stopping:
                     return
                 try:
@@ -186,7 +188,7 @@ class WsSwarm:
                 except Exception:
                     conns[i] = None
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.gather(*(worker() for _ in range(min(n, 256))))
         failed = sum(1 for c in conns if c is None)
         rec.count("connections", n - failed)
         if failed:
@@ -194,14 +196,23 @@ class WsSwarm:
             rec.ops += failed
         return conns
 
-    async def _close_all(self, conns: Sequence[Any]) -> None:
-        async def close(ws: Any) -> None:
-            try:
-                await asyncio.wait_for(ws.close(), 1.0)
-            except Exception:
-                pass
+    async def _close_all(self, conns: Sequence[Any], budget: float = 3.0) -> None:
+        """Close handshakes, 256 at a time, for at most ``budget`` seconds in all; what is left
+        then is closed without the handshake when the client session closes."""
+        todo = iter([ws for ws in conns if ws is not None and not ws.closed])
+        end = time.perf_counter() + budget
 
-        await asyncio.gather(*(close(ws) for ws in conns if ws is not None))
+        async def worker() -> None:
+            for ws in todo:
+                left = end - time.perf_counter()
+                if left <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(ws.close(), min(1.0, left))
+                except Exception:
+                    pass
+
+        await asyncio.gather(*(worker() for _ in range(min(256, len(conns)))))
 
     async def _echo_closed(self, rec: Recorder, url: str, wl: Workload, payload: str,
                            timeout: float, correct: bool) -> None:
@@ -281,15 +292,22 @@ class WsSwarm:
             buf = rec.batch("rtt")
             pc = time.perf_counter_ns
             live = [ws for ws in conns if ws is not None]
-            stride = max(1, len(live))  # failed connections' share goes to the live ones
-            inflights: list[deque[int]] = [deque() for _ in live]
-            # replies still owed for messages the watchdog already counted as timed out
+            # Per connection: the intended times of the messages in flight (a deque made on the
+            # first send: an idle connection costs no more than its socket and reader), whether
+            # it is gone, and how many replies to expired messages are still owed.
+            inflights: list[deque[int] | None] = [None] * len(live)
+            dead = [False] * len(live)
             stale = [0] * len(live)
 
-            async def sender(i: int, ws: Any) -> None:
-                inflight = inflights[i]
-                k = i
-                send = ws.send_str
+            async def sender() -> None:
+                """One task sends for every connection, arrival k on connection k mod n: a
+                task per connection would cost ~2 KB each. A send only waits when the
+                connection's socket buffer is full (the server stopped reading); the sends
+                behind it are then late, counted as such and measured from their intended
+                times."""
+                sends = [ws.send_str for ws in live]
+                n_live = len(live)
+                k = 0
                 while not rec.stopping:
                     t = schedule.time_of(k)
                     if math.isinf(t):
@@ -302,9 +320,16 @@ class WsSwarm:
                         if not await sleep_until(rec, due):
                             return
                         now = pc()
-                    k += stride
+                    i = k % n_live
+                    k += 1
                     rec.ops += 1
-                    if len(inflight) >= MAX_IN_FLIGHT:
+                    if dead[i]:
+                        rec.error("closed")
+                        continue
+                    inflight = inflights[i]
+                    if inflight is None:
+                        inflight = inflights[i] = deque()
+                    elif len(inflight) >= MAX_IN_FLIGHT:
                         rec.error("dropped")
                         rec.count("dropped")
                         continue
@@ -312,53 +337,59 @@ class WsSwarm:
                         rec.count("late")
                     inflight.append(due if due <= now else now)  # never before the send
                     try:
-                        await send(payload)
+                        await sends[i](payload)
                     except Exception as exc:
                         inflight.pop()
+                        dead[i] = True
                         rec.error(classify(exc))
-                        return
 
             async def reader(i: int, ws: Any) -> None:
-                inflight = inflights[i]
                 receive = ws.receive
                 append = buf.append
-                while True:
-                    try:
-                        msg = await receive()
-                    except Exception as exc:
-                        rec.error(classify(exc), max(1, len(inflight)))
-                        inflight.clear()
-                        return
-                    if msg.type is not TEXT:
-                        if inflight or msg.type not in _CLOSING:
-                            rec.error("closed" if msg.type in _CLOSING else "protocol",
-                                      max(1, len(inflight)))
-                        inflight.clear()
-                        return
-                    if stale[i]:  # echo order: replies to expired messages come first
-                        stale[i] -= 1
-                    elif inflight:
-                        append((pc() - inflight.popleft()) // 1000)
-                    else:
-                        rec.error("protocol")
+                try:
+                    while True:
+                        try:
+                            msg = await receive()
+                        except Exception as exc:
+                            rec.error(classify(exc), max(1, _drop(inflights[i])))
+                            return
+                        if msg.type is not TEXT:
+                            pending = _drop(inflights[i])
+                            if pending or msg.type not in _CLOSING:
+                                rec.error("closed" if msg.type in _CLOSING else "protocol",
+                                          max(1, pending))
+                            return
+                        inflight = inflights[i]
+                        if stale[i]:  # echo order: replies to expired messages come first
+                            stale[i] -= 1
+                        elif inflight:
+                            append((pc() - inflight.popleft()) // 1000)
+                        else:
+                            rec.error("protocol")
+                finally:
+                    dead[i] = True
 
-            senders = [asyncio.ensure_future(sender(i, ws)) for i, ws in enumerate(live)]
+            if not live:
+                return
+            send_task = asyncio.ensure_future(sender())
             readers = [asyncio.ensure_future(reader(i, ws)) for i, ws in enumerate(live)]
             dog = Watchdog(rec, timeout)
             dog.watch_queues(inflights, stale)
             try:
-                await dog.run_until_done(senders, deadline_ns)
+                await dog.run_until_done([send_task], deadline_ns)
                 # replies in flight: wait until every queue is empty (the watchdog empties
                 # the ones that run past the timeout)
-                await dog.run_until(lambda: not any(inflights), pc() + int(timeout * 1e9)
-                                    + 500_000_000)
-                left = sum(len(q) for q in inflights)
+                await dog.run_until(lambda: not any(inflights),
+                                    pc() + int(timeout * 1e9) + 500_000_000)
+                left = sum(len(q) for q in inflights if q)
                 if left and not rec.stopping:
                     rec.error("timeout", left)
             finally:
+                if not send_task.done():
+                    send_task.cancel()
                 for task in readers:
                     task.cancel()
-                await asyncio.wait(readers, timeout=1.0)
+                await asyncio.wait([send_task, *readers], timeout=1.0)
                 await self._close_all(conns)
 
     # -- broadcast and subscribe --
@@ -604,7 +635,8 @@ class WsSwarm:
                 await asyncio.sleep(0.05)
             for task in readers:
                 task.cancel()
-            await asyncio.wait(readers, timeout=1.0)
+            if readers:
+                await asyncio.wait(readers, timeout=1.0)
             await self._close_all([*conns, pub_ws])
 
     # -- churn --
@@ -780,6 +812,15 @@ async def _refine_interval(rec: Recorder, metric: str, think: float, enabled: bo
         median = int(np.median(np.frombuffer(buf, dtype=np.int64)))
         rec.correct(metric, max(1, int(think * 1e6) + median), rec.raw_twins.get(metric))
         rec.result.info["expected_interval_us"] = rec.corrections[metric]
+
+
+def _drop(queue: deque[int] | None) -> int:
+    """Empty a connection's in-flight queue; how many messages it held."""
+    if not queue:
+        return 0
+    n = len(queue)
+    queue.clear()
+    return n
 
 
 def _closing_types() -> frozenset[Any]:
