@@ -58,6 +58,11 @@ def test_without_url_or_hook_the_target_skips_saying_how(pytester: pytest.Pytest
 
 def test_roo_target_url_is_external_and_derives_ws(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(textwrap.dedent('''
+        from pytest_roo.target import Target
+
+        # staging.example.com is not reachable from a test: pretend it answers 404
+        Target.health = lambda self, path="/health", timeout=2.0: (404, None)
+
         def test_it(target):
             assert target.external and target.pids == ()
             assert target.base_url == "https://staging.example.com/app"
@@ -73,9 +78,17 @@ def test_roo_target_url_is_external_and_derives_ws(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=1)
 
 
+def test_unreachable_external_target_fails_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_it(target):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:playwright", "--roo-target",
+                                           "http://127.0.0.1:9")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--roo-target http://127.0.0.1:9 does not answer*"])
+
+
 def test_env_target_and_bad_url(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
                                 ) -> None:
-    pytester.makepyfile("def test_it(target):\n    assert target.base_url == "
+    pytester.makepyfile("def test_it(roo_settings):\n    assert roo_settings.target == "
                         "'http://127.0.0.1:1'\n")
     monkeypatch.setenv("ROO_TARGET", "http://127.0.0.1:1")
     pytester.runpytest_subprocess("-p", "no:playwright").assert_outcomes(passed=1)
