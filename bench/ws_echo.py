@@ -23,6 +23,7 @@ prints the client RSS per connection.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -31,21 +32,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
-    HERE,
-    PYTHON,
-    ROOT,
-    Server,
-    fmt,
-    have_two_cores,
-    last_json,
-    load_average,
-    median,
-    run_client,
-    stamp,
-)
+HERE = Path(__file__).resolve().parent
+# Run as a script, this directory comes first on sys.path, where bench/http.py would shadow the
+# standard library's http package (aiohttp, locust and urllib import it): load _common by path.
+if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
+    del sys.path[0]
+_spec = importlib.util.spec_from_file_location("_roo_bench_common", HERE / "_common.py")
+assert _spec is not None and _spec.loader is not None
+_common = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _common
+_spec.loader.exec_module(_common)
+PYTHON = _common.PYTHON
+ROOT = _common.ROOT
+Server = _common.Server
+fmt = _common.fmt
+have_two_cores = _common.have_two_cores
+last_json = _common.last_json
+load_average = _common.load_average
+median = _common.median
+run_client = _common.run_client
+stamp = _common.stamp
 
 PAYLOAD = "x" * 32
 
@@ -234,7 +240,7 @@ def run_roo(url: str, clients: int, duration: float, tmp: Path) -> dict[str, Any
 
 def run_bare(url: str, clients: int, duration: float, tmp: Path) -> dict[str, Any]:
     out, rss = run_client([PYTHON, "-c", BARE, url, str(clients), str(duration)],
-                          timeout=duration + 120)
+                          timeout=duration + 120, cwd=ROOT)
     return {**last_json(out), "rss_mb": rss}
 
 
@@ -300,12 +306,11 @@ TARGETS = {"bare-aiohttp": 0.85, "locust": 3.0, "artillery": 1.7, "artillery+rtt
 
 def check_installed(tools: list[str]) -> None:
     missing = []
-    if "locust" in tools:
-        try:
-            import locust  # noqa: F401
-            import websocket  # noqa: F401
-        except ImportError:
-            missing.append(f"Locust and websocket-client: {LOCUST_INSTALL}")
+    # find, not import: importing locust would monkey-patch this process with gevent
+    if "locust" in tools and any(
+        importlib.util.find_spec(m) is None for m in ("locust", "websocket")
+    ):
+        missing.append(f"Locust and websocket-client: {LOCUST_INSTALL}")
     if any(t.startswith("artillery") for t in tools):
         if shutil.which("node") is None:
             missing.append("Node.js 20+ (apt-get install -y nodejs npm)")
