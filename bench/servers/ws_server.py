@@ -4,6 +4,7 @@ Endpoints (the contract of docs/load.md plus failure modes):
   GET  /ws/echo        WebSocket echo, in order
   GET  /ws/broadcast   WebSocket fan-out of every text frame to every connection
   POST /ws/broadcast   fan-out of the request body
+  GET  /ws/echo-slow-first  WebSocket echo whose first reply waits --slow-first-ms
   GET  /ws/silent      WebSocket that never answers (timeouts)
   GET  /ws/close       WebSocket closed by the server on the first message
   GET  /delay          HTTP answer after a delay drawn from --delay (seeded)
@@ -45,6 +46,19 @@ def build_app(args: argparse.Namespace) -> web.Application:
                 await ws.send_str(msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await ws.send_bytes(msg.data)
+        return ws
+
+    async def echo_slow_first(request: web.Request) -> web.WebSocketResponse:
+        """Echo, but the first reply comes after --slow-first-ms (the rest wait behind it)."""
+        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+        await ws.prepare(request)
+        first = True
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                if first:
+                    first = False
+                    await asyncio.sleep(args.slow_first_ms / 1000)
+                await ws.send_str(msg.data)
         return ws
 
     async def fanout(text: str) -> None:
@@ -112,6 +126,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
 
     app.router.add_get("/ws/echo", echo)
     app.router.add_route("*", "/ws/broadcast", broadcast)
+    app.router.add_get("/ws/echo-slow-first", echo_slow_first)
     app.router.add_get("/ws/silent", silent)
     app.router.add_get("/ws/close", close)
     app.router.add_get("/delay", delay)
@@ -162,6 +177,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stall-ms", type=float, default=200.0)
     p.add_argument("--drop-every", type=int, default=0)
     p.add_argument("--dup-every", type=int, default=0)
+    p.add_argument("--slow-first-ms", type=float, default=1000.0)
     p.add_argument("--delay", default="uniform:5:25")
     p.add_argument("--max-seconds", type=float, default=600.0)
     args = p.parse_args(argv)

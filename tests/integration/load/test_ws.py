@@ -120,6 +120,21 @@ def test_errors_refused_timeout_closed(load_server) -> None:
     assert open_silent.errors["timeout"] == 10
 
 
+def test_open_model_timeouts_skip_the_late_replies(load_server) -> None:
+    """The first reply comes after 1 s, the ones behind it too; with timeout=0.4 the messages
+    in flight then count as timeouts once, their late replies are skipped (not miscounted as
+    replies to later messages), and the rest of the run is measured normally."""
+    srv = load_server("--slow-first-ms", "1000")
+    result = WsSwarm().echo(srv.ws("/ws/echo-slow-first"), clients=1, duration=2, rate="20/s",
+                            timeout=0.4)
+    assert result.operations == 40
+    assert set(result.errors) == {"timeout"}
+    timeouts = result.errors["timeout"]
+    assert 8 <= timeouts <= 20
+    assert result.get_metric("rtt").count == 40 - timeouts
+    assert result.percentile("rtt", 100) < 0.4 + 0.15  # the watchdog looks every 0.1 s
+
+
 def test_stall_exposed_by_open_model_hidden_by_raw_closed(load_server) -> None:
     srv = load_server("--stall-every", "1", "--stall-ms", "200")
     closed = WsSwarm().echo(srv.ws("/ws/echo"), clients=10, duration=3)
