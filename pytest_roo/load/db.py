@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pytest_roo.load.engine import ProgressCallback, Recorder, RunOptions
+from pytest_roo.load.engine import LoadDriver, ProgressCallback, Recorder
 from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.session import Session
 from pytest_roo.load.ws import run_scenario
@@ -22,7 +22,7 @@ __all__ = ["DbLoad"]
 QueryArgs = Sequence[Any] | Callable[[int], Sequence[Any]]
 
 
-class DbLoad:
+class DbLoad(LoadDriver):
     """Database load runs against ``url``; each client owns one asyncpg connection
     (``connect`` times its establishment). Server errors count as ``sql``, statement timeouts
     as ``timeout``, lost connections as ``closed``."""
@@ -40,18 +40,9 @@ class DbLoad:
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
             raise ValueError(f"invalid database url {url!r}: expected "
                              "postgresql://user:password@host:port/dbname")
+        super().__init__(progress=progress, abort=abort, max_generator_cpu=max_generator_cpu,
+                         timeout=timeout, use_uvloop=use_uvloop)
         self.url = url
-        self.progress = progress
-        self.abort = abort
-        self.max_generator_cpu = max_generator_cpu
-        self.timeout = timeout
-        self.use_uvloop = use_uvloop
-
-    def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
-        return RunOptions(progress=self.progress,
-                          abort=abort if abort is not None else self.abort,
-                          max_generator_cpu=self.max_generator_cpu,
-                          timeout=timeout or self.timeout, use_uvloop=self.use_uvloop)
 
     def query(self, sql: str, *args: Any, **kwargs: Any) -> LoadResult:
         """Run one statement over and over (``query`` metric). ``args`` are its parameters."""

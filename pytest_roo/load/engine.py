@@ -74,6 +74,34 @@ class RunOptions:
         self.handle_sigint = handle_sigint
 
 
+class LoadDriver:
+    """What every driver (WebSocket swarm, HTTP, database) shares: the run-loop knobs."""
+
+    def __init__(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        abort: Any = None,
+        max_generator_cpu: float = 0.90,
+        timeout: float = 5.0,
+        use_uvloop: bool = True,
+    ) -> None:
+        self.progress = progress
+        self.abort = abort
+        self.max_generator_cpu = max_generator_cpu
+        self.timeout = timeout
+        self.use_uvloop = use_uvloop
+
+    def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
+        return RunOptions(
+            progress=self.progress,
+            abort=abort if abort is not None else self.abort,
+            max_generator_cpu=self.max_generator_cpu,
+            timeout=timeout or self.timeout,
+            use_uvloop=self.use_uvloop,
+        )
+
+
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
     """A fresh loop: uvloop when it is installed (it halves the client CPU per message)."""
     if use_uvloop:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pytest_roo.load.engine import ProgressCallback, Recorder, RunOptions, run_load
+from pytest_roo.load.engine import LoadDriver, Recorder, run_load
 from pytest_roo.load.executor import check_connection_limit, drive
 from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.session import Session
@@ -22,33 +22,12 @@ from pytest_roo.load.ws import run_scenario
 __all__ = ["HttpLoad"]
 
 
-class HttpLoad:
+class HttpLoad(LoadDriver):
     """HTTP load runs; each returns a LoadResult with ``latency`` (primary) per request.
 
     Answers >= 500 count as ``http_5xx``, >= 400 as ``http_4xx`` (or anything not in
     ``expect_status=``); refused connections, resets and timeouts by their kinds.
     """
-
-    def __init__(
-        self,
-        *,
-        progress: ProgressCallback | None = None,
-        abort: Any = None,
-        max_generator_cpu: float = 0.90,
-        timeout: float = 5.0,
-        use_uvloop: bool = True,
-    ) -> None:
-        self.progress = progress
-        self.abort = abort
-        self.max_generator_cpu = max_generator_cpu
-        self.timeout = timeout
-        self.use_uvloop = use_uvloop
-
-    def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
-        return RunOptions(progress=self.progress,
-                          abort=abort if abort is not None else self.abort,
-                          max_generator_cpu=self.max_generator_cpu,
-                          timeout=timeout or self.timeout, use_uvloop=self.use_uvloop)
 
     def get(self, url: str, **kwargs: Any) -> LoadResult:
         """``request("GET", url, ...)``."""

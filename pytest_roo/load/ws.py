@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import (
-    ProgressCallback,
+    LoadDriver,
     Recorder,
     RunOptions,
     classify,
@@ -62,7 +62,7 @@ def make_payload(run_id: str, seq: int, size: int, intended_epoch_ns: int) -> st
     return head + "x" * pad + '"}'
 
 
-class WsSwarm:
+class WsSwarm(LoadDriver):
     """A swarm of WebSocket clients. Each method runs one bounded load run in a fresh event loop
     and returns a :class:`~pytest_roo.load.metrics.LoadResult` (times in seconds).
 
@@ -70,32 +70,6 @@ class WsSwarm:
     ``rate=`` ("2000/s"; when given the open model), ``message_size=`` (bytes), ``timeout=``
     (seconds per await), ``stages=``, ``think=``, ``model=``.
     """
-
-    def __init__(
-        self,
-        *,
-        progress: ProgressCallback | None = None,
-        abort: Any = None,
-        max_generator_cpu: float = 0.90,
-        timeout: float = 5.0,
-        use_uvloop: bool = True,
-    ) -> None:
-        self.progress = progress
-        self.abort = abort
-        self.max_generator_cpu = max_generator_cpu
-        self.timeout = timeout
-        self.use_uvloop = use_uvloop
-
-    # -- helpers --
-
-    def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
-        return RunOptions(
-            progress=self.progress,
-            abort=abort if abort is not None else self.abort,
-            max_generator_cpu=self.max_generator_cpu,
-            timeout=timeout or self.timeout,
-            use_uvloop=self.use_uvloop,
-        )
 
     @staticmethod
     def _check_url(url: str) -> None:
