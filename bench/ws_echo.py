@@ -33,25 +33,21 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# Run as a script, this directory comes first on sys.path, where bench/http.py would shadow the
-# standard library's http package (aiohttp, locust and urllib import it): load _common by path.
-if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
-    del sys.path[0]
-_spec = importlib.util.spec_from_file_location("_roo_bench_common", HERE / "_common.py")
-assert _spec is not None and _spec.loader is not None
-_common = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _common
-_spec.loader.exec_module(_common)
-PYTHON = _common.PYTHON
-ROOT = _common.ROOT
-Server = _common.Server
-fmt = _common.fmt
-have_two_cores = _common.have_two_cores
-last_json = _common.last_json
-load_average = _common.load_average
-median = _common.median
-run_client = _common.run_client
-stamp = _common.stamp
+# bench/ is not put first on sys.path: bench/http.py would shadow the standard library's
+# http package (aiohttp, locust and urllib import it). Import the helpers from the root.
+sys.path[0] = str(HERE.parent)
+from bench._common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    Server,
+    fmt,
+    have_two_cores,
+    last_json,
+    load_average,
+    median,
+    run_client,
+    stamp,
+)
 
 PAYLOAD = "x" * 32
 
