@@ -289,16 +289,27 @@ def run_load(
         signal.signal(signal.SIGINT, on_sigint)
         sigint_installed = True
     monitor = _Monitor()
+
+    def drive() -> None:
+        try:
+            loop.run_until_complete(
+                _main(rec, body, duration, options, monitor, expected_ops, setup_budget)
+            )
+            # Let transports close cleanly before the loop goes away.
+            loop.run_until_complete(asyncio.sleep(0))
+        finally:
+            _close_loop(loop)
+
     try:
-        loop.run_until_complete(
-            _main(rec, body, duration, options, monitor, expected_ops, setup_budget)
-        )
-        # Let transports close cleanly before the loop goes away.
-        loop.run_until_complete(asyncio.sleep(0))
+        if asyncio._get_running_loop() is None:
+            drive()
+        else:
+            # Another loop runs in this thread (Playwright's sync API keeps one): drive ours in a
+            # thread of its own. Ctrl-C still reaches on_sigint here, in the main thread.
+            _drive_in_thread(drive, f"roo-load-{name}")
     finally:
         if sigint_installed:
             signal.signal(signal.SIGINT, previous_handler)
-        _close_loop(loop)
     result.operations = rec.ops
     rec.fold()
     if finish is not None:
@@ -320,6 +331,23 @@ def run_load(
         result.info["interrupted"] = True
         raise RunInterrupted(result)
     return result
+
+
+def _drive_in_thread(drive: Callable[[], None], thread_name: str) -> None:
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            drive()
+        except BaseException as exc:  # handed to the caller's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name=thread_name, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.1)
+    if errors:
+        raise errors[0]
 
 
 async def _main(

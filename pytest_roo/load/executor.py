@@ -301,7 +301,10 @@ async def _open(
     schedule = wl.schedule()
     start_ns = int(rec.window_start * 1e9)
     queue: deque[int] = deque()
-    wakeup = asyncio.Event()
+    # Idle workers park on a future each; an arrival wakes exactly one of them (an Event would
+    # wake every idle worker per arrival, making the generator's CPU grow with rate x clients).
+    idle: deque[asyncio.Future[None]] = deque()
+    loop = asyncio.get_running_loop()
     backlog = max_backlog if max_backlog is not None else max(
         1000, int(schedule.stages[0].target * timeout))
     pc = time.perf_counter_ns
@@ -327,11 +330,18 @@ async def _open(
                     rec.count("dropped")
                 else:
                     queue.append(due)
-                    wakeup.set()
+                    while idle:
+                        waiter = idle.popleft()
+                        if not waiter.done():
+                            waiter.set_result(None)
+                            break
                 k += 1
         finally:
             done_generating = True
-            wakeup.set()
+            for waiter in idle:
+                if not waiter.done():
+                    waiter.set_result(None)
+            idle.clear()
 
     async def worker(i: int) -> None:
         state = states[i]
@@ -341,9 +351,11 @@ async def _open(
             if not queue:
                 if done_generating:
                     return
-                wakeup.clear()
+                waiter = loop.create_future()
+                idle.append(waiter)
+                # woken by an arrival, or every 0.25 s to notice a stop
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), 0.25)
+                    await asyncio.wait_for(waiter, 0.25)
                 continue
             due = queue.popleft()
             now = pc()

@@ -33,6 +33,24 @@ def test_http_open_and_5xx(load_server) -> None:
     assert refused.errors["refused"] == 5
 
 
+def test_runs_while_another_event_loop_is_running(load_server) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread; a load run started
+    # from such a test drives its own loop in a thread of its own.
+    import asyncio
+
+    srv = load_server()
+
+    async def inside_a_running_loop() -> tuple[int, int, str]:
+        import threading
+
+        result = HttpLoad().get(srv.http("/health"), clients=4, duration=0.5, rate="100/s")
+        return result.operations, result.error_count, threading.current_thread().name
+
+    ops, errors, thread = asyncio.run(inside_a_running_loop())
+    assert (ops, errors) == (50, 0)
+    assert thread == "MainThread"
+
+
 ACCURACY_CLIENT = """
 import json, sys
 from pytest_roo.load import HttpLoad
