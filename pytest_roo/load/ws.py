@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import (
@@ -391,7 +391,8 @@ class WsSwarm(LoadDriver):
                            message_size=message_size or 64, stages=stages)
         check_connection_limit(wl.clients + 1)
         opts = self._options(timeout, abort)
-        return self._fanout("ws.broadcast", url, wl, opts, publisher=publish_url or "ws")
+        return self._fanout("ws.broadcast", url, wl, opts, publisher=publish_url or "ws",
+                            headers=None)
 
     def subscribe(
         self,
@@ -404,12 +405,14 @@ class WsSwarm(LoadDriver):
         message_size: int | None = None,
         timeout: float | None = None,
         abort: Any = None,
+        trigger_headers: Mapping[str, str] | None = None,
     ) -> LoadResult:
         """``clients`` subscribers connect to ``url``; at ``rate`` (default 10/s) the engine calls
-        ``trigger(payload)`` (async or plain callable, or a URL to POST the payload to) which
-        must make the server push a frame containing the payload's ``roo`` token. ``delivery``
-        runs from the trigger's intended start to the arrival at each subscriber; ``trigger``
-        times the trigger call itself."""
+        ``trigger(payload)`` (async or plain callable, or a URL to POST the payload to, with
+        ``trigger_headers`` such as an Authorization header) which must make the server push a
+        frame containing the payload's ``roo`` token. ``delivery`` runs from the trigger's
+        intended start to the arrival at each subscriber; ``trigger`` times the trigger call
+        itself."""
         self._check_url(url)
         if not (callable(trigger) or (isinstance(trigger, str)
                                       and trigger.startswith(("http://", "https://")))):
@@ -419,16 +422,18 @@ class WsSwarm(LoadDriver):
                            message_size=message_size or 64)
         check_connection_limit(wl.clients)
         opts = self._options(timeout, abort)
-        return self._fanout("ws.subscribe", url, wl, opts, publisher=trigger)
+        return self._fanout("ws.subscribe", url, wl, opts, publisher=trigger,
+                            headers=trigger_headers)
 
     def _fanout(self, name: str, url: str, wl: Workload, opts: RunOptions,
-                publisher: Trigger) -> LoadResult:
+                publisher: Trigger, headers: Mapping[str, str] | None) -> LoadResult:
         run_id = secrets.token_hex(3)
         schedule = wl.schedule()
         state: dict[str, Any] = {}
 
         async def main(rec: Recorder) -> None:
-            await self._fanout_body(rec, url, wl, opts.timeout, publisher, run_id, state)
+            await self._fanout_body(rec, url, wl, opts.timeout, publisher, run_id, state,
+                                    {"Content-Type": "application/json", **(headers or {})})
 
         def finish(rec: Recorder) -> None:
             subs = state.get("subscribers", [])
@@ -456,7 +461,8 @@ class WsSwarm(LoadDriver):
         )
 
     async def _fanout_body(self, rec: Recorder, url: str, wl: Workload, timeout: float,
-                           publisher: Trigger, run_id: str, state: dict[str, Any]) -> None:
+                           publisher: Trigger, run_id: str, state: dict[str, Any],
+                           post_headers: dict[str, str]) -> None:
         import aiohttp
 
         TEXT = aiohttp.WSMsgType.TEXT
@@ -547,8 +553,7 @@ class WsSwarm(LoadDriver):
                     if pub_ws is not None:
                         await asyncio.wait_for(pub_ws.send_str(payload), timeout)
                     elif isinstance(publisher, str):
-                        async with http.post(publisher, data=payload,
-                                             headers={"Content-Type": "application/json"},
+                        async with http.post(publisher, data=payload, headers=post_headers,
                                              timeout=aiohttp.ClientTimeout(total=timeout)) as r:
                             await r.read()
                             if r.status >= 400:
@@ -732,7 +737,8 @@ def run_scenario(
 
         http_session = None
         if http:
-            connector = aiohttp.TCPConnector(limit=wl.clients, limit_per_host=wl.clients)
+            # no connection cap: a user may hold a WebSocket and send HTTP requests at once
+            connector = aiohttp.TCPConnector(limit=0)
             http_session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
         try:

@@ -58,8 +58,8 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
     the frame's arrival, none lost."""
     user, dep = users_with_deployments(target, 1, "logs")[0]
     ws_url = target.ws_url(f"/ws/deployments/{dep}/logs?token={user.token}")
-    trigger = client.PostTrigger(target.url(f"/api/deployments/{dep}/logs"), user.auth)
-    ws_swarm.subscribe(ws_url, trigger, clients=sizes.rt_subscribers,
+    ws_swarm.subscribe(ws_url, target.url(f"/api/deployments/{dep}/logs"),
+                       trigger_headers=user.auth, clients=sizes.rt_subscribers,
                        rate=f"{sizes.rt_log_rate}/s", duration=sizes.rt_duration,
                        message_size=128)
 
@@ -70,11 +70,9 @@ def test_status_change_reaches_watcher(ws_swarm: Any, target: Target, sizes: Siz
     ``status`` event arrives < 100 ms (p95) after the request was sent, none missing."""
     owned = users_with_deployments(target, sizes.rt_status_users, "status")
     timeout = 5.0
-    shared = client.RunHttp()
 
     async def watch(session: Any) -> None:
         user, dep = owned[session.vu]
-        shared.attach(session)
         ws = session.data.get("ws")
         if ws is None:
             ws = await session.ws(target.ws_url(f"/ws/deployments/{dep}/logs?token={user.token}"))
@@ -104,11 +102,9 @@ def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: Siz
     ``cross_user``), and subscribing to another user's deployment is refused."""
     owned = users_with_deployments(target, sizes.rt_isolation_users, "iso")
     timeout = 5.0
-    shared = client.RunHttp()
 
     async def isolated(session: Any) -> None:
         user, dep = owned[session.vu]
-        shared.attach(session)
 
         def check(event: dict[str, Any]) -> None:
             other = event.get("deployment_id")

@@ -53,11 +53,8 @@ def test_commands_reach_devices_exactly_once(ws_swarm: Any, target: Target,
     # them together make relay_rate commands per second
     think = sizes.relay_devices / sizes.relay_rate
 
-    shared = client.RunHttp()
-
     async def device(session: Any) -> None:
         dev_id, token, owner = devs[session.vu]
-        shared.attach(session)
         state = session.data
         if not state:
             state.update(ws=None, acked=set(), received=set(), first=True)
