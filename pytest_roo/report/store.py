@@ -29,6 +29,8 @@ class TestEntry:
     results: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: why a test was skipped, or the first line of its failure
+    message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -56,14 +58,16 @@ class Store:
         entry.verdicts.extend(data.get("verdicts", []))
         entry.notes.extend(data.get("notes", []))
 
-    def set_outcome(self, nodeid: str, when: str, outcome: str, duration: float) -> None:
-        entry = self.tests.get(nodeid)
-        if entry is None:
-            return
+    def set_outcome(
+        self, nodeid: str, when: str, outcome: str, duration: float, message: str = ""
+    ) -> None:
+        """Every test gets an entry, also those that recorded nothing (a skipped suite says why)."""
+        entry = self.entry(nodeid)
         if outcome == "failed" and when != "call":
             outcome = "error"
         if _OUTCOME_RANK.get(outcome, 0) > _OUTCOME_RANK.get(entry.outcome, 0):
             entry.outcome = outcome
+            entry.message = message
         entry.duration += duration
 
     def add_section(self, name: str, data: Any) -> None:

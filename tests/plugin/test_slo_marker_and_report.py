@@ -100,6 +100,7 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     tests = {t["nodeid"].split("::")[1]: t for t in report["tests"]}
     assert tests["test_fast"]["outcome"] == "passed"
     assert tests["test_slow"]["outcome"] == "failed"
+    assert tests["test_slow"]["message"].startswith("pytest_roo.slo.verdict.SloFailure: 2 of 2")
     slow = tests["test_slow"]
     assert [v["criterion"] for v in slow["verdicts"]] == ["p95 < 50ms", "error_rate < 1%"]
     verdict = slow["verdicts"][0]
@@ -114,6 +115,35 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     back = LoadResult.from_dict(res)
     assert back.percentile("rtt", 50) == pytest.approx(0.08, rel=2e-3)
     assert report["settings"]["services"] == "auto"
+
+
+def test_report_lists_every_test_with_its_outcome(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_ok():
+            pass
+
+        def test_skipped():
+            pytest.skip("no staging database: pass --roo-postgres-url")
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup went wrong")
+
+        def test_error(broken):
+            pass
+        """
+    )
+    report = pytester.path / "r.json"
+    pytester.runpytest(f"--roo-report-json={report}")
+    tests = {t["nodeid"].split("::")[1]: t for t in json.loads(report.read_text())["tests"]}
+    assert tests["test_ok"]["outcome"] == "passed" and tests["test_ok"]["message"] == ""
+    assert tests["test_skipped"]["outcome"] == "skipped"
+    assert tests["test_skipped"]["message"] == "no staging database: pass --roo-postgres-url"
+    assert tests["test_error"]["outcome"] == "error"
+    assert "setup went wrong" in tests["test_error"]["message"]
 
 
 def test_report_masks_secrets(pytester: pytest.Pytester) -> None:
