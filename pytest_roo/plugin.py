@@ -186,13 +186,27 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     slo.add_sink(recorder.record)
     try:
         outcome = yield
-    except BaseException:
+    except BaseException as exc:
         _judge_marker(item, recorder, raise_on_failure=False)
+        if isinstance(exc, KeyboardInterrupt):
+            _keep_interrupted(item, recorder)
         raise
     finally:
         slo.remove_sink(recorder.record)
     _judge_marker(item, recorder, raise_on_failure=True)
     return outcome
+
+
+def _keep_interrupted(item: pytest.Item, recorder: Recorder) -> None:
+    """Ctrl-C propagates out of the test call, so pytest makes no report for it: put what the
+    test measured so far into the session report directly."""
+    store = get_store(item.config)
+    payload = recorder.unsent_payload()
+    if payload is not None:
+        store.add_payload(item.nodeid, payload)
+    entry = store.entry(item.nodeid)
+    entry.outcome = "interrupted"
+    entry.notes.append("interrupted (Ctrl-C): the results measured until then are recorded")
 
 
 def _judge_marker(item: pytest.Item, recorder: Recorder, raise_on_failure: bool) -> None:

@@ -206,7 +206,10 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
         proc.stdout.close()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     assert took < 5, out
-    (res,) = by_test(report_of(path))["test_long_run"]["results"]
+    entry = by_test(report_of(path))["test_long_run"]
+    assert entry["outcome"] == "interrupted"
+    assert any("interrupted (Ctrl-C)" in note for note in entry["notes"])
+    (res,) = entry["results"]
     assert res["info"]["interrupted"] is True
     assert "interrupted" in res["info"]["stopped"]
     assert 100 <= res["operations"] < 6000

@@ -164,7 +164,8 @@ def test_report_is_written_when_interrupted(pytester: pytest.Pytester) -> None:
         def test_a(roo_record):
             roo_record(LoadResult.from_samples("before", [0.001] * 10))
 
-        def test_b():
+        def test_b(roo_record):
+            roo_record(LoadResult.from_samples("partial", [0.001] * 5))
             raise KeyboardInterrupt
         """
     )
@@ -172,7 +173,10 @@ def test_report_is_written_when_interrupted(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(f"--roo-report-json={report}", "-p", "no:playwright")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     data = json.loads(report.read_text())
-    assert data["summary"]["results"] == 1
+    assert data["summary"]["results"] == 2
+    interrupted = data["tests"][-1]
+    assert interrupted["nodeid"].endswith("test_b") and interrupted["outcome"] == "interrupted"
+    assert interrupted["results"][0]["name"] == "partial"
     assert data["exit_status"] == int(pytest.ExitCode.INTERRUPTED)
 
 
