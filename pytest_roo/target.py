@@ -164,7 +164,7 @@ class Target:
         """True while every process started for the target runs (external: always True)."""
         if self.external:
             return True
-        return all(_pid_alive(pid) for pid in self.pids)
+        return all(pid_alive(pid) for pid in self.pids)
 
     def health(self, path: str = "/health", timeout: float = 2.0) -> tuple[int, Any]:
         """GET ``path``: (status, parsed JSON body or the text); status 0 when unreachable."""
@@ -216,14 +216,19 @@ def _json_ready(value: Any) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while the process runs; a zombie child of ours (exited, not yet reaped) is gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child: it answered the signal, so it runs
+        return True
+    return done == 0
 
 
 def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
@@ -232,7 +237,7 @@ def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
         for pid in pids:  # reap our own children so they do not linger as zombies
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
