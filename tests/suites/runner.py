@@ -42,26 +42,36 @@ class SuiteRun:
         return {(name, v["criterion"]) for name, t in self.tests.items()
                 for v in t.get("verdicts", []) if v["passed"]}
 
+    @property
+    def cells(self) -> dict[str, dict[str, Any]]:
+        """Browser matrix cells by ``test-name[cell]``."""
+        cells = self.report.get("sections", {}).get("matrix", {}).get("cells", [])
+        return {c["nodeid"].split("::")[-1]: c for c in cells}
+
+    def verdicts(self, test: str) -> list[dict[str, Any]]:
+        return list(self.tests[test].get("verdicts", []))
+
     def explain(self) -> str:
         return f"exit code {self.returncode}\n{self.output[-6000:]}"
 
 
 def run_suite(paths: Sequence[str], tmp_path: Path, *, faults: str = "",
-              args: Sequence[str] = ()) -> SuiteRun:
-    """``pytest <paths> --roo-profile smoke`` in a subprocess with ``REFAPP_FAULTS=faults``."""
+              args: Sequence[str] = (), profile: str = "smoke",
+              timeout: float = SUITE_TIMEOUT) -> SuiteRun:
+    """``pytest <paths> --roo-profile <profile>`` in a subprocess with ``REFAPP_FAULTS=faults``."""
     report = tmp_path / "report.json"
     env = dict(os.environ)
     env["REFAPP_FAULTS"] = faults
     env.pop("ROO_TARGET", None)
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [
-        sys.executable, "-m", "pytest", *paths, "--roo-profile", "smoke",
+        sys.executable, "-m", "pytest", *paths, "--roo-profile", profile,
         "--roo-report-json", str(report), "--roo-output", str(tmp_path / "out"),
         "-p", "no:playwright", "-p", "no:cacheprovider", "-q", "--roo-progress", "off",
         *args,
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=SUITE_TIMEOUT, check=False,
+                          stderr=subprocess.STDOUT, timeout=timeout, check=False,
                           start_new_session=True)
     output = proc.stdout.decode(errors="replace")
     data = json.loads(report.read_text()) if report.exists() else {}

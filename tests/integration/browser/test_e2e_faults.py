@@ -3,58 +3,21 @@ the suite fails on the criterion that fault breaks, in the cells it breaks, and 
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.suites.runner import SuiteRun, run_suite
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 280.0
 
 
-@dataclasses.dataclass
-class Run:
-    returncode: int
-    output: str
-    report: dict[str, Any]
-
-    @property
-    def cells(self) -> dict[str, dict[str, Any]]:
-        """Matrix cells by ``test-name[cell]``."""
-        cells = self.report.get("sections", {}).get("matrix", {}).get("cells", [])
-        return {c["nodeid"].split("::")[-1]: c for c in cells}
-
-    def verdicts(self, test: str) -> list[dict[str, Any]]:
-        for entry in self.report.get("tests", []):
-            if entry["nodeid"].split("::")[-1] == test:
-                return list(entry.get("verdicts", []))
-        raise KeyError(test)
-
-    def explain(self) -> str:
-        return f"exit code {self.returncode}\n{self.output[-5000:]}"
-
-
-def run_e2e(tmp_path: Path, path: str, faults: str, browsers: str, *args: str) -> Run:
+def run_e2e(tmp_path: Path, path: str, faults: str, browsers: str, *args: str) -> SuiteRun:
     """``pytest suites/e2e/<path>`` in a subprocess against the reference system with faults."""
-    report = tmp_path / "report.json"
-    env = {**os.environ, "REFAPP_FAULTS": faults}
-    env.pop("ROO_TARGET", None)
-    env.pop("PYTEST_ADDOPTS", None)
-    cmd = [sys.executable, "-m", "pytest", f"suites/e2e/{path}", "--roo-browsers", browsers,
-           "--roo-report-json", str(report), "--roo-output", str(tmp_path / "out"),
-           "-p", "no:playwright", "-p", "no:cacheprovider", "-q", "--roo-progress", "off", *args]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False,
-                          start_new_session=True)
-    data = json.loads(report.read_text()) if report.exists() else {}
-    return Run(proc.returncode, proc.stdout.decode(errors="replace"), data)
+    return run_suite([f"suites/e2e/{path}"], tmp_path, faults=faults, profile="standard",
+                     args=["--roo-browsers", browsers, *args], timeout=TIMEOUT)
 
 
 def test_firefox_only_script_error_fails_only_firefox_cells(tmp_path: Path) -> None:
