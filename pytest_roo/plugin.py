@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_roo import options
-from pytest_roo.report.store import PROPERTY, get_store
+from pytest_roo.report.store import PROPERTY, get_store, short_message
 
 if TYPE_CHECKING:
     from pytest_roo.load.metrics import LoadResult
@@ -303,18 +303,6 @@ def pytest_runtest_makereport(
     return report
 
 
-def _short_message(report: pytest.TestReport) -> str:
-    """The skip reason, or the first line of the failure, of a report."""
-    if report.passed:
-        return ""
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    crash = getattr(longrepr, "reprcrash", None)
-    text = str(getattr(crash, "message", "") or longrepr or "")
-    return (text.strip().splitlines() or [""])[0][:300]
-
-
 class SessionReport:
     """Collects every test's recorded results (also from xdist workers) and renders the report."""
 
@@ -328,7 +316,7 @@ class SessionReport:
             if key == PROPERTY:
                 self.store.add_payload(report.nodeid, str(value))
         self.store.set_outcome(
-            report.nodeid, report.when, report.outcome, report.duration, _short_message(report)
+            report.nodeid, report.when, report.outcome, report.duration, short_message(report)
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_roo import __version__
 
-__all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store"]
+__all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store", "short_message"]
 
 PROPERTY = "roo"
 REPORT_SCHEMA = "pytest-roo/report/v1"
@@ -114,6 +114,18 @@ class Store:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.to_dict(**kwargs), indent=2, sort_keys=False) + "\n")
         tmp.replace(target)
+
+
+def short_message(report: Any) -> str:
+    """The skip reason, or the first line of the failure, of a report."""
+    if report.passed:
+        return ""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    text = str(getattr(crash, "message", "") or longrepr or "")
+    return (text.strip().splitlines() or [""])[0][:300]
 
 
 _stores: weakref.WeakKeyDictionary[Any, Store] = weakref.WeakKeyDictionary()

@@ -64,8 +64,16 @@ class SloFailure(AssertionError):
 
     def __init__(self, verdicts: Sequence[Verdict], extra: str = "") -> None:
         self.verdicts = list(verdicts)
-        failed = sum(not v.passed for v in self.verdicts)
-        message = f"{failed} of {len(self.verdicts)} criteria failed\n" + format_verdicts(verdicts)
+        failed = [v for v in self.verdicts if not v.passed]
+        # the first line is what one-line summaries (pytest -ra, the browser grid) show
+        what = "; ".join(
+            f"{v.criterion} measured {v.measured_text}" + (f" ({v.reason})" if v.reason else "")
+            for v in failed
+        )
+        message = (
+            f"{len(failed)} of {len(self.verdicts)} criteria failed: {what}\n"
+            + format_verdicts(verdicts)
+        )
         super().__init__(message + ("\n" + extra if extra else ""))
 
 

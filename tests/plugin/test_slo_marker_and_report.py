@@ -64,7 +64,8 @@ def test_marker_judges_every_recorded_result(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*_ test_slow _*",
-            "E   pytest_roo.slo.verdict.SloFailure: 2 of 2 criteria failed",
+            "E   pytest_roo.slo.verdict.SloFailure: 2 of 2 criteria failed: p95 < 50ms measured"
+            " 80.1 ms; error_rate < 1% measured 4.76%",
             "*p95 < 50ms*slow / rtt*80.1 ms*< 50.0 ms*100*FAIL",
         ]
     )
