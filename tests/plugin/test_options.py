@@ -76,6 +76,20 @@ def settings_of(result: pytest.RunResult) -> dict[str, Any]:
     raise AssertionError("no SETTINGS line in:\n" + result.stdout.str())
 
 
+def set_option(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, source: str, raw: str
+) -> list[str]:
+    """Give option ``name`` the value ``raw`` through ``source``; returns the CLI args to pass."""
+    spec = next(s for s in OPTIONS if s.name == name)
+    if source == "cli":
+        return [f"{spec.cli}={raw}"]
+    if source == "env":
+        monkeypatch.setenv(spec.env, raw)
+    else:
+        pytester.makeini(f"[pytest]\n{spec.ini} = {raw}\n")
+    return []
+
+
 def test_every_option_is_covered() -> None:
     assert set(VALID) == {spec.name for spec in OPTIONS}
     assert {name for name, _, _ in REJECTED} <= set(VALID)
@@ -95,17 +109,10 @@ def test_defaults(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize("name", sorted(VALID))
 @pytest.mark.parametrize("source", ["cli", "env", "ini"])
 def test_option_by_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
-    spec = next(s for s in OPTIONS if s.name == name)
     raw, shown = VALID[name]
     pytester.makepyfile(SHOW)
-    args = ["-s"]
-    if source == "cli":
-        args.append(f"{spec.cli}={raw}")
-    elif source == "env":
-        monkeypatch.setenv(spec.env, raw)
-    else:
-        pytester.makeini(f"[pytest]\n{spec.ini} = {raw}\n")
-    data = settings_of(pytester.runpytest(*args))
+    args = set_option(pytester, monkeypatch, name, source, raw)
+    data = settings_of(pytester.runpytest("-s", *args))
     assert data["values"][name] == shown
     assert data["sources"][name] == source
 
@@ -144,15 +151,8 @@ def test_rejected_values(
 ) -> None:
     spec = next(s for s in OPTIONS if s.name == name)
     pytester.makepyfile(SHOW)
-    args: list[str] = []
     label = {"cli": spec.cli, "env": spec.env, "ini": spec.ini}[source]
-    if source == "cli":
-        args.append(f"{spec.cli}={raw}")
-    elif source == "env":
-        monkeypatch.setenv(spec.env, raw)
-    else:
-        pytester.makeini(f"[pytest]\n{spec.ini} = {raw}\n")
-    result = pytester.runpytest(*args)
+    result = pytester.runpytest(*set_option(pytester, monkeypatch, name, source, raw))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     assert f"{label}=" in err
