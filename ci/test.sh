@@ -6,4 +6,5 @@ ci/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 mypy
+pytest --doctest-modules pytest_roo -q -p no:cacheprovider
 pytest tests -n 2 "$@"

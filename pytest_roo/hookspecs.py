@@ -1,10 +1,14 @@
 """Hooks pytest-roo adds; implement them in a ``conftest.py`` or a plugin.
 
-Example, a conftest that starts the system under test for every suite::
+Example, a conftest that starts the system under test for every suite (see
+:func:`pytest_roo.launch.start_process`: own process group, dies with pytest, log tail on a
+failed start)::
+
+    from pytest_roo.launch import start_process
 
     def pytest_roo_start_target(config, settings, output_dir):
-        proc = subprocess.Popen([...], start_new_session=True)
-        return Target(base_url="http://127.0.0.1:8080", pids=(proc.pid,), stop=proc.terminate)
+        return start_process(["node", "server.js"], health="http://127.0.0.1:8080/health",
+                             env={"PORT": "8080"}, log_path=output_dir / "server.log")
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pytest_roo.load.metrics import LoadResult
-    from pytest_roo.options import Settings
-    from pytest_roo.slo.verdict import Verdict
+    from pytest_roo.results.verdict import Verdict
+    from pytest_roo.settings import Settings
 
 
 @pytest.hookspec(firstresult=True)
@@ -32,7 +36,8 @@ def pytest_roo_start_target(config: pytest.Config, settings: Settings, output_di
     Example::
 
         def pytest_roo_start_target(config, settings, output_dir):
-            return start_my_app(output_dir / "app.log")
+            return start_process(["./my-app"], health="http://127.0.0.1:8080/health",
+                                 log_path=output_dir / "app.log")
     """
 
 

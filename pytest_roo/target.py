@@ -8,7 +8,7 @@ against both.
 
 Example::
 
-    target = Target.external("https://staging.example.com/app")
+    target = Target.external_url("https://staging.example.com/app")
     target.url("/health")        # 'https://staging.example.com/app/health'
     target.ws_url("/ws/echo")    # 'wss://staging.example.com/app/ws/echo'
 """
@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_roo.redact import mask_url
+
 __all__ = [
     "Target",
     "TargetError",
     "kill_groups",
-    "mask_password",
     "normalize_base_url",
     "tail",
     "wait_healthy",
@@ -48,6 +49,10 @@ class TargetError(ValueError):
     """A target URL or path that cannot be used (the message names it and the accepted forms)."""
 
 
+def _shown(url: object) -> str:
+    return repr(mask_url(url)) if isinstance(url, str) else repr(url)
+
+
 def normalize_base_url(url: str) -> str:
     """``http(s)://host[:port][/prefix]`` without a trailing slash, query or fragment.
 
@@ -57,20 +62,20 @@ def normalize_base_url(url: str) -> str:
     'https://example.com/app'
     """
     if not isinstance(url, str) or not url.strip():
-        raise TargetError(f"invalid target URL {url!r}: expected {URL_FORMS}")
+        raise TargetError(f"invalid target URL {_shown(url)}: expected {URL_FORMS}")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise TargetError(f"invalid target URL {url!r}: expected {URL_FORMS}")
+        raise TargetError(f"invalid target URL {_shown(url)}: expected {URL_FORMS}")
     if not parts.hostname:
-        raise TargetError(f"invalid target URL {url!r}: no host; expected {URL_FORMS}")
+        raise TargetError(f"invalid target URL {_shown(url)}: no host; expected {URL_FORMS}")
     try:
         parts.port  # noqa: B018 -- raises ValueError on a bad port
     except ValueError:
-        raise TargetError(f"invalid target URL {url!r}: bad port; expected {URL_FORMS}") from None
+        raise TargetError(f"invalid target URL {_shown(url)}: bad port; expected {URL_FORMS}") from None
     if parts.query or parts.fragment:
         raise TargetError(
-            f"invalid target URL {url!r}: no query or fragment allowed; expected {URL_FORMS}"
+            f"invalid target URL {_shown(url)}: no query or fragment allowed; expected {URL_FORMS}"
         )
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
@@ -186,7 +191,7 @@ class Target:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts for reports (no secrets: URLs in ``info`` are masked)."""
-        info = {k: mask_password(v) if isinstance(v, str) and "://" in v else v
+        info = {k: mask_url(v) if isinstance(v, str) and "://" in v else v
                 for k, v in self.info.items()
                 if _json_ready(v) and not any(w in k.lower() for w in SECRET_WORDS)}
         return {
@@ -197,15 +202,6 @@ class Target:
             "startup_seconds": self.startup_seconds,
             "info": info,
         }
-
-
-def mask_password(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(
-        ":" + parts.password + "@", ":***@", 1)))
 
 
 def _json_ready(value: Any) -> bool:

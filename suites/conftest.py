@@ -19,7 +19,7 @@ import pytest
 from suites.profiles import Sizes, sizes_for
 
 if TYPE_CHECKING:
-    from pytest_roo.options import Settings
+    from pytest_roo.settings import Settings
     from pytest_roo.target import Target
 
 

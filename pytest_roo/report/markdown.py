@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pytest_roo.report.store import Store
+from pytest_roo.results.verdict import verdict_cell
 
 __all__ = ["render_markdown"]
 
@@ -24,9 +25,9 @@ def render_markdown(store: Store) -> str:
     ]
     for nodeid, entry in store.tests.items():
         for v in entry.verdicts:
-            verdict = "PASS" if v["passed"] else "**FAIL**"
-            if v.get("reason"):
-                verdict += f" ({v['reason']})"
+            verdict = verdict_cell(v)
+            if not v["passed"]:
+                verdict = f"**{verdict}**"
             result = v["result"] + (f" / {v['metric']}" if v.get("metric") else "")
             cells = [nodeid, result, v["criterion"], v["measured_text"], v["limit_text"], verdict,
                      f"{v['samples']:,}"]

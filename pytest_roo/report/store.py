@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import weakref
+from pathlib import Path
 from typing import Any
 
 from pytest_roo import __version__
 
-__all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store", "short_message"]
+__all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store", "short_message",
+           "write_atomic"]
 
 PROPERTY = "roo"
 REPORT_SCHEMA = "pytest-roo/report/v1"
@@ -24,19 +27,34 @@ REPORT_SCHEMA = "pytest-roo/report/v1"
 @dataclasses.dataclass
 class TestEntry:
     nodeid: str
-    outcome: str = "passed"
+    #: passed, failed, error, skipped, interrupted; "" until a phase reported
+    outcome: str = ""
     duration: float = 0.0
     results: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     #: why a test was skipped, or the first line of its failure
     message: str = ""
+    #: the phases (setup, call, teardown) that reported
+    phases: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def final_outcome(self) -> str:
+        """The outcome to show: a test whose teardown never reported did not finish, whatever
+        its setup said (an interrupt under xdist leaves only the setup report)."""
+        if self.outcome in ("failed", "error", "skipped", "interrupted"):
+            return self.outcome
+        if "teardown" not in self.phases:
+            return "interrupted"
+        return self.outcome or "passed"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["outcome"] = self.final_outcome
+        return data
 
 
-_OUTCOME_RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+_OUTCOME_RANK = {"": -1, "passed": 0, "skipped": 1, "interrupted": 2, "failed": 3, "error": 4}
 
 
 class Store:
@@ -63,6 +81,8 @@ class Store:
     ) -> None:
         """Every test gets an entry, also those that recorded nothing (a skipped suite says why)."""
         entry = self.entry(nodeid)
+        if when not in entry.phases:
+            entry.phases.append(when)
         if outcome == "failed" and when != "call":
             outcome = "error"
         if _OUTCOME_RANK.get(outcome, 0) > _OUTCOME_RANK.get(entry.outcome, 0):
@@ -76,6 +96,7 @@ class Store:
 
     @property
     def verdict_counts(self) -> tuple[int, int]:
+        """(met, not met): an inconclusive verdict is not met."""
         passed = failed = 0
         for entry in self.tests.values():
             for verdict in entry.verdicts:
@@ -106,14 +127,19 @@ class Store:
         }
 
     def write_json(self, path: Any, **kwargs: Any) -> None:
-        import os
-        from pathlib import Path
+        write_atomic(path, json.dumps(self.to_dict(**kwargs), indent=2) + "\n")
 
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(**kwargs), indent=2, sort_keys=False) + "\n")
+
+def write_atomic(target: Any, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file beside it (never a half file)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def short_message(report: Any) -> str:

@@ -6,7 +6,8 @@ from typing import Any
 
 from pytest_roo import units
 from pytest_roo.report.store import Store
-from pytest_roo.report.table import render_table
+from pytest_roo.results.table import render_table
+from pytest_roo.results.verdict import verdict_cell
 
 __all__ = ["render_summary"]
 
@@ -14,7 +15,9 @@ HEADERS = ["test", "metric", "criterion", "measured", "limit", "verdict", "count
 
 
 def _short(nodeid: str) -> str:
-    return nodeid.rsplit("/", 1)[-1]
+    """The test id without its directories; parameters (which may hold "/") stay whole."""
+    path, sep, rest = nodeid.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + rest
 
 
 def _result_row(nodeid: str, result: dict[str, Any]) -> list[str]:
@@ -42,9 +45,7 @@ def render_summary(store: Store) -> str:
         for v in entry.verdicts:
             judged.add(v["result"])
             result = results.get(v["result"], {})
-            verdict = "PASS" if v["passed"] else "FAIL"
-            if v.get("reason"):
-                verdict += f": {v['reason']}"
+            verdict = verdict_cell(v)
             rows.append(
                 [
                     _short(nodeid),
@@ -66,4 +67,4 @@ def render_summary(store: Store) -> str:
     total = passed + failed
     noun = "criterion" if total == 1 else "criteria"
     head = f"{total} {noun} judged: {passed} passed, {failed} failed"
-    return head + "\n" + render_table(HEADERS, rows, max_width=70)
+    return head + "\n" + render_table(HEADERS, rows, max_width=70, cut_left=(0,))

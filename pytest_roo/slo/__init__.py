@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.verdict import Verdict, format_verdicts
+from pytest_roo.slo.judge import SloFailure, evaluate, lost_early
 from pytest_roo.slo.spec import ACCEPTED_FORMS, Criterion, CriterionError, parse
-from pytest_roo.slo.verdict import SloFailure, Verdict, evaluate, format_verdicts, lost_early
 
 __all__ = [
     "ACCEPTED_FORMS",
@@ -29,21 +30,6 @@ __all__ = [
     "lost_early",
     "parse",
 ]
-
-#: Called with (result, verdicts) by every check; the pytest plugin installs one per test so
-#: explicit checks land in the session report too.
-Sink = Callable[[LoadResult, list[Verdict]], None]
-_sinks: list[Sink] = []
-
-
-def add_sink(sink: Sink) -> None:
-    _sinks.append(sink)
-
-
-def remove_sink(sink: Sink) -> None:
-    if sink in _sinks:
-        _sinks.remove(sink)
-
 
 def as_result(subject: Any) -> LoadResult:
     """A LoadResult from a LoadResult, or from pytest-benchmark's ``benchmark`` fixture after it ran.
@@ -69,7 +55,10 @@ def as_result(subject: Any) -> LoadResult:
 def check(subject: Any, *criteria: str | Criterion | Iterable[str | Criterion]) -> list[Verdict]:
     """Judge every criterion; raise :class:`SloFailure` (an AssertionError) if any fails.
 
-    The message is a table of all verdicts. Returns the verdicts when all pass.
+    The message is a table of all verdicts. Returns the verdicts when all pass. A pure function:
+    inside a test, a failing check that escapes the test lands in the session report (the
+    plugin reads the SloFailure); to put passing verdicts there too, use the ``roo_record``
+    fixture: ``roo_record(result, "p95 < 50ms")``.
     """
     __tracebackhide__ = True
     flat: list[str | Criterion] = []
@@ -83,8 +72,6 @@ def check(subject: Any, *criteria: str | Criterion | Iterable[str | Criterion]) 
     parsed = [parse(c) for c in flat]
     result = as_result(subject)
     verdicts = evaluate(result, parsed)
-    if _sinks:  # the innermost test being run (pytester may nest sessions)
-        _sinks[-1](result, verdicts)
     if not all(v.passed for v in verdicts):
-        raise SloFailure(verdicts)
+        raise SloFailure(verdicts, result=result)
     return verdicts

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_roo.options import OPTIONS
+from pytest_roo.settings import OPTIONS
 
 pytestmark = pytest.mark.usefixtures("no_playwright_plugin")
 
@@ -46,16 +46,20 @@ VALID: dict[str, tuple[str, Any]] = {
 REJECTED: list[tuple[str, str, str]] = [
     ("services", "dockr", "auto, docker, local, external"),
     ("progress", "loud", "auto, on, off"),
-    ("profile", "huge", "smoke, standard, full"),
+    ("profile", "Huge Profile!", "profile name"),
+    ("max_generator_cpu", "0%", "above 0%"),
+    ("report_json", "/dev/null/report.json", "not a directory"),
+    ("output", "/dev/null/sub", "not a directory"),
     ("max_generator_cpu", "150%", "percentage"),
     ("max_generator_cpu", "lots", "percentage"),
     ("postgres_url", "mysql://u@127.0.0.1/db", "postgresql://"),
     ("postgres_url", "postgresql:///db", "with a host"),
     ("redis_url", "http://127.0.0.1:6379", "redis://"),
     ("postgres_isolation", "rollback", "database, transaction, truncate"),
-    ("target", "ftp://127.0.0.1", "http:// or https://"),
-    ("target", "http://127.0.0.1:99999", "port must be a number"),
-    ("target", "127.0.0.1:8080", "http:// or https://"),
+    ("target", "ftp://127.0.0.1", "http://host:port[/prefix] or https://"),
+    ("target", "http://127.0.0.1:99999", "bad port"),
+    ("target", "127.0.0.1:8080", "http://host:port[/prefix] or https://"),
+    ("target", "http://127.0.0.1:8080/?token=abc", "no query or fragment"),
     ("browsers", "safari", "chromium, firefox, webkit"),
     ("browsers", ",", "comma-separated list"),
     ("devices", " , ", "device names"),

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_roo.redact import mask_url
 from pytest_roo.target import (
     Target,
     TargetError,
-    mask_password,
     normalize_base_url,
     tail,
     wait_healthy,
@@ -111,7 +111,7 @@ def test_describe_masks_passwords_and_drops_secrets() -> None:
         "handle": object()})
     described = target.describe()
     assert described["info"] == {"postgres_url": "postgresql://u:***@127.0.0.1:5/db"}
-    assert mask_password("redis://127.0.0.1:1/0") == "redis://127.0.0.1:1/0"
+    assert mask_url("redis://127.0.0.1:1/0") == "redis://127.0.0.1:1/0"
 
 
 def test_wait_healthy_gives_up_with_the_url() -> None:

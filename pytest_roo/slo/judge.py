@@ -1,4 +1,4 @@
-"""Verdicts: a criterion held against what a result measured, with the sample count behind it."""
+"""Judging: a criterion held against what a result measured, with the sample count behind it."""
 
 from __future__ import annotations
 
@@ -7,63 +7,25 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pytest_roo import units
 from pytest_roo.load.metrics import LoadResult
-from pytest_roo.report.table import render_table
+from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo.spec import Criterion, parse
 
-__all__ = ["SloFailure", "Verdict", "evaluate", "format_verdicts", "lost_early"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
-    """One criterion judged on one result. ``measured`` and ``limit`` are in base units."""
-
-    criterion: str
-    result: str
-    metric: str | None
-    stat: str
-    kind: str
-    op: str
-    limit: float
-    measured: float
-    samples: int
-    passed: bool
-    reason: str = ""
-
-    @property
-    def measured_text(self) -> str:
-        return _format(self.kind, self.measured)
-
-    @property
-    def limit_text(self) -> str:
-        return f"{self.op} {_format(self.kind, self.limit)}"
-
-    @property
-    def verdict_text(self) -> str:
-        return "PASS" if self.passed else "FAIL"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["measured"] = None if math.isnan(self.measured) else self.measured
-        data["measured_text"] = self.measured_text
-        data["limit_text"] = self.limit_text
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in fields}
-        if values.get("measured") is None:
-            values["measured"] = math.nan
-        return cls(**values)
+__all__ = ["SloFailure", "evaluate", "lost_early"]
 
 
 class SloFailure(AssertionError):
-    """Raised by :func:`pytest_roo.slo.check`; the message is the table of all verdicts."""
+    """Raised by :func:`pytest_roo.slo.check`; the message is the table of all verdicts.
 
-    def __init__(self, verdicts: Sequence[Verdict], extra: str = "") -> None:
+    ``verdicts`` are all verdicts of the check, ``result`` the LoadResult judged (None when
+    several results were judged together, as for a test's marker).
+    """
+
+    def __init__(
+        self, verdicts: Sequence[Verdict], extra: str = "", result: LoadResult | None = None
+    ) -> None:
         self.verdicts = list(verdicts)
+        self.result = result
         failed = [v for v in self.verdicts if not v.passed]
         # the first line is what one-line summaries (pytest -ra, the browser grid) show
         what = "; ".join(
@@ -77,14 +39,7 @@ class SloFailure(AssertionError):
         super().__init__(message + ("\n" + extra if extra else ""))
 
 
-def _format(kind: str, value: float) -> str:
-    if kind == "latency":
-        return units.format_duration(value)
-    if kind == "ratio":
-        return units.format_percent(value)
-    if kind == "rate":
-        return units.format_rate(value)
-    return units.format_count(value)
+SloFailure.__module__ = "pytest_roo.slo"  # how tracebacks and one-line summaries name it
 
 
 def _judge(result: LoadResult, criterion: Criterion) -> Verdict:
@@ -200,19 +155,3 @@ def _count_above(hist: Any, limit_seconds: float, inclusive: bool) -> int:
         if value > limit_us or (inclusive and hist.values_are_equivalent(value, int(limit_us))):
             above += item.count_at_value_iterated_to
     return int(above)
-
-
-def format_verdicts(verdicts: Sequence[Verdict]) -> str:
-    """The readable table a failing check shows."""
-    rows = [
-        [
-            v.criterion,
-            v.result + (f" / {v.metric}" if v.metric else ""),
-            v.measured_text,
-            v.limit_text,
-            f"{v.samples:,}",
-            v.verdict_text + (f" ({v.reason})" if v.reason else ""),
-        ]
-        for v in verdicts
-    ]
-    return render_table(["criterion", "result", "measured", "limit", "samples", "verdict"], rows)

@@ -1,36 +1,38 @@
 """Every pytest-roo setting: a CLI option ``--roo-*``, an ini key ``roo_*`` and an env var ``ROO_*``.
 
 Each setting is declared once in :data:`OPTIONS` with a typed ``parse_*`` function. The three
-sources are resolved once per process (CLI > env > ini > default) into the frozen
-:class:`Settings`, kept on ``config.stash``. A bad value is a :class:`pytest.UsageError` that names
-where it came from, the value, and the accepted forms.
+sources are resolved once per process (CLI > env > ini > default) by :func:`resolve` into the
+frozen :class:`Settings`. A bad value is a :class:`SettingsError` that names where it came from,
+the value, and the accepted forms (the plugin turns it into a ``pytest.UsageError``).
+
+Plain Python: the pytest wiring (options, ini keys, ``config.stash``) is in
+:mod:`pytest_roo.plugin.options`, so library code can type its settings without importing pytest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from pytest_roo import units
+from pytest_roo.redact import mask_url
 
 __all__ = [
     "OPTIONS",
     "OptionSpec",
     "Settings",
-    "add_options",
-    "get_settings",
-    "resolve_settings",
+    "SettingsError",
+    "mask_url",
+    "resolve",
 ]
 
 SERVICE_BACKENDS = ("auto", "docker", "local", "external")
 ISOLATION_MODES = ("database", "transaction", "truncate")
-PROFILES = ("smoke", "standard", "full")
 ENGINES = ("chromium", "firefox", "webkit")
 PROGRESS_MODES = ("auto", "on", "off")
 DEVICE_ALIASES = ("desktop", "tablet", "mobile")
@@ -85,6 +87,30 @@ def parse_percent(value: str) -> float:
         return units.parse_percent(value)
     except ValueError:
         raise ValueError(f"expected {units.PERCENT_FORMS}") from None
+
+
+def parse_target(value: str) -> str:
+    """The system under test's base URL, normalized once (the same rule the fixtures use)."""
+    from pytest_roo.target import normalize_base_url
+
+    return normalize_base_url(value)
+
+
+def parse_cpu_share(value: str) -> float:
+    share = parse_percent(value)
+    if not 0 < share <= 1:
+        raise ValueError("expected a share of one core above 0% and at most 100%, e.g. 90%")
+    return share
+
+
+def parse_profile(value: str) -> str:
+    """A profile name; the suites that use it say which names they know (see suites/profiles.py)."""
+    text = value.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", text):
+        raise ValueError(
+            "expected a profile name (letters, digits, - and _), e.g. smoke, standard or full"
+        )
+    return text
 
 
 def parse_engines(value: str) -> tuple[str, ...]:
@@ -182,10 +208,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("progress", parse_choice(PROGRESS_MODES), "auto",
                "One progress line per second for load runs longer than 2 s: auto (only on a "
                "terminal and not under -q), on, off.", "|".join(PROGRESS_MODES)),
-    OptionSpec("profile", parse_choice(PROFILES), "standard",
-               "Sizes of the ready suites: smoke, standard or full. A profile never shrinks a "
-               "size below its criterion's own figure.", "|".join(PROFILES)),
-    OptionSpec("max_generator_cpu", parse_percent, 0.90,
+    OptionSpec("profile", parse_profile, "standard",
+               "Sizes of the suites, by name; the ready suites know smoke, standard and full. "
+               "A profile never shrinks a size below its criterion's own figure.", "NAME"),
+    OptionSpec("max_generator_cpu", parse_cpu_share, 0.90,
                "CPU share of one core above which the load generator counts as saturated and "
                "its criteria fail.", "PERCENT"),
     # services
@@ -214,9 +240,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("redis_image", parse_text, "redis:7.4.1-alpine",
                "Docker image for the docker backend (pinned tag).", "IMAGE"),
     # target
-    OptionSpec("target", parse_url(("http", "https")), None,
+    OptionSpec("target", parse_target, None,
                "Run the suites against this deployment instead of starting the embedded "
-               "reference system; ws(s):// URLs are derived.", "URL"),
+               "reference system; ws(s):// URLs are derived.", "URL", secret=True),
     # browsers
     OptionSpec("browsers", parse_engines, ENGINES,
                "Browser engines of the matrix, comma-separated.", ",".join(ENGINES)),
@@ -262,6 +288,35 @@ class Settings:
     # where each value came from: "cli", "env", "ini" or "default"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
+    def validate(self) -> None:
+        """Checks across settings and on the file system, made when pytest starts (not at the end).
+
+        Raises :class:`SettingsError`.
+        """
+        for name, want_dir in (("report_json", False), ("output", True)):
+            path = getattr(self, name)
+            if path is None:
+                continue
+            problem = _writable_path_problem(Path(path), want_dir)
+            if problem:
+                spec = _BY_NAME[name]
+                label = {"env": spec.env, "ini": spec.ini}.get(self.sources.get(name, ""), spec.cli)
+                raise SettingsError(
+                    f"pytest-roo: {label}={str(path)!r} cannot be written: {problem}"
+                )
+        if self.services == "external" and not (self.postgres_url or self.redis_url):
+            raise SettingsError(
+                "pytest-roo: --roo-services=external needs --roo-postgres-url and/or "
+                "--roo-redis-url (or ROO_POSTGRES_URL / ROO_REDIS_URL)"
+            )
+        if self.services in ("local", "docker"):
+            given = [_BY_NAME[n].cli for n in ("postgres_url", "redis_url") if getattr(self, n)]
+            if given:
+                raise SettingsError(
+                    f"pytest-roo: {given[0]} is only used by --roo-services=external (or auto), "
+                    f"but --roo-services={self.services} starts its own servers; drop one of them"
+                )
+
     def public(self) -> dict[str, Any]:
         """The settings as JSON-ready values, with secrets (URLs with passwords) masked."""
         out: dict[str, Any] = {}
@@ -279,83 +334,59 @@ class Settings:
         return out
 
 
-def mask_url(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
-# --- wiring into pytest -------------------------------------------------------------------------
+class SettingsError(ValueError):
+    """A setting's value is not valid; the message names the source, the value and the forms."""
 
 
-def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("roo", "pytest-roo: service levels, load, services, browser matrix")
-    for spec in OPTIONS:
-        default = spec.default
-        if isinstance(default, tuple):
-            default = ",".join(default)
-        elif isinstance(default, float) and spec.parse is parse_percent:
-            default = f"{default:.0%}"
-        group.addoption(
-            spec.cli,
-            dest=spec.dest,
-            default=None,
-            metavar=spec.metavar,
-            help=f"{spec.help} Also ini {spec.ini}, env {spec.env}. Default: {default!r}".replace(
-                "%", "%%"
-            ),
-        )
-        parser.addini(spec.ini, f"{spec.help} (see {spec.cli})", type="string", default="")
+#: (source, label, raw value or None) for one setting, in precedence order
+Lookup = Callable[[OptionSpec], Sequence[tuple[str, str, Any]]]
 
 
-def resolve_settings(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
-    """CLI > env > ini > default, each value through its parser. Raises pytest.UsageError."""
-    environ = os.environ if environ is None else environ
+def resolve(lookup: Lookup) -> Settings:
+    """Resolve every setting from the candidates ``lookup`` gives (first non-empty one wins).
+
+    An empty ini key or env var counts as unset; an empty CLI value is an error. Raises
+    :class:`SettingsError`.
+    """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for spec in OPTIONS:
-        candidates: list[tuple[str, str, Any]] = [
-            ("cli", spec.cli, config.getoption(spec.dest)),
-            ("env", spec.env, environ.get(spec.env)),
-            ("ini", spec.ini, config.getini(spec.ini)),
-        ]
-        for source, label, raw in candidates:
-            # An empty ini key or env var counts as unset; an empty CLI value is an error.
+        for source, label, raw in lookup(spec):
             if raw is None or (source != "cli" and raw == ""):
                 continue
             try:
                 values[spec.name] = spec.parse(str(raw))
             except ValueError as exc:
-                shown = "***" if spec.secret else repr(raw)
-                raise pytest.UsageError(f"pytest-roo: {label}={shown} is not valid: {exc}") from None
+                shown = mask_url(str(raw)) if spec.secret else repr(raw)
+                if spec.secret and shown == str(raw):
+                    shown = "***"
+                raise SettingsError(f"pytest-roo: {label}={shown} is not valid: {exc}") from None
             sources[spec.name] = source
             break
         else:
             values[spec.name] = spec.default
             sources[spec.name] = "default"
-    if values["services"] == "external":
-        missing = [
-            _BY_NAME[name].cli for name in ("postgres_url", "redis_url") if not values[name]
-        ]
-        if len(missing) == 2:
-            raise pytest.UsageError(
-                "pytest-roo: --roo-services=external needs --roo-postgres-url and/or "
-                "--roo-redis-url (or ROO_POSTGRES_URL / ROO_REDIS_URL)"
-            )
-    return Settings(**values, sources=sources)
+    settings = Settings(**values, sources=sources)
+    settings.validate()
+    return settings
 
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
-
-
-def get_settings(config: pytest.Config) -> Settings:
-    """The Settings of this session (resolved at configure time)."""
-    try:
-        return config.stash[SETTINGS_KEY]
-    except KeyError:
-        settings = resolve_settings(config)
-        config.stash[SETTINGS_KEY] = settings
-        return settings
+def _writable_path_problem(path: Path, want_dir: bool) -> str | None:
+    """Why ``path`` cannot be written as a file (or a directory), checked without creating it."""
+    if path.exists():
+        if want_dir and not path.is_dir():
+            return "it exists and is not a directory"
+        if not want_dir and path.is_dir():
+            return "it is a directory; give a file path such as report/roo-report.json"
+        probe = path if want_dir else path.parent
+    else:
+        probe = path.parent
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory, so nothing can be created under it"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None

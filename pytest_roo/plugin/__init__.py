@@ -1,0 +1,199 @@
+"""pytest-roo's pytest hooks: options, markers, fixture modules, criteria, session report.
+
+Only wiring lives here (and in this package's modules: :mod:`.options`, :mod:`.recording`,
+:mod:`.iterations`, :mod:`.session`); the logic is in plain modules (slo/, load/, report/) that
+never import pytest. Importing this module is cheap: no Playwright, testcontainers, asyncpg,
+aiohttp or HdrHistogram until a fixture needs them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator
+
+import pytest
+
+from pytest_roo.plugin.options import SETTINGS_KEY, add_options, get_settings, resolve_settings
+from pytest_roo.plugin.recording import (
+    RECORDING_KEY,
+    SLO_SPEC_KEY,
+    Recording,
+    get_recording,
+    get_slo_spec,
+    parse_slo_markers,
+)
+from pytest_roo.plugin.session import SessionReport
+from pytest_roo.report.store import PROPERTY, get_store
+
+pytest_plugins = [
+    "pytest_roo.fixtures.core",
+    "pytest_roo.fixtures.services",
+    "pytest_roo.fixtures.load",
+    "pytest_roo.fixtures.target",
+    "pytest_roo.fixtures.browser",
+]
+
+MARKERS = (
+    "slo(*criteria, iterations=None, abort_on_fail=False): criteria such as 'p95 < 50ms' that "
+    "every result the test records must meet; iterations=N runs the test N times and judges "
+    "its success_rate.",
+)
+
+
+# --- options and configuration ------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_roo import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SETTINGS_KEY] = resolve_settings(config)
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    report = SessionReport(config)
+    config.pluginmanager.register(report, "roo-session-report")
+    report.install_sigterm()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from pytest_roo.redact import mask_url
+
+    settings = get_settings(config)
+    target = mask_url(settings.target) if settings.target else "started by pytest_roo_start_target"
+    report = settings.report_json or "off"
+    return f"roo: profile={settings.profile} target={target} report-json={report}"
+
+
+# --- the slo marker and the recording of each test ----------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    try:
+        spec = parse_slo_markers(item)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if spec is not None:
+        item.stash[SLO_SPEC_KEY] = spec
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True
+    from pytest_roo.slo import SloFailure
+
+    recording = get_recording(item)
+    try:
+        outcome = yield
+    except BaseException as exc:
+        if isinstance(exc, SloFailure) and exc.result is not None:
+            recording.add_verdicts(exc.result, exc.verdicts)  # an explicit check that failed
+        _judge_marker(item, recording, raise_on_failure=False)
+        recording.announce(item)
+        if isinstance(exc, KeyboardInterrupt):
+            _keep_interrupted(item, recording)
+        raise
+    _judge_marker(item, recording, raise_on_failure=True)
+    recording.announce(item)
+    return outcome
+
+
+def _keep_interrupted(item: pytest.Item, recording: Recording) -> None:
+    """Ctrl-C propagates out of the test call, so pytest makes no report for it: put what the
+    test measured so far into the session report directly."""
+    store = get_store(item.config)
+    payload = _payload_or_problem(recording)[0]
+    if payload is not None:
+        store.add_payload(item.nodeid, payload)
+    entry = store.entry(item.nodeid)
+    entry.outcome = "interrupted"
+    report = item.config.pluginmanager.get_plugin("roo-session-report")
+    why = getattr(report, "interrupted", "") or "interrupted (Ctrl-C)"
+    entry.notes.append(f"{why}: the results measured until then are recorded")
+
+
+def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: bool) -> None:
+    __tracebackhide__ = True
+    from pytest_roo import slo
+
+    spec = get_slo_spec(item)
+    if spec is None:
+        return
+    subjects = recording.results
+    if spec.iterations:
+        subjects = [r for r in recording.results if r.info.get("kind") == "iterations"]
+    if not subjects:
+        if raise_on_failure:
+            raise AssertionError(
+                f"@pytest.mark.slo{spec.criteria} but the test recorded no result: nothing was "
+                "measured, so nothing is proven (record one with roo_record(result) or a load "
+                "fixture)"
+            )
+        return
+    verdicts: list[slo.Verdict] = []
+    for result in subjects:
+        judged = slo.evaluate(result, spec.criteria)
+        recording.add_verdicts(result, judged)
+        verdicts.extend(judged)
+    if raise_on_failure and not all(v.passed for v in verdicts):
+        failing = [
+            f"  iteration {f['iteration']}: {f['error']}"
+            for result in subjects
+            for f in result.info.get("failures", [])
+        ]
+        extra = "failing iterations:\n" + "\n".join(failing) if failing else ""
+        raise slo.SloFailure(verdicts, extra=extra)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    spec = get_slo_spec(pyfuncitem)
+    if spec is None or not spec.iterations:
+        return None
+    from pytest_roo.plugin.iterations import run_iterations
+
+    function = pyfuncitem.obj
+    if inspect.iscoroutinefunction(function):
+        pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
+    run_iterations(pyfuncitem, function, spec.iterations)
+    return True
+
+
+def _payload_or_problem(recording: Recording) -> tuple[str | None, str]:
+    """The unsent payload, or (None, why) when a recorded object cannot be serialised: a
+    mistake in one test fails that test, it never ends the session."""
+    try:
+        return recording.unsent_payload(), ""
+    except Exception as exc:  # a result that cannot be written (bad info, overflow, ...)
+        return None, f"pytest-roo could not record this test's results: {type(exc).__name__}: {exc}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    recording = item.stash.get(RECORDING_KEY, None)
+    if recording is not None:
+        payload, problem = _payload_or_problem(recording)
+        if payload is not None:
+            report.user_properties.append((PROPERTY, payload))
+        elif problem:
+            report.outcome = "failed"
+            report.longrepr = problem
+    return report
+
+
+__all__ = [
+    "MARKERS",
+    "get_recording",
+    "get_settings",
+    "get_slo_spec",
+]

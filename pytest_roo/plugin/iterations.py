@@ -1,0 +1,51 @@
+"""``@pytest.mark.slo(..., iterations=N)``: run the test body N times, each failure is data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_roo.plugin.recording import get_recording
+
+__all__ = ["run_iterations"]
+
+
+def run_iterations(item: pytest.Function, function: Callable[..., Any], n: int) -> None:
+    """Call ``function`` with the test's fixture values ``n`` times and record one LoadResult
+    ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed."""
+    from pytest_roo.load.metrics import LoadResult
+
+    kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+    result = LoadResult(name="iterations", info={"kind": "iterations", "failures": []})
+    metric = result.metric("iteration")
+    recording = get_recording(item)
+    started = time.perf_counter()
+    try:
+        for index in range(1, n + 1):
+            t0 = time.perf_counter()
+            try:
+                function(**kwargs)
+            except (pytest.skip.Exception, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # an iteration's failure is data, not the end
+                if type(exc).__name__ == "Failed" and "Timeout" in str(exc):
+                    raise  # pytest-timeout ends the test, not one iteration
+                result.add_error("assertion" if isinstance(exc, AssertionError) else "exception")
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                text = f"{type(exc).__name__}: {first_line}".rstrip(": ")
+                failures = result.info["failures"]
+                if len(failures) < 50:
+                    failures.append({"iteration": index, "error": text[:500]})
+                item.config.hook.pytest_roo_iteration_failed(
+                    item=item, iteration=index, excinfo=pytest.ExceptionInfo.from_exception(exc)
+                )
+            finally:
+                result.operations += 1
+                metric.record(time.perf_counter() - t0)
+    finally:
+        result.duration = time.perf_counter() - started
+        result.info["iterations_requested"] = n
+        recording.add_result(result)

@@ -1,0 +1,165 @@
+"""What one test recorded (results, verdicts, notes), kept in ``item.stash``; its slo marker spec.
+
+No global state: every test has its own :class:`Recording`. Fixtures add results to it, the
+marker's criteria are judged into it when the test body ends, verdicts of an explicit
+``slo.check`` that fails the test are taken from the escaping :class:`SloFailure`, and the
+``pytest_roo_result_recorded`` hook fires once per result, with all of its verdicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.verdict import Verdict
+
+__all__ = ["SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
+
+SLO_KWARGS = ("iterations", "abort_on_fail")
+
+
+@dataclasses.dataclass(frozen=True)
+class SloSpec:
+    """Every ``slo`` marker of a test (function, class, module) merged and validated."""
+
+    criteria: tuple[str, ...]
+    iterations: int | None = None
+    abort_on_fail: bool = False
+
+
+SLO_SPEC_KEY = pytest.StashKey[SloSpec]()
+RECORDING_KEY = pytest.StashKey["Recording"]()
+
+
+def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
+    """All ``slo`` markers of an item as one spec; ValueError naming what is wrong.
+
+    Criteria of every level add up (closest first, duplicates dropped); ``iterations`` given at
+    two levels with different values is an error rather than a silent choice.
+    """
+    from pytest_roo import slo
+
+    markers = list(item.iter_markers("slo"))
+    if not markers:
+        return None
+    criteria: list[str] = []
+    iterations: int | None = None
+    abort_on_fail = False
+    for marker in markers:
+        unknown = sorted(set(marker.kwargs) - set(SLO_KWARGS))
+        if unknown:
+            raise ValueError(
+                f"@pytest.mark.slo got unknown argument {unknown[0]!r}; "
+                f"accepted: criteria strings and {', '.join(SLO_KWARGS)}"
+            )
+        for arg in marker.args:
+            if not isinstance(arg, str):
+                raise ValueError(
+                    f"@pytest.mark.slo got {arg!r} ({type(arg).__name__}): expected a string "
+                    "criterion such as 'p95 < 50ms'"
+                )
+            slo.parse(arg)  # raises CriterionError naming the text and the accepted forms
+            if arg not in criteria:
+                criteria.append(arg)
+        if "iterations" in marker.kwargs:
+            value = marker.kwargs["iterations"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"@pytest.mark.slo(iterations={value!r}): expected a whole number >= 1"
+                )
+            if iterations is not None and value != iterations:
+                raise ValueError(
+                    f"@pytest.mark.slo(iterations=...) is given twice with different values "
+                    f"({iterations} and {value}); keep one"
+                )
+            iterations = value
+        if "abort_on_fail" in marker.kwargs:
+            value = marker.kwargs["abort_on_fail"]
+            if not isinstance(value, bool):
+                raise ValueError(f"@pytest.mark.slo(abort_on_fail={value!r}): expected True or False")
+            abort_on_fail = abort_on_fail or value
+    if not criteria:
+        raise ValueError(
+            "@pytest.mark.slo needs at least one criterion, e.g. @pytest.mark.slo('p95 < 50ms')"
+        )
+    return SloSpec(tuple(criteria), iterations, abort_on_fail)
+
+
+def get_slo_spec(item: pytest.Item) -> SloSpec | None:
+    """The test's merged marker spec (parsed at setup), or None without a marker."""
+    return item.stash.get(SLO_SPEC_KEY, None)
+
+
+class Recording:
+    """Results, verdicts and notes of one test; what is not yet in a test report is "unsent"."""
+
+    def __init__(self) -> None:
+        self.results: list[LoadResult] = []
+        #: (index of the result in ``results``, verdict)
+        self.verdicts: list[tuple[int, Verdict]] = []
+        self.notes: list[str] = []
+        self._announced = 0
+        self._sent_results = 0
+        self._sent_verdicts = 0
+        self._sent_notes = 0
+
+    def add_result(self, result: LoadResult) -> int:
+        from pytest_roo.load.metrics import LoadResult
+
+        if not isinstance(result, LoadResult):
+            raise TypeError(
+                f"pytest-roo can record a LoadResult (from a load fixture, LoadResult.from_samples "
+                f"or slo.as_result), not {type(result).__name__}: {result!r:.80}"
+            )
+        for index, known in enumerate(self.results):
+            if known is result:
+                return index
+        self.results.append(result)
+        return len(self.results) - 1
+
+    def add_verdicts(self, result: LoadResult, verdicts: list[Verdict]) -> None:
+        index = self.add_result(result)
+        known = {id(v) for _, v in self.verdicts}
+        self.verdicts.extend((index, v) for v in verdicts if id(v) not in known)
+
+    def announce(self, item: pytest.Item) -> None:
+        """Fire ``pytest_roo_result_recorded`` once for each result not announced yet."""
+        while self._announced < len(self.results):
+            index = self._announced
+            self._announced += 1
+            verdicts = [v for i, v in self.verdicts if i == index]
+            item.config.hook.pytest_roo_result_recorded(
+                item=item, result=self.results[index], verdicts=verdicts
+            )
+
+    def unsent_payload(self) -> str | None:
+        """What was recorded since the last call, as the JSON a test report carries."""
+        results = self.results[self._sent_results :]
+        verdicts = self.verdicts[self._sent_verdicts :]
+        notes = self.notes[self._sent_notes :]
+        if not (results or verdicts or notes):
+            return None
+        # counted as sent even when serialising fails: a bad object fails one report, not all
+        self._sent_results = len(self.results)
+        self._sent_verdicts = len(self.verdicts)
+        self._sent_notes = len(self.notes)
+        return json.dumps(
+            {
+                "results": [r.to_dict() for r in results],
+                "verdicts": [v.to_dict() for _, v in verdicts],
+                "notes": notes,
+            }
+        )
+
+
+def get_recording(item: pytest.Item) -> Recording:
+    """The test's recording (created on first use)."""
+    recording = item.stash.get(RECORDING_KEY, None)
+    if recording is None:
+        recording = item.stash[RECORDING_KEY] = Recording()
+    return recording

@@ -1,0 +1,93 @@
+"""Verdicts: a criterion held against what a result measured, and their one text form."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pytest_roo import units
+from pytest_roo.results.table import render_table
+
+__all__ = ["Verdict", "format_value", "format_verdicts", "verdict_cell"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One criterion judged on one result. ``measured`` and ``limit`` are in base units."""
+
+    criterion: str
+    result: str
+    metric: str | None
+    stat: str
+    kind: str
+    op: str
+    limit: float
+    measured: float
+    samples: int
+    passed: bool
+    reason: str = ""
+
+    @property
+    def measured_text(self) -> str:
+        return format_value(self.kind, self.measured)
+
+    @property
+    def limit_text(self) -> str:
+        return f"{self.op} {format_value(self.kind, self.limit)}"
+
+    @property
+    def verdict_text(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["measured"] = None if math.isnan(self.measured) else self.measured
+        data["measured_text"] = self.measured_text
+        data["limit_text"] = self.limit_text
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        if values.get("measured") is None:
+            values["measured"] = math.nan
+        return cls(**values)
+
+
+def format_value(kind: str, value: float) -> str:
+    """A measured value or limit in the unit its kind reads best in."""
+    if kind == "latency":
+        return units.format_duration(value)
+    if kind == "ratio":
+        return units.format_percent(value)
+    if kind == "rate":
+        return units.format_rate(value)
+    return units.format_count(value)
+
+
+
+def verdict_cell(verdict: Verdict | Mapping[str, Any]) -> str:
+    """PASS or FAIL with its reason: the verdict as every table shows it."""
+    data = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
+    text = "PASS" if data.get("passed") else "FAIL"
+    reason = data.get("reason")
+    return f"{text} ({reason})" if reason else text
+
+
+def format_verdicts(verdicts: Sequence[Verdict]) -> str:
+    """The readable table a failing check shows."""
+    rows = [
+        [
+            v.criterion,
+            v.result + (f" / {v.metric}" if v.metric else ""),
+            v.measured_text,
+            v.limit_text,
+            f"{v.samples:,}",
+            verdict_cell(v),
+        ]
+        for v in verdicts
+    ]
+    return render_table(["criterion", "result", "measured", "limit", "samples", "verdict"], rows)
