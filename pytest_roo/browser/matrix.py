@@ -199,6 +199,22 @@ class MatrixOutcomes:
         rate = self.success_rate
         return rate is not None and rate + 1e-12 >= minimum
 
+    def as_result(self) -> Any:
+        """The matrix as a LoadResult ``browser matrix``: one operation per cell that ran, a
+        failed cell an error of kind ``cell_failed``; a census of every cell (not a sample),
+        so rate criteria on it are judged on the counts as they are."""
+        from pytest_roo.load.metrics import LoadResult
+
+        result = LoadResult(name="browser matrix", info={
+            "kind": "matrix", "census": True, "skipped": self.skipped,
+            "failed_cells": [f"{e.test} [{e.cell}]: {e.reason}"[:300]
+                             for e in self.cells.values() if e.outcome == "fail"][:50],
+        })
+        result.operations = self.passed + self.failed
+        if self.failed:
+            result.add_error("cell_failed", self.failed)
+        return result
+
     def columns(self) -> list[str]:
         return list(dict.fromkeys(entry.cell for entry in self.cells.values()))
 

@@ -243,6 +243,10 @@ def test_min_success_sets_the_exit_status(
     result.stdout.fnmatch_lines(["1 passed, 1 failed, 0 skipped of 2 cells; success rate 50.0%*"])
     if ret:
         result.stdout.fnmatch_lines(["--roo-matrix-min-success * not met: the session fails"])
+    if minimum:
+        # the matrix criterion is a verdict in the session table like every other criterion
+        verdict = "PASS" if ret == 0 else "FAIL"
+        result.stdout.fnmatch_lines([f"browser matrix*success_rate >= *50.0%*{verdict}*2*"])
 
 
 def test_min_success_fails_when_no_cell_ran(pytester: pytest.Pytester, engines: list[str]) -> None:
