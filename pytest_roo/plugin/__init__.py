@@ -87,11 +87,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     __tracebackhide__ = True
-    from pytest_roo.slo import SloFailure
+    from pytest_roo.slo import NothingMeasured, SloFailure
 
     recording = get_recording(item)
     try:
         outcome = yield
+    except NothingMeasured as exc:
+        raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
     except BaseException as exc:
         if isinstance(exc, SloFailure) and exc.result is not None:
             recording.add_verdicts(exc.result, exc.verdicts)  # an explicit check that failed
@@ -100,8 +102,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         if isinstance(exc, KeyboardInterrupt):
             _keep_interrupted(item, recording)
         raise
-    _judge_marker(item, recording, raise_on_failure=True)
-    recording.announce(item)
+    try:
+        _judge_marker(item, recording, raise_on_failure=True)
+    except NothingMeasured as exc:
+        raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
+    finally:
+        recording.announce(item)
     return outcome
 
 
@@ -129,6 +135,12 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     subjects = recording.results
     if spec.iterations:
         subjects = [r for r in recording.results if r.info.get("kind") == "iterations"]
+    benchmark = getattr(item, "funcargs", {}).get("benchmark")
+    if not subjects and benchmark is not None and not spec.iterations:
+        # the marker judges pytest-benchmark's rounds when the test recorded nothing else
+        result = slo.as_result(benchmark)  # NothingMeasured when benchmarking is disabled
+        recording.add_result(result)
+        subjects = [result]
     if not subjects:
         if raise_on_failure:
             raise AssertionError(

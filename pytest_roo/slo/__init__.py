@@ -21,6 +21,7 @@ __all__ = [
     "ACCEPTED_FORMS",
     "Criterion",
     "CriterionError",
+    "NothingMeasured",
     "SloFailure",
     "Verdict",
     "as_result",
@@ -31,6 +32,11 @@ __all__ = [
     "parse",
 ]
 
+class NothingMeasured(Exception):
+    """The subject measured nothing by design (pytest-benchmark disabled): a test that judges
+    it is skipped with this reason rather than failed or passed."""
+
+
 def as_result(subject: Any) -> LoadResult:
     """A LoadResult from a LoadResult, or from pytest-benchmark's ``benchmark`` fixture after it ran.
 
@@ -38,6 +44,11 @@ def as_result(subject: Any) -> LoadResult:
     """
     if isinstance(subject, LoadResult):
         return subject
+    if hasattr(subject, "pedantic") and getattr(subject, "disabled", False) is True:
+        raise NothingMeasured(
+            "pytest-benchmark is disabled (--benchmark-disable, or by pytest-xdist: run "
+            "benchmarks with -p no:xdist or -n 0): it measured nothing, so nothing is judged"
+        )
     stats = getattr(subject, "stats", None)
     inner = getattr(stats, "stats", None)
     data = getattr(inner, "data", None)
