@@ -55,7 +55,12 @@ def parse_choice(choices: Sequence[str]) -> Callable[[str], str]:
 def parse_path(value: str) -> Path:
     if not value.strip():
         raise ValueError("expected a file or directory path, got an empty string")
-    return Path(value.strip()).expanduser()
+    if "\x00" in value:
+        raise ValueError("expected a file or directory path, got a NUL character")
+    try:
+        return Path(value.strip()).expanduser()
+    except RuntimeError as exc:  # "~user" of a user that does not exist
+        raise ValueError(f"expected a file or directory path ({exc})") from None
 
 
 def parse_text(value: str) -> str:
@@ -287,6 +292,11 @@ class Settings:
     headed: bool = False
     # where each value came from: "cli", "env", "ini" or "default"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    def __repr__(self) -> str:
+        # shown in tracebacks with --showlocals/--fulltrace: never the secrets of URLs
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
+        return f"Settings({fields})"
 
     def validate(self) -> None:
         """Checks across settings and on the file system, made when pytest starts (not at the end).

@@ -4,3 +4,5 @@
 :mod:`.table` renders aligned text tables. The criteria language (:mod:`pytest_roo.slo`) and
 the reports (:mod:`pytest_roo.report`) both build on this package and never on each other.
 """
+
+from __future__ import annotations

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_roo"
-PYTEST_ALLOWED = {"plugin.py", "options.py", "hookspecs.py"}
+PYTEST_ALLOWED = {"hookspecs.py"}
+#: packages whose modules are pytest wiring
+PYTEST_PACKAGES = {"fixtures", "plugin"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -26,7 +28,7 @@ def library_modules() -> list[Path]:
     return [
         path
         for path in sorted(PACKAGE.rglob("*.py"))
-        if path.relative_to(PACKAGE).parts[0] != "fixtures"
+        if path.relative_to(PACKAGE).parts[0] not in PYTEST_PACKAGES
         and path.relative_to(PACKAGE).as_posix() not in PYTEST_ALLOWED
     ]
 
@@ -34,7 +36,7 @@ def library_modules() -> list[Path]:
 @pytest.mark.parametrize("path", library_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_library_modules_do_not_import_pytest(path: Path) -> None:
     bad = {name for name in imported_modules(path) if name == "pytest" or name.startswith("_pytest")}
-    assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}; only plugin.py, options.py, hookspecs.py and fixtures/ may"
+    assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}; only plugin/, fixtures/ and hookspecs.py may"
 
 
 def test_every_module_uses_postponed_annotations() -> None:
@@ -44,3 +46,37 @@ def test_every_module_uses_postponed_annotations() -> None:
         if path.read_text().strip() and "from __future__ import annotations" not in path.read_text()
     ]
     assert not missing, missing
+
+
+#: package -> packages it must never import (data flows results -> slo -> report, one way)
+FORBIDDEN = {
+    "results": ("pytest_roo.slo", "pytest_roo.report", "pytest_roo.load", "pytest_roo.plugin",
+                "pytest_roo.fixtures", "pytest_roo.browser", "pytest_roo.services"),
+    "slo": ("pytest_roo.report", "pytest_roo.plugin", "pytest_roo.fixtures"),
+    "report": ("pytest_roo.slo", "pytest_roo.plugin", "pytest_roo.fixtures"),
+    "load": ("pytest_roo.slo", "pytest_roo.report", "pytest_roo.plugin", "pytest_roo.fixtures"),
+    "services": ("pytest_roo.slo", "pytest_roo.report", "pytest_roo.plugin", "pytest_roo.fixtures"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_read_one_way(package: str) -> None:
+    bad = []
+    for path in sorted((PACKAGE / package).rglob("*.py")):
+        for name in imported_modules(path):
+            if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package]):
+                bad.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert not bad, bad
+
+
+def test_load_drivers_do_not_import_each_other() -> None:
+    """Shared machinery lives in its own modules, not inside one driver."""
+    drivers = {"ws", "http", "db"}
+    bad = [
+        f"{path.name} imports {name}"
+        for path in sorted((PACKAGE / "load").glob("*.py"))
+        for name in imported_modules(path)
+        if path.stem in drivers and name.rsplit(".", 1)[-1] in drivers - {path.stem}
+        and name.startswith("pytest_roo.load.")
+    ]
+    assert not bad, bad
