@@ -540,12 +540,19 @@ def judge_rate(
 ) -> Judgement:
     """Judge ``events / trials`` against ``op limit`` (a fraction): see the module docstring.
 
+    A limit on the edge that a bound can never reach (``<= 0`` or ``>= 1``: "no failure at
+    all") is judged on the observed counts, with ``confidence`` 0 in the judgement.
+
     >>> judge_rate(">=", 0.95, events=59, trials=59).status
     'pass'
     >>> j = judge_rate(">=", 0.95, events=20, trials=20)
     >>> j.status, round(j.bound, 3), j.more_samples
     ('inconclusive', 0.861, 39)
     """
+    if (op == "<=" and limit <= 0.0) or (op == ">=" and limit >= 1.0):
+        # "error_rate <= 0%", "success_rate >= 100%": no bound ever reaches the edge; the
+        # criterion says "no failure was seen", a statement about the observed runs
+        confidence = 0.0
     bounds = rate_bounds(events, trials, confidence, method)
     status = decide(op, limit, bounds.estimate, bounds.lower, bounds.upper)
     more: int | None = None

@@ -272,6 +272,14 @@ def test_confidence_zero_is_the_point_estimate() -> None:
     assert (judged.lower, judged.upper, judged.bound) == (0.0, 0.0, 0.0)
 
 
+def test_limits_on_the_edge_are_judged_on_the_observed_runs() -> None:
+    judged = c.judge_rate(">=", 1.0, events=3, trials=3)
+    assert (judged.status, judged.confidence) == ("pass", 0.0)
+    assert c.judge_rate(">=", 1.0, events=2, trials=3).status == "fail"
+    assert c.judge_rate("<=", 0.0, events=0, trials=3).status == "pass"
+    assert c.judge_rate("<=", 0.0, events=1, trials=300).status == "fail"
+
+
 @pytest.mark.parametrize("bad", [1.0, -0.1, 95, math.nan, "0.95"])
 def test_rejects_bad_confidence(bad: object) -> None:
     with pytest.raises(ValueError, match=r"confidence must be a number in \[0, 1\)"):
