@@ -261,10 +261,11 @@ class LocalPostgres:
                 raise
             self._running = running
             try:
-                from pytest_roo.services.pgwire import quote_ident, quote_literal
+                from pytest_roo.services.pgwire import quote_ident, quote_literal, scram_verifier
 
+                # the verifier, not the password: the statement may end up in a traceback or log
                 conn.query(f"ALTER ROLE {quote_ident(POSTGRES_SUPERUSER)} "
-                           f"PASSWORD {quote_literal(self.password)}")
+                           f"PASSWORD {quote_literal(scram_verifier(self.password))}")
                 server_version = conn.parameters.get("server_version", "")
             finally:
                 conn.close()
