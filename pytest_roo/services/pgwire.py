@@ -294,8 +294,8 @@ def _row(payload: bytes) -> Row:
 class _Scram:
     """SCRAM-SHA-256 without channel binding (RFC 5802 / 7677)."""
 
-    def __init__(self, password: Secret) -> None:
-        self.password = password
+    def __init__(self, password: Secret | str) -> None:
+        self.password = password if isinstance(password, Secret) else Secret(password)
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.first_bare = f"n=,r={self.nonce}"
         self.server_signature = b""
