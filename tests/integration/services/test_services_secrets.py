@@ -123,3 +123,24 @@ def test_a_secret_does_not_show_itself() -> None:
     assert verifier.startswith("SCRAM-SHA-256$4096:")
     assert secret.reveal() not in verifier
     assert scram_verifier(secret) != verifier  # a fresh salt each time
+
+
+def test_redis_password_is_not_shown_when_auth_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import dataclasses
+        import os
+
+        def test_authenticates_as_another_user(redis_server):
+            fd = os.open("used.secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, redis_server.password.encode())
+            os.close(fd)
+            # the generated password, presented for a user that does not exist
+            dataclasses.replace(redis_server, user="nobody").connect().close()
+        """
+    )
+    output, junit = _run(pytester, TRACEBACK_STYLES[0], "--roo-services=local")
+    assert "WRONGPASS" in output + junit
+    generated = Path(pytester.path, "used.secret").read_text()
+    assert len(generated) >= 16
+    _assert_absent(generated, output, junit)
