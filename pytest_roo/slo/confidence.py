@@ -404,7 +404,7 @@ def value_at_rank(hist: Any, rank: int, side: Side = "upper") -> int:
     total = int(hist.total_count)
     if not 1 <= rank <= total:
         raise ValueError(f"rank must lie in [1, {total}] for this histogram, got {rank!r}")
-    counts = np.frombuffer(hist.counts, dtype=np.int64)[: hist.counts_len]
+    counts = np.ctypeslib.as_array(hist.counts)[: hist.counts_len]
     index = int(np.searchsorted(np.cumsum(counts), rank, side="left"))
     value = hist.get_value_from_index(index)
     if side == "upper":
@@ -528,7 +528,7 @@ class Judgement:
         interval = f"{self.confidence:.0%} bounds {self.lower:.6g} .. {self.upper:.6g}"
         if self.more_samples is None:
             return (f"inconclusive: {self.samples:,} samples, {interval} straddle the limit, "
-                    f"and more samples at this estimate would not decide")
+                    f"and the estimate sits so close to it that more samples would not decide")
         return (f"inconclusive: {self.samples:,} samples, {interval} straddle the limit; "
                 f"about {self.more_samples:,} more samples would decide if the estimate holds")
 

@@ -84,6 +84,7 @@ def test_a_rate_on_its_limit_never_decides() -> None:
     assert judged.status == "inconclusive"
     assert judged.more_samples is None
     assert "would not decide" in judged.explanation
+    assert "inconclusive: 100 samples" in judged.explanation
 
 
 @pytest.mark.parametrize(
