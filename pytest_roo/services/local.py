@@ -64,6 +64,12 @@ REDIS_HINT = (
 )
 START_TIMEOUT = 30.0
 PORT_ATTEMPTS = 5
+# every external command is bounded (seconds): a binary that hangs fails clearly instead of
+# blocking the session
+VERSION_TIMEOUT = 10.0
+PROBE_TIMEOUT = 5.0
+INITDB_TIMEOUT = 120.0
+COPY_TIMEOUT = 120.0
 
 
 def cache_root() -> Path:
@@ -103,10 +109,11 @@ def find_postgres_bin(configured: Path | None) -> Path:
     probed.append("`pg_config --bindir`")
     if pg_config:
         try:
-            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                    timeout=5, check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            bindir = ""
+            code, out = procs.run_bounded([pg_config, "--bindir"], timeout=PROBE_TIMEOUT)
+        except ServiceError as exc:
+            probed[-1] += f" ({exc})"
+            code, out = 1, ""
+        bindir = out.strip() if code == 0 else ""
         if bindir and usable(Path(bindir)):
             return Path(bindir)
     probed.append("/usr/lib/postgresql/*/bin")
@@ -191,20 +198,35 @@ class LocalPostgres:
             material += [path, str(st.st_size), str(st.st_mtime_ns)]
         return hashlib.sha256("\n".join(material).encode()).hexdigest()[:16]
 
+    def check_version(self) -> str:
+        """``postgres -V``, bounded: initdb runs it too (through ``sh -c``) and would wait for a
+        binary that hangs for as long as initdb's own limit allows."""
+        try:
+            code, out = procs.run_bounded([str(self.bin_dir / "postgres"), "-V"],
+                                          timeout=VERSION_TIMEOUT, env=self.env)
+        except ServiceError as exc:
+            raise ServiceError(f"PostgreSQL: {exc}. Is {self.bin_dir} a PostgreSQL server's "
+                               f"bin directory?") from None
+        if code != 0 or "PostgreSQL" not in out:
+            raise ServiceError(f"PostgreSQL: `{self.bin_dir / 'postgres'} -V` answered "
+                               f"{code}: {out.strip()[-500:]!r}")
+        return out.strip()
+
     def _initdb(self, target: Path) -> None:
+        self.check_version()
         target.mkdir(mode=0o700)
         if self.run_as.switches:
             os.chown(target, self.run_as.uid, self.run_as.gid)
-        proc = procs.spawn(
-            [str(self.bin_dir / "initdb"), "-D", str(target), "-U", POSTGRES_SUPERUSER,
-             *INITDB_ARGS],
-            run_as=self.run_as, env=self.env, cwd=str(target),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )
-        out, _ = proc.communicate(timeout=120)
-        if proc.returncode != 0:
-            raise ServiceError(f"PostgreSQL: initdb failed ({proc.returncode}): "
-                               f"{out.decode(errors='replace')[-2000:]}")
+        try:
+            code, out = procs.run_bounded(
+                [str(self.bin_dir / "initdb"), "-D", str(target), "-U", POSTGRES_SUPERUSER,
+                 *INITDB_ARGS],
+                timeout=INITDB_TIMEOUT, run_as=self.run_as, env=self.env, cwd=str(target),
+            )
+        except ServiceError as exc:
+            raise ServiceError(f"PostgreSQL: {exc}") from None
+        if code != 0:
+            raise ServiceError(f"PostgreSQL: initdb failed ({code}): {out[-2000:]}")
 
     def _prepare_data_dir(self) -> None:
         """Claim a spare copy of the cached initdb image, else copy it, else build it."""
@@ -229,7 +251,7 @@ class LocalPostgres:
                     os.rename(tmp, image)
                 except OSError:  # another process published the same image first
                     procs.rmtree(tmp)
-            except (OSError, subprocess.SubprocessError):
+            except (OSError, ServiceError):
                 return  # no cache this time; the server still starts from the fresh initdb
         self._spare_key = (key, image)
 
@@ -261,10 +283,11 @@ class LocalPostgres:
                 raise
             self._running = running
             try:
-                from pytest_roo.services.pgwire import quote_ident, quote_literal
+                from pytest_roo.services.pgwire import quote_ident, quote_literal, scram_verifier
 
+                # the verifier, not the password: the statement may end up in a traceback or log
                 conn.query(f"ALTER ROLE {quote_ident(POSTGRES_SUPERUSER)} "
-                           f"PASSWORD {quote_literal(self.password)}")
+                           f"PASSWORD {quote_literal(scram_verifier(self.password))}")
                 server_version = conn.parameters.get("server_version", "")
             finally:
                 conn.close()
@@ -356,8 +379,9 @@ def spare_root() -> Path:
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
-    subprocess.run(["cp", "-a", str(src), str(dst)], check=True, timeout=120,
-                   capture_output=True)
+    code, out = procs.run_bounded(["cp", "-a", str(src), str(dst)], timeout=COPY_TIMEOUT)
+    if code != 0:
+        raise ServiceError(f"`cp -a {src} {dst}` failed ({code}): {out.strip()[-500:]}")
 
 
 def spare_claim(key: str, target: Path) -> bool:
@@ -392,7 +416,7 @@ def spare_make(key: str, image: Path) -> None:
         tmp = root / f"tmp-{os.getpid()}-{secrets.token_hex(3)}"
         _copy_tree(image, tmp)
         os.rename(tmp, root / f"{key}-{secrets.token_hex(4)}")
-    except (OSError, ValueError, subprocess.SubprocessError):
+    except (OSError, ValueError, ServiceError):
         pass
 
 

@@ -4,6 +4,10 @@ The service layer needs a handful of statements (readiness, CREATE/DROP DATABASE
 loading SQL files) and must stay cheap to import and to connect: a full driver costs tens of
 milliseconds of import time and an event loop. Authentication: trust, cleartext, md5 and
 SCRAM-SHA-256. No TLS (servers here are on loopback or a unix socket). Values come back as text.
+
+Passwords travel as :class:`Secret` inside this module, so no frame of a traceback holds one in
+an argument or a local variable: pytest's long tracebacks print every argument of every frame
+(and ``--showlocals`` every local), and would print the password with them.
 """
 
 from __future__ import annotations
@@ -16,9 +20,48 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-__all__ = ["Connection", "PgError", "quote_ident", "quote_literal"]
+__all__ = ["Connection", "PgError", "Secret", "quote_ident", "quote_literal", "scram_verifier"]
 
 Row = tuple[str | None, ...]
+
+
+class Secret:
+    """A password that does not show itself: ``repr()`` and ``str()`` are masked, so a traceback
+    or log line that prints it shows ``Secret('***')``. :meth:`reveal` hands the value to the one
+    expression that needs it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        raise TypeError("a Secret is not pickled (it would carry the password)")
+
+
+def scram_verifier(password: str | Secret, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (``rolpassword``).
+
+    ``ALTER ROLE ... PASSWORD '<verifier>'`` sets the password without the password itself
+    travelling in the statement, so it appears in no server log, statement text or traceback.
+    """
+    __tracebackhide__ = True
+    if not isinstance(password, Secret):
+        password = Secret(password)
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.reveal().encode(), salt, iterations)
+    stored_key = hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return (f"SCRAM-SHA-256${iterations}:{base64.b64encode(salt).decode()}"
+            f"${base64.b64encode(stored_key).decode()}:{base64.b64encode(server_key).decode()}")
 
 
 class PgError(Exception):
@@ -68,10 +111,13 @@ class Connection:
         host: str,
         port: int,
         user: str,
-        password: str | None = None,
+        password: str | Secret | None = None,
         dbname: str = "postgres",
         timeout: float = 5.0,
     ) -> Connection:
+        # first statement: from here on this frame holds a Secret, not the password
+        if password is not None and not isinstance(password, Secret):
+            password = Secret(password)
         if host.startswith("/"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address: str | tuple[str, int] = os.path.join(host, f".s.PGSQL.{port}")
@@ -91,7 +137,7 @@ class Connection:
             raise
         return conn
 
-    def _startup(self, user: str, password: str | None, dbname: str) -> None:
+    def _startup(self, user: str, password: Secret | None, dbname: str) -> None:
         body = struct.pack("!I", 196608)
         for key, value in (("user", user), ("database", dbname), ("client_encoding", "UTF8")):
             body += key.encode() + b"\0" + value.encode() + b"\0"
@@ -107,12 +153,12 @@ class Connection:
                 if password is None:
                     raise PgError({"M": "the server asks for a password and none was given",
                                    "C": "28P01"})
+                # the password and what it hashes to are never bound to a name in this frame
+                # (a later error here would print them under --showlocals)
                 if code == 3:
-                    self._send(b"p", password.encode() + b"\0")
+                    self._sock.sendall(_frame(b"p", password.reveal().encode() + b"\0"))
                 elif code == 5:
-                    inner = hashlib.md5((password + user).encode()).hexdigest()
-                    outer = hashlib.md5(inner.encode() + payload[4:8]).hexdigest()
-                    self._send(b"p", b"md5" + outer.encode() + b"\0")
+                    self._sock.sendall(_frame(b"p", _md5_response(password, user, payload[4:8])))
                 elif code == 10:
                     mechanisms = payload[4:].split(b"\0")
                     if b"SCRAM-SHA-256" not in mechanisms:
@@ -185,7 +231,7 @@ class Connection:
     # --- framing -----------------------------------------------------------------------------
 
     def _send(self, kind: bytes, payload: bytes) -> None:
-        self._sock.sendall(kind + struct.pack("!I", len(payload) + 4) + payload)
+        self._sock.sendall(_frame(kind, payload))
 
     def _read_exact(self, n: int) -> bytes:
         while len(self._buf) < n:
@@ -200,6 +246,15 @@ class Connection:
         header = self._read_exact(5)
         length = struct.unpack("!I", header[1:])[0]
         return header[:1], self._read_exact(length - 4)
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("!I", len(payload) + 4) + payload
+
+
+def _md5_response(password: Secret, user: str, salt: bytes) -> bytes:
+    inner = hashlib.md5((password.reveal() + user).encode()).hexdigest()
+    return b"md5" + hashlib.md5(inner.encode() + salt).hexdigest().encode() + b"\0"
 
 
 def _fields(payload: bytes) -> dict[str, str]:
@@ -239,8 +294,8 @@ def _row(payload: bytes) -> Row:
 class _Scram:
     """SCRAM-SHA-256 without channel binding (RFC 5802 / 7677)."""
 
-    def __init__(self, password: str) -> None:
-        self.password = password
+    def __init__(self, password: Secret | str) -> None:
+        self.password = password if isinstance(password, Secret) else Secret(password)
         self.nonce = base64.b64encode(os.urandom(18)).decode()
         self.first_bare = f"n=,r={self.nonce}"
         self.server_signature = b""
@@ -253,7 +308,7 @@ class _Scram:
         nonce, salt, iterations = attrs["r"], base64.b64decode(attrs["s"]), int(attrs["i"])
         if not nonce.startswith(self.nonce):
             raise PgError({"M": "SCRAM: the server nonce does not extend ours", "C": "28000"})
-        salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), salt, iterations)
+        salted = hashlib.pbkdf2_hmac("sha256", self.password.reveal().encode(), salt, iterations)
         client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
         stored_key = hashlib.sha256(client_key).digest()
         without_proof = f"c=biws,r={nonce}"

@@ -18,6 +18,7 @@ import ctypes.util
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ __all__ = [
     "free_port",
     "process_start_time",
     "run_as_for",
+    "run_bounded",
     "runtime_base",
     "spawn",
     "sweep_stale",
@@ -149,6 +151,46 @@ def spawn(
         preexec_fn=_preexec(run_as, death_signal),
         close_fds=True,
     )
+
+
+def run_bounded(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    run_as: RunAs | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[int, str]:
+    """Run a short external command to completion within ``timeout`` seconds.
+
+    Returns (exit status, stdout and stderr together). A command still running at the deadline
+    is killed with its whole process group (a shell it started, that shell's children) and a
+    ServiceError names the command and the limit; so does a command that cannot be started.
+    """
+    from pytest_roo.services.models import ServiceError
+
+    shown = shlex.join(str(a) for a in args)
+    try:
+        proc = spawn(args, run_as=run_as, env=env, cwd=cwd,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as exc:
+        raise ServiceError(f"`{shown}` could not be started: {exc}") from None
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException as exc:  # the deadline, or Ctrl-C meanwhile: nothing stays behind
+        kill_group(proc.pid, signal.SIGKILL)
+        try:
+            proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a member escaped the group and holds the pipe
+            if proc.stdout is not None:
+                proc.stdout.close()
+            reap_later(proc)
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise ServiceError(
+                f"`{shown}` did not finish within {timeout:g} s; it was stopped (its process "
+                f"group killed)") from None
+        raise
+    return proc.returncode, out.decode(errors="replace")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

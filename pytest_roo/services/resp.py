@@ -11,6 +11,26 @@ __all__ = ["RedisError", "RespConnection"]
 
 
 
+def _encode(args: tuple[str | bytes | int, ...]) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class _Request:
+    """An encoded command whose repr does not show it (it may carry a password)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<Redis request, {len(self.data)} bytes>"
+
+
 class RedisError(Exception):
     """An error reply (``-ERR ...``) from the server."""
 
@@ -37,11 +57,11 @@ class RespConnection:
 
     def command(self, *args: str | bytes | int) -> object:
         """Send one command and return its reply; an error reply is raised as RedisError."""
-        parts = [b"*%d\r\n" % len(args)]
-        for arg in args:
-            data = arg if isinstance(arg, bytes) else str(arg).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        self._sock.sendall(b"".join(parts))
+        # AUTH's arguments hold a password: they leave this frame before anything can raise,
+        # so a traceback (which prints arguments and, with -l, locals) shows none of them
+        request = _Request(_encode(args))
+        del args
+        self._sock.sendall(request.data)
         reply = self._read()
         if isinstance(reply, RedisError):
             raise reply

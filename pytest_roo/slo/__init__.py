@@ -76,8 +76,12 @@ def check(subject: Any, *criteria: str | Criterion | Iterable[str | Criterion]) 
     for item in criteria:
         if isinstance(item, (str, Criterion)):
             flat.append(item)
+        elif isinstance(item, Iterable) and not isinstance(item, (bytes, bytearray, memoryview)):
+            flat.extend(item)  # each one is checked by parse()
         else:
-            flat.extend(item)
+            raise CriterionError(
+                item, f"slo.check takes criteria as strings ('p95 < 50ms'), Criterion objects "
+                f"or lists of them, not {type(item).__name__}")
     if not flat:
         raise ValueError(f"slo.check needs at least one criterion\n{ACCEPTED_FORMS}")
     parsed = [parse(c) for c in flat]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 
 __all__ = ["ACCEPTED_FORMS", "Criterion", "CriterionError", "parse"]
 
@@ -35,8 +36,11 @@ _CRITERION_RE = re.compile(
     (?P<num>\d+(?:\.\d+)?|\.\d+)
     \s*(?P<unit>us|µs|ms|s|%|/s)?
     \s*$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d is 0-9 only: other scripts' digits are named in the error
 )
+#: A float tells 15 significant decimal digits apart; a percentile written with more would be
+#: silently rounded (p99.99999999999999999 would read as p100, the maximum).
+MAX_PERCENTILE_DIGITS = 15
 _LATENCY_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -97,23 +101,34 @@ def parse(text: str | Criterion) -> Criterion:
         return text
     if not isinstance(text, str):
         raise CriterionError(text, f"expected a string, got {type(text).__name__}")
+    foreign = sorted({ch for ch in text if not ch.isascii() and unicodedata.category(ch) == "Nd"})
+    if foreign:
+        named = ", ".join(f"{ch!r} ({unicodedata.name(ch, 'a digit')})" for ch in foreign)
+        raise CriterionError(text, f"only ASCII digits 0-9 are accepted, not {named}")
     match = _CRITERION_RE.match(text)
     if not match:
         raise CriterionError(text, "does not read as [metric.]STAT OP NUMBER[UNIT]")
     metric = match.group("metric")
-    stat = match.group("stat").lower().replace(" ", "")
+    stat = "".join(match.group("stat").lower().split())
     stat = ALIASES.get(stat, stat)
     op = match.group("op")
-    number = float(match.group("num"))
+    written = match.group("num")
+    number = float(written)
+    if not math.isfinite(number):
+        shown = written if len(written) <= 24 else f"{written[:12]}... ({len(written)} digits)"
+        raise CriterionError(text, f"the number {shown} is too large to be a limit")
     unit = match.group("unit")
     normalized = " ".join(text.split())
+    if op == "<" and number == 0:
+        raise CriterionError(text, f"can never pass: {stat} is never below 0")
 
     percentile: float | None = None
-    if stat.startswith("p") and stat not in ("p",) and re.fullmatch(r"p\(?[\d.]+\)?", stat):
-        percentile = float(stat.strip("p()"))
+    if re.fullmatch(r"p\(?[0-9.]+\)?", stat):
+        label = _percentile_label(text, stat.strip("p()"))
+        percentile = float(label)
         if not 0 < percentile <= 100:
-            raise CriterionError(text, f"percentile {percentile:g} is not between 0 and 100")
-        stat = f"p{percentile:g}"
+            raise CriterionError(text, f"percentile {label} is not between 0 and 100")
+        stat = f"p{label}"
 
     if percentile is not None or stat in LATENCY_STATS:
         if unit in ("%", "/s"):
@@ -126,10 +141,16 @@ def parse(text: str | Criterion) -> Criterion:
             raise CriterionError(text, f"{stat} belongs to the whole result, not to metric {metric!r}")
         if unit not in (None, "%"):
             raise CriterionError(text, f"{stat} is a share: use % or a fraction, not {unit!r}")
+        if unit is None and number >= 1:
+            # 'error_rate < 1' reads as "below 100 %": a limit that never fails
+            raise CriterionError(
+                text, f"a bare number is a fraction of 1 and {written} means {number:.0%}: "
+                f"did you mean {written}%? (write 100% for all)")
         fraction = number / 100.0 if unit == "%" else number
         if not 0.0 <= fraction <= 1.0:
-            hint = f" (did you mean {number:g}%?)" if unit is None else ""
-            raise CriterionError(text, f"{stat} must lie between 0% and 100%{hint}")
+            raise CriterionError(text, f"{stat} must lie between 0% and 100%")
+        if op == ">" and fraction == 1.0:
+            raise CriterionError(text, f"can never pass: {stat} is never above 100%")
         return Criterion(normalized, stat, op, fraction, "ratio")
 
     if stat == "throughput":
@@ -145,7 +166,21 @@ def parse(text: str | Criterion) -> Criterion:
         if unit is not None:
             raise CriterionError(text, f"{stat} is a plain count: no unit, got {unit!r}")
         if not number.is_integer():
-            raise CriterionError(text, f"{stat} is a whole number, got {number:g}")
+            raise CriterionError(text, f"{stat} is a whole number, got {written}")
         return Criterion(normalized, stat, op, number, "count", metric)
 
     raise CriterionError(text, f"unknown statistic {match.group('stat')!r}")
+
+
+def _percentile_label(text: str, digits: str) -> str:
+    """The percentile as written, without redundant zeros: '99.90' -> '99.9', '095' -> '95'."""
+    whole, _, fraction = digits.partition(".")
+    whole = whole.lstrip("0") or "0"
+    fraction = fraction.rstrip("0")
+    label = f"{whole}.{fraction}" if fraction else whole
+    significant = (whole + fraction).lstrip("0")
+    if len(significant) > MAX_PERCENTILE_DIGITS:
+        raise CriterionError(
+            text, f"percentile {digits} has {len(significant)} significant digits; at most "
+            f"{MAX_PERCENTILE_DIGITS} can be told apart")
+    return label
