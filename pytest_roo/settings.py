@@ -101,6 +101,14 @@ def parse_target(value: str) -> str:
     return normalize_base_url(value)
 
 
+def parse_confidence(value: str) -> float:
+    level = parse_percent(value)
+    if not 0 <= level < 1:
+        raise ValueError("expected a one-sided confidence level from 0% (judge the point "
+                         "estimate) up to below 100%, e.g. 95% or 0.99")
+    return level
+
+
 def parse_cpu_share(value: str) -> float:
     share = parse_percent(value)
     if not 0 < share <= 1:
@@ -216,6 +224,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("profile", parse_profile, "standard",
                "Sizes of the suites, by name; the ready suites know smoke, standard and full. "
                "A profile never shrinks a size below its criterion's own figure.", "NAME"),
+    OptionSpec("confidence", parse_confidence, 0.95,
+               "One-sided confidence of verdicts on rates and percentiles: PASS when the bound "
+               "clears the limit, FAIL when the opposite bound violates it, else INCONCLUSIVE. "
+               "0% judges the bare point estimate.", "PERCENT"),
     OptionSpec("max_generator_cpu", parse_cpu_share, 0.90,
                "CPU share of one core above which the load generator counts as saturated and "
                "its criteria fail.", "PERCENT"),
@@ -274,6 +286,7 @@ class Settings:
     output: Path = Path("roo-output")
     progress: str = "auto"
     profile: str = "standard"
+    confidence: float = 0.95
     max_generator_cpu: float = 0.90
     services: str = "auto"
     postgres_url: str | None = None

@@ -150,8 +150,9 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
             )
         return
     verdicts: list[slo.Verdict] = []
+    confidence = get_settings(item.config).confidence
     for result in subjects:
-        judged = slo.evaluate(result, spec.criteria)
+        judged = slo.evaluate(result, spec.criteria, confidence)
         recording.add_verdicts(result, judged)
         verdicts.extend(judged)
     if raise_on_failure and not all(v.passed for v in verdicts):

@@ -97,14 +97,14 @@ class Store:
     @property
     def verdict_counts(self) -> tuple[int, int]:
         """(met, not met): an inconclusive verdict is not met."""
-        passed = failed = 0
-        for entry in self.tests.values():
-            for verdict in entry.verdicts:
-                if verdict["passed"]:
-                    passed += 1
-                else:
-                    failed += 1
-        return passed, failed
+        passed = sum(1 for e in self.tests.values() for v in e.verdicts if v["passed"])
+        total = sum(len(e.verdicts) for e in self.tests.values())
+        return passed, total - passed
+
+    @property
+    def inconclusive_count(self) -> int:
+        return sum(1 for e in self.tests.values() for v in e.verdicts
+                   if v.get("status") == "inconclusive")
 
     def to_dict(self, settings: dict[str, Any] | None = None, exit_status: int | None = None) -> dict[str, Any]:
         passed, failed = self.verdict_counts
@@ -120,7 +120,8 @@ class Store:
                 "results": sum(len(t["results"]) for t in tests),
                 "verdicts": passed + failed,
                 "verdicts_passed": passed,
-                "verdicts_failed": failed,
+                "verdicts_failed": failed - self.inconclusive_count,
+                "verdicts_inconclusive": self.inconclusive_count,
             },
             "tests": tests,
             "sections": self.sections,

@@ -11,7 +11,8 @@ from pytest_roo.results.verdict import verdict_cell
 
 __all__ = ["render_summary"]
 
-HEADERS = ["test", "metric", "criterion", "measured", "limit", "verdict", "count", "errors"]
+HEADERS = ["test", "metric", "criterion", "measured", "limit", "bound", "verdict", "count",
+           "errors"]
 
 
 def _short(nodeid: str) -> str:
@@ -29,6 +30,7 @@ def _result_row(nodeid: str, result: dict[str, Any]) -> list[str]:
         f"{result['name']}" + (f" / {primary}" if primary else ""),
         "-",
         f"p95 {units.format_duration(p95)}" if p95 is not None else "-",
+        "-",
         "-",
         "recorded" + (" (SATURATED)" if result.get("saturated") else ""),
         f"{result['operations']:,}",
@@ -53,6 +55,7 @@ def render_summary(store: Store) -> str:
                     v["criterion"],
                     v["measured_text"],
                     v["limit_text"],
+                    v.get("bound_text") or "-",
                     verdict,
                     f"{v['samples']:,}",
                     units.format_percent(result.get("error_rate")) if result else "-",
@@ -66,5 +69,8 @@ def render_summary(store: Store) -> str:
     passed, failed = store.verdict_counts
     total = passed + failed
     noun = "criterion" if total == 1 else "criteria"
-    head = f"{total} {noun} judged: {passed} passed, {failed} failed"
+    inconclusive = store.inconclusive_count
+    head = f"{total} {noun} judged: {passed} passed, {failed - inconclusive} failed"
+    if inconclusive:
+        head += f", {inconclusive} inconclusive"
     return head + "\n" + render_table(HEADERS, rows, max_width=70, cut_left=(0,))

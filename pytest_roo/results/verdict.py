@@ -28,6 +28,16 @@ class Verdict:
     samples: int
     passed: bool
     reason: str = ""
+    #: "pass", "fail" or "inconclusive" (neither bound decides: counts as not passed)
+    status: str = ""
+    #: the confidence bound the status rests on (base units; inf when the samples give none)
+    bound: float | None = None
+    #: the one-sided confidence level of ``bound``; 0 for a verdict on the point estimate
+    confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", "pass" if self.passed else "fail")
 
     @property
     def measured_text(self) -> str:
@@ -39,13 +49,24 @@ class Verdict:
 
     @property
     def verdict_text(self) -> str:
-        return "PASS" if self.passed else "FAIL"
+        return self.status.upper()
+
+    @property
+    def bound_text(self) -> str:
+        """``<= 12.1 ms @95%``: the value the verdict rests on; "" for point verdicts."""
+        if self.bound is None or not self.confidence:
+            return ""
+        side = "<=" if self.op in ("<", "<=") else ">="
+        value = "n/a" if math.isinf(self.bound) else format_value(self.kind, self.bound)
+        return f"{side} {value} @{self.confidence:.0%}"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["measured"] = None if math.isnan(self.measured) else self.measured
+        data["bound"] = None if self.bound is None or not math.isfinite(self.bound) else self.bound
         data["measured_text"] = self.measured_text
         data["limit_text"] = self.limit_text
+        data["bound_text"] = self.bound_text
         return data
 
     @classmethod
@@ -70,9 +91,10 @@ def format_value(kind: str, value: float) -> str:
 
 
 def verdict_cell(verdict: Verdict | Mapping[str, Any]) -> str:
-    """PASS or FAIL with its reason: the verdict as every table shows it."""
+    """PASS, FAIL or INCONCLUSIVE with its reason: the verdict as every table shows it."""
     data = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
-    text = "PASS" if data.get("passed") else "FAIL"
+    status = data.get("status") or ("pass" if data.get("passed") else "fail")
+    text = str(status).upper()
     reason = data.get("reason")
     return f"{text} ({reason})" if reason else text
 
@@ -85,9 +107,11 @@ def format_verdicts(verdicts: Sequence[Verdict]) -> str:
             v.result + (f" / {v.metric}" if v.metric else ""),
             v.measured_text,
             v.limit_text,
+            v.bound_text or "-",
             f"{v.samples:,}",
             verdict_cell(v),
         ]
         for v in verdicts
     ]
-    return render_table(["criterion", "result", "measured", "limit", "samples", "verdict"], rows)
+    headers = ["criterion", "result", "measured", "limit", "bound", "samples", "verdict"]
+    return render_table(headers, rows, max_width=120)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_roo.load.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
+from pytest_roo.slo.confidence import DEFAULT_CONFIDENCE
 from pytest_roo.slo.judge import SloFailure, evaluate, lost_early
 from pytest_roo.slo.spec import ACCEPTED_FORMS, Criterion, CriterionError, parse
 
@@ -63,8 +64,16 @@ def as_result(subject: Any) -> LoadResult:
     )
 
 
-def check(subject: Any, *criteria: str | Criterion | Iterable[str | Criterion]) -> list[Verdict]:
-    """Judge every criterion; raise :class:`SloFailure` (an AssertionError) if any fails.
+def check(
+    subject: Any,
+    *criteria: str | Criterion | Iterable[str | Criterion],
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[Verdict]:
+    """Judge every criterion; raise :class:`SloFailure` (an AssertionError) unless all pass.
+
+    Rates and percentiles are judged on one-sided ``confidence`` bounds (PASS, FAIL or
+    INCONCLUSIVE; an inconclusive verdict does not pass); ``confidence=0`` judges the bare point
+    estimate (see :func:`evaluate`).
 
     The message is a table of all verdicts. Returns the verdicts when all pass. A pure function:
     inside a test, a failing check that escapes the test lands in the session report (the
@@ -86,7 +95,7 @@ def check(subject: Any, *criteria: str | Criterion | Iterable[str | Criterion]) 
         raise ValueError(f"slo.check needs at least one criterion\n{ACCEPTED_FORMS}")
     parsed = [parse(c) for c in flat]
     result = as_result(subject)
-    verdicts = evaluate(result, parsed)
+    verdicts = evaluate(result, parsed, confidence)
     if not all(v.passed for v in verdicts):
         raise SloFailure(verdicts, result=result)
     return verdicts

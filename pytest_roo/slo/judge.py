@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_roo.load.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
+from pytest_roo.slo import confidence as confidence_
 from pytest_roo.slo.spec import Criterion, parse
 
 __all__ = ["SloFailure", "evaluate", "lost_early"]
@@ -27,13 +28,17 @@ class SloFailure(AssertionError):
         self.verdicts = list(verdicts)
         self.result = result
         failed = [v for v in self.verdicts if not v.passed]
+        inconclusive = sum(1 for v in failed if v.status == "inconclusive")
         # the first line is what one-line summaries (pytest -ra, the browser grid) show
         what = "; ".join(
             f"{v.criterion} measured {v.measured_text}" + (f" ({v.reason})" if v.reason else "")
             for v in failed
         )
+        how = "failed" if not inconclusive else (
+            "inconclusive" if inconclusive == len(failed) else f"not met ({inconclusive} inconclusive)"
+        )
         message = (
-            f"{len(failed)} of {len(self.verdicts)} criteria failed: {what}\n"
+            f"{len(failed)} of {len(self.verdicts)} criteria {how}: {what}\n"
             + format_verdicts(verdicts)
         )
         super().__init__(message + ("\n" + extra if extra else ""))
@@ -42,11 +47,12 @@ class SloFailure(AssertionError):
 SloFailure.__module__ = "pytest_roo.slo"  # how tracebacks and one-line summaries name it
 
 
-def _judge(result: LoadResult, criterion: Criterion) -> Verdict:
+def _judge(result: LoadResult, criterion: Criterion, confidence: float) -> Verdict:
     metric_name: str | None = None
     reason = ""
     measured = math.nan
     samples = 0
+    metric = None
     if criterion.kind == "latency" or (criterion.stat == "count" and criterion.metric):
         try:
             metric = result.get_metric(criterion.metric)
@@ -73,11 +79,33 @@ def _judge(result: LoadResult, criterion: Criterion) -> Verdict:
             measured = float(result.error_count)
         else:  # count
             measured = float(result.operations)
+    status = "fail"
+    bound: float | None = None
+    used = 0.0
     if samples <= 0 and not reason:
         reason = "no samples: nothing was measured, so nothing is proven"
-    passed = not reason and criterion.holds(measured)
+    elif not reason:
+        status = "pass" if criterion.holds(measured) else "fail"
+        if result.info.get("census"):
+            confidence = 0.0  # every case was observed: the counts are the truth, not a sample
+        if confidence > 0 and criterion.op != "==":
+            judged = None
+            if criterion.stat in ("error_rate", "success_rate"):
+                bad = result.error_count
+                events = bad if criterion.stat == "error_rate" else result.operations - bad
+                judged = confidence_.judge_rate(criterion.op, criterion.limit, events=events,
+                                                trials=result.operations, confidence=confidence)
+            elif criterion.percentile is not None and metric is not None:
+                judged = confidence_.judge_percentile(criterion.op, criterion.limit,
+                                                      metric.histogram, criterion.percentile,
+                                                      confidence=confidence)
+            if judged is not None:
+                status, used = judged.status, judged.confidence
+                bound = judged.bound
+                if status == "inconclusive":
+                    reason = judged.explanation
     if result.saturated:
-        passed = False
+        status = "fail"
         reason = result.saturated
     return Verdict(
         criterion=criterion.text,
@@ -89,14 +117,30 @@ def _judge(result: LoadResult, criterion: Criterion) -> Verdict:
         limit=criterion.limit,
         measured=measured,
         samples=samples,
-        passed=passed,
+        passed=status == "pass",
         reason=reason,
+        status=status,
+        bound=bound,
+        confidence=used,
     )
 
 
-def evaluate(result: LoadResult, criteria: Iterable[str | Criterion]) -> list[Verdict]:
-    """Judge every criterion (all of them, not just up to the first failure)."""
-    return [_judge(result, parse(c)) for c in criteria]
+def evaluate(
+    result: LoadResult,
+    criteria: Iterable[str | Criterion],
+    confidence: float = confidence_.DEFAULT_CONFIDENCE,
+) -> list[Verdict]:
+    """Judge every criterion (all of them, not just up to the first failure).
+
+    Rates and percentiles are judged on one-sided ``confidence`` bounds (PASS when the
+    pessimistic bound clears the limit, FAIL when the optimistic one violates it, INCONCLUSIVE
+    otherwise: see :mod:`pytest_roo.slo.confidence`); ``confidence=0`` judges the bare point
+    estimate. Other statistics (max, mean, throughput, counts) are judged as measured.
+    """
+    if not 0 <= confidence < 1:
+        raise ValueError(f"confidence={confidence!r}: expected 0 (the point estimate) or a "
+                         "level below 1, e.g. 0.95")
+    return [_judge(result, parse(c), confidence) for c in criteria]
 
 
 def lost_early(
@@ -134,11 +178,12 @@ def lost_early(
             continue
         over = not criterion.holds(float(bad)) if criterion.stat == "errors" else bad > budget
         if over:
-            verdict = _judge(result, criterion)
+            verdict = _judge(result, criterion, 0.0)
             lost.append(
                 dataclasses.replace(
                     verdict,
                     passed=False,
+                    status="fail",
                     reason=f"lost early: {bad} bad operations exceed the whole run's budget "
                     f"of {budget:.0f} ({expected} operations expected)",
                 )

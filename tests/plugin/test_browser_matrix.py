@@ -277,7 +277,10 @@ def test_lifecycle_rate(roo_cell):
 """
 
 
-def test_iteration_success_rates_per_cell(pytester: pytest.Pytester, engines: list[str]) -> None:
+def test_iteration_success_rates_per_cell(
+    pytester: pytest.Pytester, engines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROO_CONFIDENCE", "0")  # 20 iterations: the mechanics, not the statistics
     pytester.makepyfile(test_iter=ITERATIONS)
     result = pytester.runpytest(*engines, "--roo-browsers=chromium,firefox", "-v")
     result.stdout.fnmatch_lines_random([

@@ -17,6 +17,13 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("no_playwright_plugin")]
 
+
+@pytest.fixture(autouse=True)
+def point_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the fixtures' mechanics on short runs: verdicts on the point
+    estimate (confidence bounds: tests/unit/test_slo_confidence_verdicts.py)."""
+    monkeypatch.setenv("ROO_CONFIDENCE", "0")
+
 SERVER = Path(__file__).resolve().parents[2] / "bench" / "servers" / "ws_server.py"
 
 

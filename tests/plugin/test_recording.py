@@ -13,6 +13,13 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("no_playwright_plugin")
 
+
+@pytest.fixture(autouse=True)
+def point_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the mechanics (marker, tables, report, hooks) on small synthetic
+    results: verdicts on the point estimate (confidence bounds: test_slo_confidence_verdicts)."""
+    monkeypatch.setenv("ROO_CONFIDENCE", "0")
+
 RESULT = """
 import pytest
 from pytest_roo import slo

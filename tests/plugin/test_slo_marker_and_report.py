@@ -9,6 +9,13 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("no_playwright_plugin")
 
+
+@pytest.fixture(autouse=True)
+def point_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the mechanics (marker, tables, report, hooks) on small synthetic
+    results: verdicts on the point estimate (confidence bounds: test_slo_confidence_verdicts)."""
+    monkeypatch.setenv("ROO_CONFIDENCE", "0")
+
 TESTS = """
 import pytest
 from pytest_roo import slo
@@ -96,6 +103,7 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     assert report["schema"] == "pytest-roo/report/v1"
     assert report["summary"] == {
         "tests": 6, "results": 7, "verdicts": 8, "verdicts_passed": 4, "verdicts_failed": 4,
+        "verdicts_inconclusive": 0,
     }
     assert report["exit_status"] == 1
     tests = {t["nodeid"].split("::")[1]: t for t in report["tests"]}
