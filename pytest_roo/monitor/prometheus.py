@@ -68,9 +68,15 @@ def _parse_labels(text: str, pos: int, line_no: int) -> tuple[tuple[tuple[str, s
         pos = match.end()
         while pos < len(text) and text[pos] in " \t":
             pos += 1
-        if text[pos : pos + 2] != '="':
+        if pos < len(text) and text[pos] == "=":
+            pos += 1
+            while pos < len(text) and text[pos] in " \t":
+                pos += 1
+        else:
+            pos = -1
+        if pos < 0 or pos >= len(text) or text[pos] != '"':
             raise ParseError(f'line {line_no}: expected =" after label {name!r}')
-        pos += 2
+        pos += 1
         value: list[str] = []
         while True:
             if pos >= len(text):
@@ -119,6 +125,8 @@ def parse_text(text: str) -> list[MetricSample]:
             raise ParseError(f"line {line_no}: expected a metric name: {line[:80]!r}")
         name = match.group(0)
         pos = match.end()
+        while pos < len(line) and line[pos] in " \t":
+            pos += 1
         labels: tuple[tuple[str, str], ...] = ()
         if pos < len(line) and line[pos] == "{":
             labels, pos = _parse_labels(line, pos + 1, line_no)

@@ -161,10 +161,12 @@ def judge_quantile(
 
 
 def window_minima(
-    times: Sequence[float] | Any, values: Sequence[float] | Any, window: float
+    times: Sequence[float] | Any, values: Sequence[float] | Any, window: float,
+    min_samples: int = 1,
 ) -> tuple[FloatArray, FloatArray]:
     """Per-window minima: (window mid-times, minima), windows of ``window`` seconds from the
-    first sample; a last window covering less than half its length is dropped."""
+    first sample; a last window covering less than half its length is dropped, and so is a
+    window with fewer than ``min_samples`` samples (its minimum would be just noise)."""
     if not window > 0:
         raise ValueError(f"window must be a positive number of seconds, got {window!r}")
     t, v = _series(times, values)
@@ -177,6 +179,8 @@ def window_minima(
     last_index = int(index[-1])
     for k in np.unique(index):
         members = index == k
+        if int(members.sum()) < min_samples:
+            continue
         if k == last_index and k > 0 and float(t[members][-1] - (start + k * window)) < window / 2:
             continue
         mids.append(start + (k + 0.5) * window)
@@ -196,6 +200,7 @@ def judge_trend(
     horizon: float | None = None,
     confidence: float = 0.95,
     min_windows: int = 6,
+    min_samples_per_window: int = 3,
     name: str = "memory.trend",
     unit: str = "bytes",
 ) -> StatVerdict:
@@ -212,6 +217,8 @@ def judge_trend(
         horizon: seconds over which the slope is projected (default: the analysed span), e.g.
             3600 to judge "grows less than 50 MB per hour" from a 10-minute run.
         min_windows: fewer windows than this is INCONCLUSIVE (too short).
+        min_samples_per_window: a window with fewer samples is left out (a minimum of one or
+            two samples is noise, not a floor).
 
     The estimate is the projected growth (slope x horizon); ``lower`` / ``upper`` its Sen
     interval; ``details`` holds the slope per second and minute, the window minima, the
@@ -236,6 +243,9 @@ def judge_trend(
         raise ValueError(f"warmup must be >= 0 seconds, got {warmup!r}")
     if min_windows < 3:
         raise ValueError(f"min_windows must be at least 3, got {min_windows!r}")
+    if min_samples_per_window < 1:
+        raise ValueError(f"min_samples_per_window must be at least 1, got "
+                         f"{min_samples_per_window!r}")
     t, v = _series(times, values)
     if t.size:
         keep = t >= t[0] + warmup
@@ -248,14 +258,17 @@ def judge_trend(
         return StatVerdict(name, INCONCLUSIVE, math.nan, math.nan, math.nan, math.nan, limit,
                            samples, unit, reason, confidence, details)
 
-    if samples < min_windows or span <= 0:
-        return inconclusive(f"too short: {samples} samples after a {warmup:g}s warm-up")
+    needed = min_windows * min_samples_per_window
+    if samples < needed or span <= 0:
+        return inconclusive(f"too short: {samples} samples after the {warmup:g}s warm-up, need "
+                            f"at least {needed} ({min_windows} windows of "
+                            f"{min_samples_per_window})")
     width = window if window is not None else span / windows
-    mids, minima = window_minima(t, v, width)
+    mids, minima = window_minima(t, v, width, min_samples_per_window)
     if mids.size < min_windows:
         return inconclusive(
-            f"too short: {mids.size} windows of {width:.3g}s after the {warmup:g}s warm-up, "
-            f"need at least {min_windows}"
+            f"too short: {mids.size} windows of {width:.3g}s with {min_samples_per_window}+ "
+            f"samples after the {warmup:g}s warm-up, need at least {min_windows}"
         )
     fit = theil_sen(mids, minima, confidence)
     projection = horizon if horizon is not None else span
