@@ -87,6 +87,9 @@ def sample_process(
 
     values: dict[str, float | None] = {}
     with process.oneshot():
+        if process.status() == psutil.STATUS_ZOMBIE:
+            # exited, not yet reaped by its parent: no longer part of the system under test
+            raise psutil.ZombieProcess(process.pid)
         values["rss"] = float(process.memory_info().rss)
         values["cpu"] = float(process.cpu_percent(interval=None))
         values["threads"] = float(process.num_threads())
