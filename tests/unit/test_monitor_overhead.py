@@ -5,7 +5,7 @@ measurement), 20 ABBA rounds = 40 pairs, limit 5 %. What each true overhead gets
 
 - 0 %: PASS. 18 pairs give an 80 % chance; 40 pairs put the upper bound under 5 % almost always.
 - 3 %: usually INCONCLUSIVE. The overhead is under the limit, but only by 2 points: the interval
-  (about +/- 2.2 points at 40 pairs) still reaches 5 %. About 110 pairs would pass it 4 times in
+  (about +/- 2.2 points at 40 pairs) still reaches 5 %. About 112 pairs would pass it 4 times in
   5; it never FAILs (that would need the lower bound above 5 %).
 - 10 %: FAIL. The lower bound (about 10 - 2.2 = 7.8 %) is above 5 %.
 """
