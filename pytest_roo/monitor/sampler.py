@@ -150,6 +150,8 @@ class ResourceMonitor:
         self._ticks = 0
         self._missed = 0
         self._scrape_errors = 0
+        self._sample_errors = 0
+        self._last_sample_error = ""
         self._last_error = ""
 
     # -- control --
@@ -234,7 +236,11 @@ class ResourceMonitor:
                 break
             if self.count is not None and self._ticks >= self.count:
                 break
-            self.sample_once()
+            try:
+                self.sample_once()
+            except Exception as exc:  # a sampling bug must not end the timeline silently
+                self._sample_errors += 1
+                self._last_sample_error = f"{type(exc).__name__}: {exc}"[:300]
             next_tick += self.interval
             now = time.monotonic()
             if now > next_tick:
@@ -322,7 +328,10 @@ class ResourceMonitor:
             "count_bound": self.count,
             "sample_cost_p50_ms": costs[len(costs) // 2] * 1e3 if costs else None,
             "sample_cost_max_ms": costs[-1] * 1e3 if costs else None,
+            "sample_errors": self._sample_errors,
         }
+        if self._last_sample_error:
+            info["last_sample_error"] = self._last_sample_error
         if self.tree is not None:
             info["roots"] = [p.pid for p in self.tree.roots]
         if self.metrics_url is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["SCHEMA", "UNITS", "Series", "Timeline"]
@@ -188,19 +188,16 @@ class Timeline:
                 merged.marks.setdefault(mark, t + shift)
             merged.processes.update(part.processes)
             merged.info.setdefault("parts", []).append(dict(part.info))
-        for series in merged.series.values():
+        for series in list(merged.series.values()):
             if series.source.startswith("pid:") and series.name in SUMMED:
                 contributors.setdefault(series.name, []).append(series)
+            if series.source.startswith("pid:") and series.name == "rss":
+                alive = Series("processes", series.source, "count", list(series.times),
+                               [None if v is None else 1.0 for v in series.values])
+                contributors.setdefault("processes", []).append(alive)
         for name, members in contributors.items():
             total = _slot_sum(name, members, interval)
-            if name == "processes":
-                continue
             merged.series[total.key] = total
-        if any(s.source.startswith("pid:") for s in merged.series.values()):
-            merged.series["total/processes"] = _process_count(merged, interval)
-        elif "processes" in contributors:
-            merged.series["total/processes"] = _slot_sum("processes", contributors["processes"],
-                                                          interval)
         return merged
 
 
@@ -211,7 +208,7 @@ def _unite(target: Series, other: Series) -> None:
     target.values = [v for _, v in points]
 
 
-def _slot_sum(name: str, members: Iterable[Series], interval: float) -> Series:
+def _slot_sum(name: str, members: list[Series], interval: float) -> Series:
     slots: dict[int, dict[int, float]] = {}
     for index, series in enumerate(members):
         last_slot: int | None = None
@@ -224,21 +221,8 @@ def _slot_sum(name: str, members: Iterable[Series], interval: float) -> Series:
                 slots.setdefault(last_slot + 1, {}).setdefault(index, last_value)  # carry
             slots.setdefault(slot, {})[index] = v
             last_slot, last_value = slot, v
-    unit = next((s.unit for s in members if s.unit), UNITS.get(name, "")) if members else ""
-    total = Series(name, "total", unit or UNITS.get(name, ""))
+    unit = next((s.unit for s in members if s.unit), UNITS.get(name, ""))
+    total = Series(name, "total", unit)
     for slot in sorted(slots):
         total.append(slot * interval, math.fsum(slots[slot].values()))
     return total
-
-
-def _process_count(timeline: Timeline, interval: float) -> Series:
-    alive: dict[int, set[str]] = {}
-    for series in timeline.series.values():
-        if series.source.startswith("pid:") and series.name == "rss":
-            for t, v in zip(series.times, series.values, strict=True):
-                if v is not None:
-                    alive.setdefault(math.floor(t / interval + 1e-9), set()).add(series.source)
-    count = Series("processes", "total", "count")
-    for slot in sorted(alive):
-        count.append(slot * interval, float(len(alive[slot])))
-    return count

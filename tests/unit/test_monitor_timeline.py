@@ -85,3 +85,14 @@ def test_attached_timeline_survives_the_result_json() -> None:
 def test_summary() -> None:
     summary = timeline(0.0, 3, [float(i) for i in range(20)]).summary()
     assert summary["total/rss"]["max"] == 19.0 and "pid:3/rss" not in summary
+
+
+def test_merge_of_per_process_and_totals_only() -> None:
+    """One monitor kept per-process series, another only totals: both count."""
+    detailed = timeline(0.0, 1, [10.0, 10.0])
+    totals = Timeline(0.0, 1.0)
+    totals.add(Series("rss", "total", "bytes", [0.0, 1.0], [4.0, 4.0]))
+    totals.add(Series("processes", "total", "count", [0.0, 1.0], [2.0, 2.0]))
+    merged = detailed.merge(totals)
+    assert merged.get("rss").values == [14.0, 14.0]
+    assert merged.get("processes").values == [3.0, 3.0]
