@@ -329,6 +329,7 @@ def judge_return_to_baseline(
     confidence: float = 0.95,
     name: str = "memory.return_to_baseline",
     min_samples: int = 5,
+    unit: str = "bytes",
 ) -> StatVerdict:
     """After the load stops, does the level return to within ``tolerance`` of the baseline?
 
@@ -336,7 +337,8 @@ def judge_return_to_baseline(
     any settle time the caller allows). The figure is the relative shift
     ``(after - baseline) / median(baseline)``, estimated by the two-sample Hodges-Lehmann shift
     with its Mann-Whitney interval: PASS when its upper bound is under ``tolerance``, FAIL when
-    its lower bound is above it, INCONCLUSIVE otherwise.
+    its lower bound is above it, INCONCLUSIVE otherwise. ``unit`` is the samples' unit (for the
+    reason's text; the figures are ratios).
     """
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"tolerance must be a fraction >= 0 (0.1 = 10 %), got {tolerance!r}")
@@ -354,7 +356,7 @@ def judge_return_to_baseline(
         raise ValueError(f"the baseline level must be positive to compare ratios, got {level!r}")
     shift = hodges_lehmann_shift(late, base, confidence)
     estimate, lower, upper = shift.estimate / level, shift.lower / level, shift.upper / level
-    text = (f"{estimate:+.2%} of the baseline {level:.6g} ({confidence:.0%} CI {lower:+.2%} .. "
+    text = (f"{estimate:+.2%} of the baseline {format_value(level, unit)} ({confidence:.0%} CI {lower:+.2%} .. "
             f"{upper:+.2%}, {base.size} + {late.size} samples) vs tolerance {tolerance:.2%}")
     status: Status
     if shift.attainable and lower > tolerance:
