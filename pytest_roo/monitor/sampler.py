@@ -80,6 +80,9 @@ class ResourceMonitor:
         uss: also read USS (unique memory) where it is cheap.
         per_process: keep one series per process besides the totals.
         generator: sample this process (the load generator) apart as ``generator``.
+        system: also sample the whole machine as ``system``: CPU % of all cores, memory used
+            (bytes and %), network bytes sent / received on all interfaces (cumulative).
+            Meaningful when the system under test runs on this machine.
 
     Example::
 
@@ -103,6 +106,7 @@ class ResourceMonitor:
         uss: bool = True,
         per_process: bool = True,
         generator: bool = True,
+        system: bool = False,
         scrape_timeout: float | None = None,
     ) -> None:
         from pytest_roo.monitor.procs import ProcessTree
@@ -139,6 +143,8 @@ class ResourceMonitor:
         self.count = count
         self.per_process = per_process
         self.generator = generator
+        self.system = system
+        self._system_primed = False
         self.scrape_timeout = scrape_timeout or min(self.interval, 5.0)
         self._own: psutil.Process | None = None
         self.timeline = Timeline(time.time(), self.interval)
@@ -258,12 +264,16 @@ class ResourceMonitor:
         if self.metrics_url is not None:
             scraped = self._scrape()
         own = self._sample_generator() if self.generator else None
+        machine = self._sample_system() if self.system else None
         with self._lock:
             self._ticks += 1
             if procs is not None:
                 self._append_processes(t, procs)
             for alias, value in scraped.items():
                 self._series(alias, "metrics", "").append(t, value)
+            if machine is not None:
+                for name, (unit, value) in machine.items():
+                    self._series(name, "system", unit).append(t, value)
             if own is not None:
                 for name, value in own.items():
                     self._series(name, "generator", UNITS[name]).append(t, value)
@@ -306,6 +316,25 @@ class ResourceMonitor:
                     "cpu": float(self._own.cpu_percent(interval=None)),
                     "threads": float(self._own.num_threads())}
 
+    def _sample_system(self) -> dict[str, tuple[str, float]] | None:
+        import psutil
+
+        if not self._system_primed:
+            psutil.cpu_percent(interval=None)  # the first reading is meaningless
+            self._system_primed = True
+            return None
+        memory = psutil.virtual_memory()
+        values = {
+            "cpu": ("percent", float(psutil.cpu_percent(interval=None))),
+            "memory_used": ("bytes", float(memory.total - memory.available)),
+            "memory_percent": ("percent", float(memory.percent)),
+        }
+        net = psutil.net_io_counters()
+        if net is not None:
+            values["net_bytes_sent"] = ("bytes", float(net.bytes_sent))
+            values["net_bytes_recv"] = ("bytes", float(net.bytes_recv))
+        return values
+
     def _scrape(self) -> dict[str, float | None]:
         from pytest_roo.monitor.prometheus import ParseError, scrape
 
@@ -329,6 +358,7 @@ class ResourceMonitor:
             "sample_cost_p50_ms": costs[len(costs) // 2] * 1e3 if costs else None,
             "sample_cost_max_ms": costs[-1] * 1e3 if costs else None,
             "sample_errors": self._sample_errors,
+            "cpu_count": os.cpu_count(),
         }
         if self._last_sample_error:
             info["last_sample_error"] = self._last_sample_error

@@ -1,7 +1,7 @@
 """The resource timeline: named series of samples, JSON-ready, mergeable across monitors.
 
 A series is identified by ``source/name``: ``total/rss`` (the whole monitored process tree),
-``pid:1234/rss`` (one process), ``generator/cpu`` (the process running the load, kept apart),
+``pid:1234/rss`` (one process), ``system/cpu`` (the whole machine), ``generator/cpu`` (the process running the load, kept apart),
 ``metrics/<alias>`` (a Prometheus series of the target). Times are seconds since the timeline's
 ``started_at`` (Unix time), values are floats, None where a sample was missed.
 """
@@ -119,7 +119,7 @@ class Timeline:
 
         out: dict[str, dict[str, float]] = {}
         for key, series in sorted(self.series.items()):
-            if series.source in ("total", "metrics", "generator"):
+            if series.source in ("total", "metrics", "generator", "system"):
                 times, values = series.finite()
                 if values:
                     out[key] = summarize(times, values)

@@ -131,3 +131,16 @@ def test_a_process_that_exits_drops_out(memory_child) -> None:  # type: ignore[n
 def test_bad_arguments_are_named(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ResourceMonitor(**kwargs)  # type: ignore[arg-type]
+
+
+def test_samples_the_machine_when_asked(memory_child) -> None:  # type: ignore[no-untyped-def]
+    child = memory_child("flat", 1)
+    with ResourceMonitor([child.pid], interval=0.1, count=5, system=True) as monitor:
+        assert monitor.wait(30)
+    timeline = monitor.timeline
+    assert timeline.names("system") == ["cpu", "memory_percent", "memory_used",
+                                        "net_bytes_recv", "net_bytes_sent"]
+    used = timeline.get("memory_used", "system").values
+    assert len(used) == 4 and all(v is not None and v > 0 for v in used)  # first tick primes
+    assert 0 <= (timeline.get("cpu", "system").values[-1] or 0) <= 100
+    assert timeline.info["cpu_count"] >= 1
