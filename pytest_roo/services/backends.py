@@ -40,7 +40,7 @@ PROBE_ENV = "ROO_DOCKER_PROBE"  # "yes <where>" / "no <where>": the controller's
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    """The settings the service layer reads (a subset of pytest_roo.options.Settings)."""
+    """The settings the service layer reads (a subset of pytest_roo.settings.Settings)."""
 
     services: str = "auto"
     postgres_url: str | None = None
