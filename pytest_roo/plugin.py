@@ -30,6 +30,7 @@ pytest_plugins = [
     "pytest_roo.fixtures.load",
     "pytest_roo.fixtures.target",
     "pytest_roo.fixtures.browser",
+    "pytest_roo.fixtures.faults",
 ]
 
 MARKERS = (
