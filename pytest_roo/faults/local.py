@@ -20,6 +20,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar, cast
@@ -33,7 +34,9 @@ T = TypeVar("T")
 CALL_TIMEOUT = 10.0
 QUEUE_HIGH = 64  # chunks queued in a direction before its source stops being read
 QUEUE_LOW = 16
+EARLY_ENOUGH = 0.0002  # seconds: a timer this close to its deadline has fired on time
 _names = itertools.count(1)
+_now = time.monotonic  # data timestamps and deadlines: precise, unlike uvloop's loop.time()
 
 Next = Callable[[bytes], Awaitable[None]]
 
@@ -184,7 +187,7 @@ class _Direction:
                 dest.write(data)  # the fast path: no toxic, nothing queued
                 return
         # toxics to pass, data queued before it, or the upstream not connected yet
-        self.queue.append((self.conn.loop.time(), data))
+        self.queue.append((_now(), data))
         if len(self.queue) >= QUEUE_HIGH:
             self.pause("queue")
         self._ensure_worker()
@@ -196,7 +199,7 @@ class _Direction:
         if self.worker is None and not self.conn.chains[self.stream] and self.conn.ready.done():
             self.finish()
             return
-        self.queue.append((self.conn.loop.time(), None))
+        self.queue.append((_now(), None))
         self._ensure_worker()
 
     def _ensure_worker(self) -> None:
@@ -272,19 +275,21 @@ class _Direction:
     async def _slow_close(self) -> None:
         for toxic in self.conn.chains[self.stream]:
             if toxic.type == "slow_close" and toxic.attributes["delay"]:
-                await self.hold(self.conn.loop.time() + toxic.attributes["delay"] / 1000, toxic)
+                await self.hold(_now() + toxic.attributes["delay"] / 1000, toxic)
 
     async def hold(self, until: float, toxic: Toxic) -> bool:
-        """Wait until ``until`` (loop time) while ``toxic`` is still the one on the proxy.
+        """Wait until ``until`` (:func:`_now`) while ``toxic`` is still the one on the proxy.
 
         Returns False when the toxic was changed or removed meanwhile (the data goes on now).
+        Timers may fire a little early (uvloop's clock has millisecond steps), so the deadline
+        is checked again on a precise clock and the rest waited for.
         """
         core = self.conn.core
         while True:
             if core.toxics.get(toxic.name) is not toxic:
                 return False
-            delay = until - self.conn.loop.time()
-            if delay <= 0:
+            delay = until - _now()
+            if delay <= EARLY_ENOUGH:
                 return True
             await asyncio.wait([core.next_change()], timeout=delay)
 
@@ -474,7 +479,7 @@ async def _bandwidth(d: _Direction, toxic: Toxic, read_at: float, data: bytes, n
     piece = max(1, rate // 10)  # at most 100 ms worth of bytes at a time
     for offset in range(0, len(data), piece):
         chunk = data[offset : offset + piece]
-        now = d.conn.loop.time()
+        now = _now()
         start = max(state.get("next", now), now)
         state["next"] = start + len(chunk) / rate
         if await d.hold(state["next"], toxic) is False:
@@ -492,7 +497,7 @@ async def _timeout(d: _Direction, toxic: Toxic, read_at: float, data: bytes, nex
 
 
 async def _reset_peer(d: _Direction, toxic: Toxic, read_at: float, data: bytes, next_: Next) -> None:
-    still = await d.hold(d.conn.loop.time() + toxic.attributes["timeout"] / 1000, toxic)
+    still = await d.hold(_now() + toxic.attributes["timeout"] / 1000, toxic)
     if still:
         d.conn.reset()
     else:
@@ -505,7 +510,7 @@ async def _slicer(d: _Direction, toxic: Toxic, read_at: float, data: bytes, next
     for start, end in itertools.pairwise(cuts):
         await next_(data[start:end])
         pause = attrs["delay"] / 1e6
-        if pause and end < len(data) and not await d.hold(d.conn.loop.time() + pause, toxic):
+        if pause and end < len(data) and not await d.hold(_now() + pause, toxic):
             await next_(data[end:])
             return
 
