@@ -249,6 +249,9 @@ class _Direction:
                     self.finish()
                     break
                 await self._through(self.conn.chains[self.stream], 0, read_at, data)
+        except Exception:
+            # a broken connection, not a hung one: both peers see it end
+            self.conn.close(abort=True)
         finally:
             self.worker = None
 

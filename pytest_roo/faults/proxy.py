@@ -362,6 +362,11 @@ class Proxy(abc.ABC):
             raise ValueError(f"fault duration={duration!r} is not valid; expected seconds > 0 or None")
         if isinstance(after, bool) or not after >= 0:
             raise ValueError(f"fault after={after!r} is not valid; expected seconds >= 0")
+        if kind == "down" and (attributes or name is not None):
+            raise ValueError(
+                f"fault 'down' takes no toxic attributes or name (got "
+                f"{', '.join(sorted(attributes)) or 'name'}); it disables the whole proxy"
+            )
         if kind != "down":
             # validate now, in the caller's thread, so a typo fails the test at once
             make_toxic(kind, name=name, stream=stream, toxicity=toxicity, **attributes)

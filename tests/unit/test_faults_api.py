@@ -103,6 +103,10 @@ def test_bad_fault_arguments_fail_at_once() -> None:
         pass
     with pytest.raises(ValueError, match="duration=0"), proxy.fault("down", duration=0):
         pass
+    with pytest.raises(ValueError, match="'down' takes no toxic attributes"), proxy.fault(
+        "down", latency=5
+    ):
+        pass
     assert proxy.calls == []
 
 
