@@ -88,7 +88,7 @@ def blob_server() -> LoopServer:
 
 
 def http_server() -> LoopServer:
-    """aiohttp: ``GET /hello`` -> ``hello``; ``GET /blob?size=N`` -> N bytes."""
+    """aiohttp: ``GET /hello`` -> ``hello``; ``GET /blob?size=N`` -> N bytes; ``/ws/echo``."""
 
     async def start() -> tuple[int, Callable[[], Any]]:
         from aiohttp import web
@@ -99,7 +99,18 @@ def http_server() -> LoopServer:
         async def blob(request: web.Request) -> web.Response:
             return web.Response(body=b"b" * int(request.query.get("size", "1000")))
 
+        async def ws_echo(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            async for message in ws:
+                if message.type == web.WSMsgType.TEXT:
+                    await ws.send_str(message.data)
+                elif message.type == web.WSMsgType.BINARY:
+                    await ws.send_bytes(message.data)
+            return ws
+
         app = web.Application()
+        app.router.add_get("/ws/echo", ws_echo)
         app.router.add_get("/hello", hello)
         app.router.add_get("/blob", blob)
         runner = web.AppRunner(app, access_log=None)

@@ -180,3 +180,26 @@ def test_toxiproxy_option_selects_the_toxiproxy_backend(pytester: pytest.Pyteste
                                           f"--roo-toxiproxy=http://127.0.0.1:{port}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*ToxiproxyError: cannot reach Toxiproxy at http://127.0.0.1:{port}/proxies*"])
+
+
+def test_websocket_swarm_through_the_proxy(http: LoopServer,
+                                           fault_proxy: FaultProxyFactory) -> None:
+    from pytest_roo.load.ws import WsSwarm
+
+    proxy = fault_proxy(f"ws://127.0.0.1:{http.port}")
+    url = proxy.url + "/ws/echo"
+    healthy = WsSwarm(max_generator_cpu=4.0).echo(url, clients=4, duration="0.5s", timeout=2)
+    assert healthy.error_count == 0 and healthy.get_metric("rtt").count > 0
+
+    # resets in the middle of the run: every connection ends with an error, none hangs
+    with proxy.fault("reset_peer", after=0.5, timeout=0):
+        cut = WsSwarm(max_generator_cpu=4.0).echo(url, clients=4, duration="2s", timeout=2)
+    assert cut.get_metric("rtt").count > 0  # traffic flowed before the fault
+    assert cut.error_count >= 4
+    # the WebSocket driver reports a reset seen by aiohttp as a closed connection
+    assert set(cut.errors) <= {"reset", "closed"}
+
+    # a reset during the handshake is a connect failure of kind reset
+    proxy.add("reset_peer", timeout=0)
+    refused = WsSwarm(max_generator_cpu=4.0).echo(url, clients=4, duration="0.5s", timeout=2)
+    assert refused.errors["reset"] == 4

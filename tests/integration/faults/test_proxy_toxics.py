@@ -239,3 +239,28 @@ def test_many_connections_at_once(echo: LoopServer) -> None:
             for sock in socks:
                 sock.close()
     assert answers == [b"%04d" % i for i in range(50)]
+
+
+def test_data_stays_intact_and_in_order_through_a_chain_of_toxics(echo: LoopServer) -> None:
+    import os
+    import threading
+
+    payload = os.urandom(400_000)
+    with LocalProxy(f"127.0.0.1:{echo.port}", seed=5) as proxy:
+        proxy.add("bandwidth", rate=4000, stream="upstream")
+        proxy.add("slicer", average_size=500, size_variation=100, stream="upstream")
+        proxy.add("latency", latency=10, jitter=5)
+        proxy.add("slicer", average_size=1000, size_variation=300, delay=50)
+        with connect(proxy.port, timeout=20) as sock:
+            def send() -> None:  # while the echo is read: neither side's buffers fill up
+                sock.sendall(payload)
+                sock.shutdown(socket.SHUT_WR)
+
+            started = time.perf_counter()
+            sender = threading.Thread(target=send)
+            sender.start()
+            data, _ = read_all(sock)
+            seconds = time.perf_counter() - started
+            sender.join(20)
+    assert data == payload
+    assert seconds >= 0.9 * len(payload) / 4_000_000  # the upload went at 4000 KB/s at most
