@@ -375,7 +375,7 @@ class _Conn:
             return
         self.ready.set_result(None)
         client = self.transports.get("client")
-        if client is not None and not client.is_closing():
+        if client is not None and not client.is_closing() and not self.upstream.pauses:
             client.resume_reading()
 
     # -- toxics --

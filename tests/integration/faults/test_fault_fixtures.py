@@ -203,3 +203,15 @@ def test_websocket_swarm_through_the_proxy(http: LoopServer,
     proxy.add("reset_peer", timeout=0)
     refused = WsSwarm(max_generator_cpu=4.0).echo(url, clients=4, duration="0.5s", timeout=2)
     assert refused.errors["reset"] == 4
+
+
+def test_blackhole_is_bounded_by_the_runs_timeout(http: LoopServer,
+                                                  fault_proxy: FaultProxyFactory) -> None:
+    proxy = fault_proxy(f"http://127.0.0.1:{http.port}")
+    proxy.add("timeout", timeout=0)  # requests vanish; connections stay open
+    started = time.monotonic()
+    result = HttpLoad(max_generator_cpu=4.0).get(proxy.url + "/hello", clients=2,
+                                                  duration="1s", timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert result.error_count > 0 and set(result.errors) == {"timeout"}
+    assert elapsed < 10  # ends by itself: each request is cut at the run's timeout
