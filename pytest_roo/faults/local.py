@@ -478,16 +478,18 @@ async def _bandwidth(d: _Direction, toxic: Toxic, read_at: float, data: bytes, n
     if rate <= 0:
         await next_(data)
         return
-    state = d.state.setdefault(toxic.name, {})
+    state = d.state.setdefault(toxic.name, {"behind": 0.0})
     piece = max(1, rate // 10)  # at most 100 ms worth of bytes at a time
     for offset in range(0, len(data), piece):
         chunk = data[offset : offset + piece]
-        now = _now()
-        start = max(state.get("next", now), now)
-        state["next"] = start + len(chunk) / rate
-        if await d.hold(state["next"], toxic) is False:
+        # Each piece waits its own transfer time. A timer that fires late puts the stream
+        # behind; the next pieces wait that much less (as Toxiproxy offsets its next sleep),
+        # so the average rate holds on a busy machine. Idle time earns no credit: no bursts.
+        until = _now() + len(chunk) / rate - state["behind"]
+        if not await d.hold(until, toxic):
             await next_(data[offset:])  # toxic changed or removed: the rest goes on now
             return
+        state["behind"] = max(0.0, _now() - until)
         await next_(chunk)
 
 
