@@ -273,6 +273,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "Fail the session when fewer than this share of the browser matrix cells pass.",
                "PERCENT"),
     OptionSpec("headed", parse_bool, False, "Show browser windows.", "BOOL"),
+    # faults
+    OptionSpec("toxiproxy", parse_url(("http", "https")), None,
+               "Run fault_proxy proxies on this Toxiproxy server (its HTTP API, e.g. "
+               "http://127.0.0.1:8474) instead of in process.", "URL"),
 )
 
 _BY_NAME = {spec.name: spec for spec in OPTIONS}
@@ -303,6 +307,7 @@ class Settings:
     browser_executables: Mapping[str, str] = dataclasses.field(default_factory=dict)
     matrix_min_success: float | None = None
     headed: bool = False
+    toxiproxy: str | None = None
     # where each value came from: "cli", "env", "ini" or "default"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 

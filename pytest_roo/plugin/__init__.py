@@ -32,6 +32,7 @@ pytest_plugins = [
     "pytest_roo.fixtures.target",
     "pytest_roo.fixtures.browser",
     "pytest_roo.fixtures.monitor",
+    "pytest_roo.fixtures.faults",
 ]
 
 MARKERS = (

@@ -41,6 +41,7 @@ VALID: dict[str, tuple[str, Any]] = {
     "browser_executables": ("firefox=/usr/bin/firefox-esr", {"firefox": "/usr/bin/firefox-esr"}),
     "matrix_min_success": ("100%", 1.0),
     "headed": ("no", False),
+    "toxiproxy": ("http://127.0.0.1:8474", "http://127.0.0.1:8474"),
 }
 
 # option name -> rejected raw values and a piece of the accepted forms the error must name
@@ -71,6 +72,7 @@ REJECTED: list[tuple[str, str, str]] = [
     ("headed", "maybe", "true, false"),
     ("service_user", " ", "non-empty"),
     ("report_json", "", "path"),
+    ("toxiproxy", "127.0.0.1:8474", "http:// or https://"),
 ]
 
 

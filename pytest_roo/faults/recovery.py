@@ -1,0 +1,161 @@
+"""Time to recovery after a fault, as the latency metric ``recovery`` of a LoadResult.
+
+A probe is any callable that succeeds when the system works again: it returns normally (a
+return value of ``False`` counts as a failure) or raises. From the moment the fault ended, the
+probe is called every ``interval`` seconds until it succeeds; the time from the fault's end to
+the end of the first successful probe is one sample of ``recovery``. So a criterion such as
+``recovery.max < 5s`` is judged with the usual verdicts, and repeated faults add samples to the
+same result.
+
+A system that does not recover within ``timeout`` gets the time waited as its sample (a lower
+bound of the truth, so ``recovery.max < 5s`` fails whenever ``timeout`` is at least 5 s) and an
+error of kind ``timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_roo.faults.proxy import FaultWindow
+    from pytest_roo.load.metrics import LoadResult
+
+__all__ = ["METRIC", "measure_recovery", "measure_recovery_async"]
+
+METRIC = "recovery"
+
+
+def _start(since: float | FaultWindow | None) -> float:
+    if since is None:
+        return time.monotonic()
+    if isinstance(since, (int, float)):
+        return float(since)
+    ended = getattr(since, "ended", None)
+    if ended is None:
+        raise ValueError(
+            "measure_recovery(since=window): the fault is still on; measure after its block "
+            "ends, or pass since=time.monotonic() of its end"
+        )
+    return float(ended)
+
+
+def _check(timeout: float, interval: float) -> None:
+    if isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"recovery timeout={timeout!r} is not valid; expected seconds > 0")
+    if isinstance(interval, bool) or not interval > 0:
+        raise ValueError(f"recovery interval={interval!r} is not valid; expected seconds > 0")
+
+
+def _result(result: LoadResult | None, name: str) -> LoadResult:
+    if result is not None:
+        return result
+    from pytest_roo.load.metrics import LoadResult
+
+    return LoadResult(name=name)
+
+
+def _record(result: LoadResult, start: float, recovered_at: float | None, deadline: float,
+            attempts: int, last_error: str | None) -> LoadResult:
+    result.operations += 1
+    if recovered_at is None:
+        result.metric(METRIC).record(deadline - start)
+        result.add_error("timeout")
+        result.info.setdefault("unrecovered", []).append(
+            {"waited": deadline - start, "attempts": attempts, "last_error": last_error}
+        )
+    else:
+        result.metric(METRIC).record(max(0.0, recovered_at - start))
+    result.counters["recovery_probes"] += attempts
+    result.duration = max(result.duration, time.monotonic() - start)
+    return result
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+def measure_recovery(
+    probe: Callable[[], Any],
+    *,
+    since: float | FaultWindow | None = None,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    result: LoadResult | None = None,
+    name: str = "recovery",
+) -> LoadResult:
+    """Call ``probe`` until it succeeds; record the time since ``since`` as ``recovery``.
+
+    Args:
+        probe: a callable; success is returning anything but ``False`` without raising.
+        since: when the fault ended (``time.monotonic()``), or the FaultWindow of
+            ``proxy.fault(...)``; default now.
+        timeout: give up this many seconds after ``since``.
+        interval: pause between failed probes.
+        result: add the sample to this LoadResult instead of a new one.
+
+    Example::
+
+        with proxy.fault("down", duration=2) as window:
+            time.sleep(3)
+        result = measure_recovery(lambda: urlopen(url, timeout=1), since=window)
+        slo.check(result, "recovery.max < 5s")
+    """
+    _check(timeout, interval)
+    start = _start(since)
+    deadline = start + timeout
+    out = _result(result, name)
+    attempts = 0
+    last_error: str | None = None
+    while True:
+        attempts += 1
+        try:
+            ok = probe() is not False
+        except Exception as exc:  # any failure of the probe means "not yet"
+            ok, last_error = False, _failure(exc)
+        now = time.monotonic()
+        if ok:
+            return _record(out, start, now, deadline, attempts, last_error)
+        if now + interval > deadline:
+            return _record(out, start, None, max(now, deadline), attempts, last_error)
+        time.sleep(interval)
+
+
+async def measure_recovery_async(
+    probe: Callable[[], Awaitable[Any]],
+    *,
+    since: float | FaultWindow | None = None,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    result: LoadResult | None = None,
+    name: str = "recovery",
+) -> LoadResult:
+    """:func:`measure_recovery` for a coroutine probe, in the caller's event loop.
+
+    Each probe is bounded by what remains of ``timeout``.
+    """
+    _check(timeout, interval)
+    start = _start(since)
+    deadline = start + timeout
+    out = _result(result, name)
+    attempts = 0
+    last_error: str | None = None
+    while True:
+        attempts += 1
+        remaining = max(0.001, deadline - time.monotonic())
+        try:
+            answer: Any = probe()
+            if inspect.isawaitable(answer):
+                answer = await asyncio.wait_for(answer, remaining)
+            ok = answer is not False
+        except Exception as exc:
+            ok, last_error = False, _failure(exc)
+        now = time.monotonic()
+        if ok:
+            return _record(out, start, now, deadline, attempts, last_error)
+        if now + interval > deadline:
+            return _record(out, start, None, max(now, deadline), attempts, last_error)
+        await asyncio.sleep(interval)
