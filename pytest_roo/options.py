@@ -56,6 +56,14 @@ def parse_path(value: str) -> Path:
     return Path(value.strip()).expanduser()
 
 
+def parse_file_path(value: str) -> Path:
+    """A file to write at the end of the session: refused now if it cannot be one."""
+    path = parse_path(value)
+    if path.is_dir():
+        raise ValueError("it is a directory; expected the path of a file to write")
+    return path
+
+
 def parse_text(value: str) -> str:
     if not value.strip():
         raise ValueError("expected a non-empty string")
@@ -177,6 +185,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     # reports
     OptionSpec("report_json", parse_path, None,
                "Write every result and verdict of the session to this JSON file.", "PATH"),
+    OptionSpec("report_html", parse_file_path, None,
+               "Write the session report with charts to this self-contained HTML file.", "PATH"),
     OptionSpec("output", parse_path, Path("roo-output"),
                "Directory for evidence: screenshots, traces, target logs.", "DIR"),
     OptionSpec("progress", parse_choice(PROGRESS_MODES), "auto",
@@ -240,6 +250,7 @@ class Settings:
     """The resolved settings of this process; see ``pytest --help`` group ``roo``."""
 
     report_json: Path | None = None
+    report_html: Path | None = None
     output: Path = Path("roo-output")
     progress: str = "auto"
     profile: str = "standard"

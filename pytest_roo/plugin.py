@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_roo import options
+from pytest_roo.report.junit import verdict_properties
 from pytest_roo.report.store import PROPERTY, get_store, short_message
 
 if TYPE_CHECKING:
@@ -300,6 +301,11 @@ def pytest_runtest_makereport(
         payload = recorder.unsent_payload()
         if payload is not None:
             report.user_properties.append((PROPERTY, payload))
+            # JUnit XML reads the properties of the teardown report, made from the item's
+            junit = verdict_properties(json.loads(payload)["verdicts"], item.user_properties)
+            item.user_properties.extend(junit)
+            if report.when == "teardown":
+                report.user_properties.extend(junit)
     return report
 
 
@@ -346,3 +352,8 @@ class SessionReport:
                 settings=settings.public(),
                 exit_status=int(session.exitstatus),
             )
+        if settings.report_html is not None:
+            from pytest_roo.report.html import write_html
+
+            write_html(settings.report_html, self.store.to_dict(
+                settings=settings.public(), exit_status=int(session.exitstatus)))

@@ -21,6 +21,7 @@ def test_show(roo_settings):
 # option name -> (raw value, value as Settings.public() shows it)
 VALID: dict[str, tuple[str, Any]] = {
     "report_json": ("out/report.json", "out/report.json"),
+    "report_html": ("out/report.html", "out/report.html"),
     "output": ("evidence", "evidence"),
     "progress": ("on", "on"),
     "profile": ("smoke", "smoke"),
@@ -65,6 +66,8 @@ REJECTED: list[tuple[str, str, str]] = [
     ("headed", "maybe", "true, false"),
     ("service_user", " ", "non-empty"),
     ("report_json", "", "path"),
+    ("report_html", "", "path"),
+    ("report_html", ".", "is a directory"),
 ]
 
 
