@@ -403,16 +403,20 @@ def summarize(report: Mapping[str, Any], worst: int = 5) -> dict[str, Any]:
         ):
             failures.append({"test": test.get("nodeid", ""), "verdict": None, "status": outcome,
                              "message": test.get("message") or "; ".join(test.get("notes", []))})
+    matrix = (report.get("sections") or {}).get("matrix")
+    failing_cells = [
+        cell for cell in (matrix.get("cells", []) if isinstance(matrix, Mapping) else [])
+        if isinstance(cell, Mapping) and cell.get("outcome") == "fail"
+    ]
+    # a failing browser cell is said once, by the matrix, with its cell's name
+    said = {cell.get("nodeid") for cell in failing_cells}
+    failures = [f for f in failures if f["verdict"] is not None or f["test"] not in said]
+    for cell in failing_cells:
+        failures.append({"test": cell.get("nodeid") or cell.get("test", ""), "verdict": None,
+                         "status": "fail", "message": f"browser cell {cell.get('cell')}: "
+                                                      f"{cell.get('reason') or 'failed'}"})
     measured = [row for row in rows if row["margin"] is not None]
     measured.sort(key=lambda row: row["margin"])
-    matrix = (report.get("sections") or {}).get("matrix")
-    if isinstance(matrix, Mapping):
-        for cell in matrix.get("cells", []):
-            if cell.get("outcome") == "fail":
-                failures.append({"test": cell.get("nodeid") or cell.get("test", ""),
-                                 "verdict": None, "status": "fail",
-                                 "message": f"browser cell {cell.get('cell')}: "
-                                            f"{cell.get('reason') or 'failed'}"})
     return {
         "criteria": sum(counts.values()),
         "counts": counts,

@@ -57,6 +57,8 @@ def _margin_text(share: float | None) -> str:
         return "-"
     if share >= 0:
         return f"{share:.1%} headroom"
+    if share <= -1:  # an upper limit exceeded at least twice over: say how many times
+        return f"{1 - share:.3g}x the limit"
     return f"{-share:.1%} past the limit"
 
 

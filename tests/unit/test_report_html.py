@@ -158,3 +158,14 @@ def test_malformed_timeline_points_are_ignored(bad: list[dict[str, Any]]) -> Non
     report = session_report(long_result(3))
     report["tests"][0]["results"][0]["timeline"] = bad
     assert 'data-chart="throughput"' not in render_html(report, host=HOST)
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [(0.2, "20.0% headroom"), (0.0, "0.0% headroom"), (-0.25, "25.0% past the limit"),
+     (-9.0, "10x the limit"), (None, "-")],
+)
+def test_margin_text(share: float | None, text: str) -> None:
+    from pytest_roo.report.html import _margin_text
+
+    assert _margin_text(share) == text

@@ -206,6 +206,8 @@ def test_summary_counts_ranks_margins_and_says_what_failed() -> None:
             ]},
             {"nodeid": "t.py::broken", "outcome": "error", "message": "fixture exploded",
              "results": [], "verdicts": []},
+            {"nodeid": "t.py::ui[firefox-Desktop Chrome]", "outcome": "failed",
+             "message": "timeout", "results": [], "verdicts": []},
         ],
         "sections": {"matrix": {"cells": [
             {"nodeid": "t.py::ui[firefox-Desktop Chrome]", "cell": "firefox-Desktop Chrome",
@@ -217,14 +219,14 @@ def test_summary_counts_ranks_margins_and_says_what_failed() -> None:
     s = figures.summarize(report, worst=3)
     assert s["criteria"] == 4 and s["results"] == 2
     assert s["counts"] == {"pass": 2, "fail": 1, "inconclusive": 1}
-    assert s["outcomes"] == {"passed": 1, "failed": 1, "error": 1}
+    assert s["outcomes"] == {"passed": 1, "failed": 2, "error": 1}
     assert [row["margin"] for row in s["worst"]] == [-0.6, 0.0526, 0.1]
     failed = [(f["test"], f["status"]) for f in s["failures"]]
     assert failed == [
         ("t.py::slow", "fail"),
         ("t.py::slow", "inconclusive"),
         ("t.py::broken", "error"),
-        ("t.py::ui[firefox-Desktop Chrome]", "fail"),
+        ("t.py::ui[firefox-Desktop Chrome]", "fail"),  # once, as the matrix says it
     ]
     assert s["failures"][2]["message"] == "fixture exploded"
     assert "timeout" in s["failures"][3]["message"]
