@@ -58,7 +58,8 @@ def _margin_text(share: float | None) -> str:
     if share >= 0:
         return f"{share:.1%} headroom"
     if share <= -1:  # an upper limit exceeded at least twice over: say how many times
-        return f"{1 - share:.3g}x the limit"
+        ratio = 1 - share
+        return f"{ratio:,.0f}x the limit" if ratio >= 100 else f"{ratio:.3g}x the limit"
     return f"{-share:.1%} past the limit"
 
 

@@ -163,7 +163,7 @@ def test_malformed_timeline_points_are_ignored(bad: list[dict[str, Any]]) -> Non
 @pytest.mark.parametrize(
     ("share", "text"),
     [(0.2, "20.0% headroom"), (0.0, "0.0% headroom"), (-0.25, "25.0% past the limit"),
-     (-9.0, "10x the limit"), (None, "-")],
+     (-9.0, "10x the limit"), (-5109.0, "5,110x the limit"), (None, "-")],
 )
 def test_margin_text(share: float | None, text: str) -> None:
     from pytest_roo.report.html import _margin_text
