@@ -230,3 +230,36 @@ def test_summary_counts_ranks_margins_and_says_what_failed() -> None:
     ]
     assert s["failures"][2]["message"] == "fixture exploded"
     assert "timeout" in s["failures"][3]["message"]
+
+
+def test_the_resource_monitors_timeline() -> None:
+    """Schema pytest-roo/resources/v1: series with their own times, grouped by unit; the tree's
+    totals, the generator and /metrics are charted, per-process series only without totals."""
+    def series(name: str, source: str, unit: str, values: list[float | None],
+               times: list[float] | None = None) -> dict[str, Any]:
+        return {"name": name, "source": source, "unit": unit,
+                "times": times or [0.0, 0.5, 1.0], "values": values}
+
+    timeline = {
+        "schema": "pytest-roo/resources/v1", "started_at": 1_700_000_002.0, "interval": 0.5,
+        "series": [
+            series("rss", "total", "bytes", [2**20, 2**21, None]),
+            series("cpu", "total", "percent", [50.0, 150.0, 100.0]),
+            series("rss", "pid:42", "bytes", [2**20, 2**21, 2**21]),
+            series("cpu", "generator", "percent", [20.0, 30.0, 25.0]),
+            series("fds", "total", "count", [10, 11, 12]),
+            series("http_requests", "metrics", "", [1.0, 5.0], times=[0.25, 0.75]),
+        ],
+    }
+    out = figures.resource_timeline(timeline, started_at=1_700_000_000.0)
+    assert out is not None
+    assert out["t"] == [2.0, 2.25, 2.5, 2.75, 3.0]  # seconds since the run started
+    assert out["groups"]["memory"] == {"rss": [1.0, None, 2.0, None, None]}
+    assert out["groups"]["cpu"] == {"cpu": [50.0, None, 150.0, None, 100.0],
+                                    "generator/cpu": [20.0, None, 30.0, None, 25.0]}
+    assert out["groups"]["other"] == {"fds": [10.0, None, 11.0, None, 12.0]}
+    assert out["groups"]["metrics"] == {"metrics/http_requests": [None, 1.0, None, 5.0, None]}
+    without_totals = {**timeline, "series": [s for s in timeline["series"]
+                                             if s["source"] != "total"]}
+    per_process = figures.resource_timeline(without_totals, started_at=1_700_000_000.0)
+    assert per_process is not None and "pid:42/rss" in per_process["groups"]["memory"]

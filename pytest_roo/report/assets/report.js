@@ -102,7 +102,8 @@
       var unit = { memory: "MB", cpu: "% of one core" }[group] || "";
       o.axes[1] = { label: unit };
       Object.keys(res.groups[group]).forEach(function (name, i) {
-        o.series.push(series(name, COLORS[i % COLORS.length]));
+        // series sampled at different instants share the axis: join their points
+        o.series.push(series(name, COLORS[i % COLORS.length], { spanGaps: true }));
         cols.push(res.groups[group][name]);
       });
       return [o, cols];
