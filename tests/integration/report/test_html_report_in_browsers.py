@@ -10,6 +10,7 @@ screenshot of each is kept under ``--roo-output``/html-report.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,16 +115,28 @@ CANVASES = """() => Array.from(document.querySelectorAll("div.chart canvas")).ma
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("html-report")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML report of the session above, run once (also when xdist workers share the tests:
+    the first one runs it under a lock, the other reads its result)."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    report_dir = base / "html-report-session"
+    with FileLock(str(base / "html-report-session.lock")):
+        checked = report_dir / "checked"
+        if not checked.exists():
+            run_session(report_dir)
+            checked.touch()
+        return report_dir / "report" / "report.html"
 
 
-@pytest.fixture(scope="module")
-def report(report_dir: Path) -> Path:
-    """Run the session above in a pytest subprocess and return its HTML report."""
+def run_session(report_dir: Path) -> None:
     import subprocess
     import sys
 
+    report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "test_session.py").write_text(SESSION.format(server=str(SERVER)))
     html = report_dir / "report" / "report.html"
     data = report_dir / "report" / "report.json"
@@ -143,7 +156,6 @@ def report(report_dir: Path) -> Path:
         "test_page_title[chromium-Desktop Chrome-pytest-roo]": "passed",
         "test_page_title[chromium-Desktop Chrome-wrong]": "failed",
     }, proc.stdout[-3000:]
-    return html
 
 
 @pytest.fixture(scope="module")
