@@ -27,7 +27,7 @@ from pytest_roo.report import figures
 from pytest_roo.report.assets import UPLOT_VERSION
 from pytest_roo.report.assets import read as read_asset
 
-__all__ = ["host_facts", "render_html", "result_figures", "write_html"]
+__all__ = ["host_facts", "main", "render_html", "result_figures", "write_html"]
 
 _STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
 _CSP = (
@@ -497,3 +497,33 @@ def write_html(path: str | os.PathLike[str], report: Mapping[str, Any], **kwargs
     tmp.replace(target)
     return target
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pytest_roo.report.html REPORT.json [-o REPORT.html]``: the page of a JSON
+    report written earlier (by ``--roo-report-json``, e.g. a CI artifact)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_roo.report.html",
+        description="Render a pytest-roo JSON report as a self-contained HTML page.",
+    )
+    parser.add_argument("report", type=Path, help="the JSON report (--roo-report-json)")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="the HTML file to write (default: the report's name with .html)")
+    args = parser.parse_args(argv)
+    try:
+        data = json.loads(args.report.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        parser.error(f"cannot read {str(args.report)!r}: {exc}")
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != "pytest-roo/report/v1":
+        parser.error(f"{str(args.report)!r} is not a pytest-roo report: schema {schema!r}, "
+                     "expected 'pytest-roo/report/v1'")
+    out = write_html(args.output or args.report.with_suffix(".html"), data)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -169,3 +169,33 @@ def test_margin_text(share: float | None, text: str) -> None:
     from pytest_roo.report.html import _margin_text
 
     assert _margin_text(share) == text
+
+
+def test_command_line_renders_a_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_roo.report.html import main
+
+    source = tmp_path / "roo-report.json"
+    source.write_text(json.dumps(session_report(long_result(10))))
+    assert main([str(source)]) == 0
+    written = tmp_path / "roo-report.html"
+    assert capsys.readouterr().out.strip() == str(written)
+    assert "1 of 1 criteria met" in written.read_text()
+    assert main([str(source), "-o", str(tmp_path / "x" / "r.html")]) == 0
+    assert (tmp_path / "x" / "r.html").exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "cannot read"),
+    ('{"schema": "other"}', "is not a pytest-roo report: schema 'other'"),
+])
+def test_command_line_refuses_what_is_not_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    from pytest_roo.report.html import main
+
+    source = tmp_path / "r.json"
+    source.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        main([str(source)])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
