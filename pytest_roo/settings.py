@@ -63,6 +63,14 @@ def parse_path(value: str) -> Path:
         raise ValueError(f"expected a file or directory path ({exc})") from None
 
 
+def parse_file_path(value: str) -> Path:
+    """A file to write at the end of the session: refused now if it cannot be one."""
+    path = parse_path(value)
+    if path.is_dir():
+        raise ValueError("it is a directory; expected the path of a file to write")
+    return path
+
+
 def parse_text(value: str) -> str:
     if not value.strip():
         raise ValueError("expected a non-empty string")
@@ -216,6 +224,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     # reports
     OptionSpec("report_json", parse_path, None,
                "Write every result and verdict of the session to this JSON file.", "PATH"),
+    OptionSpec("report_html", parse_file_path, None,
+               "Write the session report with charts to this self-contained HTML file.", "PATH"),
     OptionSpec("output", parse_path, Path("roo-output"),
                "Directory for evidence: screenshots, traces, target logs.", "DIR"),
     OptionSpec("progress", parse_choice(PROGRESS_MODES), "auto",
@@ -287,6 +297,7 @@ class Settings:
     """The resolved settings of this process; see ``pytest --help`` group ``roo``."""
 
     report_json: Path | None = None
+    report_html: Path | None = None
     output: Path = Path("roo-output")
     progress: str = "auto"
     profile: str = "standard"
@@ -321,7 +332,7 @@ class Settings:
 
         Raises :class:`SettingsError`.
         """
-        for name, want_dir in (("report_json", False), ("output", True)):
+        for name, want_dir in (("report_json", False), ("report_html", False), ("output", True)):
             path = getattr(self, name)
             if path is None:
                 continue

@@ -9,6 +9,7 @@ aiohttp or HdrHistogram until a fixture needs them.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Generator
 
 import pytest
@@ -23,6 +24,7 @@ from pytest_roo.plugin.recording import (
     parse_slo_markers,
 )
 from pytest_roo.plugin.session import SessionReport
+from pytest_roo.report.junit import verdict_properties
 from pytest_roo.report.store import PROPERTY, get_store
 
 pytest_plugins = [
@@ -199,7 +201,12 @@ def pytest_runtest_makereport(
     if recording is not None:
         payload, problem = _payload_or_problem(recording)
         if payload is not None:
-            report.user_properties.append((PROPERTY, payload))
+            setattr(report, PROPERTY, payload)
+            # JUnit XML reads the teardown report's properties, made from the item's
+            junit = verdict_properties(json.loads(payload)["verdicts"], item.user_properties)
+            item.user_properties.extend(junit)
+            if report.when == "teardown":
+                report.user_properties.extend(junit)
         elif problem:
             report.outcome = "failed"
             report.longrepr = problem

@@ -58,9 +58,9 @@ class SessionReport:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # On the controller this sees xdist workers' reports too.
-        for key, value in report.user_properties:
-            if key == PROPERTY:
-                self.store.add_payload(report.nodeid, str(value))
+        payload = getattr(report, PROPERTY, None)
+        if payload:
+            self.store.add_payload(report.nodeid, str(payload))
         self.store.set_outcome(
             report.nodeid, report.when, report.outcome, report.duration, short_message(report)
         )
@@ -104,6 +104,14 @@ class SessionReport:
                 )
             except OSError as exc:
                 problems.append(f"--roo-report-json {settings.report_json}: {exc}")
+        if settings.report_html is not None:
+            from pytest_roo.report.html import write_html
+
+            try:
+                write_html(settings.report_html, self.store.to_dict(
+                    settings=settings.public(), exit_status=exit_status))
+            except OSError as exc:
+                problems.append(f"--roo-report-html {settings.report_html}: {exc}")
         if problems:
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             for problem in problems:

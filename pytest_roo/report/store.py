@@ -1,7 +1,8 @@
 """The session's collected results and verdicts, fed from test reports (also across xdist).
 
-Workers attach what a test recorded to its report's ``user_properties`` under the key ``roo``
-(a JSON string, so it survives xdist's serialisation); the controller's store reads it back in
+Workers attach what a test recorded to its report as the attribute ``roo_payload`` (a JSON
+string: pytest serialises a report's attributes for xdist, and unlike ``user_properties`` it
+does not end up in JUnit XML); the controller's store reads it back in
 ``pytest_runtest_logreport``. Other areas add top-level sections (the browser matrix).
 """
 
@@ -20,7 +21,8 @@ from pytest_roo import __version__
 __all__ = ["PROPERTY", "REPORT_SCHEMA", "Store", "TestEntry", "get_store", "short_message",
            "write_atomic"]
 
-PROPERTY = "roo"
+#: the test report attribute that carries what a test recorded
+PROPERTY = "roo_payload"
 REPORT_SCHEMA = "pytest-roo/report/v1"
 
 

@@ -21,6 +21,7 @@ def test_show(roo_settings):
 # option name -> (raw value, value as Settings.public() shows it)
 VALID: dict[str, tuple[str, Any]] = {
     "report_json": ("out/report.json", "out/report.json"),
+    "report_html": ("out/report.html", "out/report.html"),
     "output": ("evidence", "evidence"),
     "progress": ("on", "on"),
     "profile": ("smoke", "smoke"),
@@ -73,6 +74,8 @@ REJECTED: list[tuple[str, str, str]] = [
     ("service_user", " ", "non-empty"),
     ("report_json", "", "path"),
     ("toxiproxy", "127.0.0.1:8474", "http:// or https://"),
+    ("report_html", "", "path"),
+    ("report_html", ".", "is a directory"),
 ]
 
 
