@@ -194,18 +194,17 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
             if not line or line.startswith("roo load ws.echo:"):
                 break
         assert line.startswith("roo load ws.echo:"), line
+        first_line = time.monotonic()
         time.sleep(0.5)
         sent = time.monotonic()
         os.kill(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         proc.stdout.close()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
-    assert took < 5, out
     entry = by_test(report_of(path))["test_long_run"]
     assert entry["outcome"] == "interrupted"
     assert any("interrupted (Ctrl-C)" in note for note in entry["notes"])
@@ -214,4 +213,6 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
     assert "interrupted" in res["info"]["stopped"]
     assert 100 <= res["operations"] < 6000
     assert res["metrics"]["rtt"]["summary"]["count"] >= 100
-    assert res["duration"] < 30
+    # the run stopped within a second of Ctrl-C: its window began at most a second before the
+    # first progress line (pytest's own report of the interrupt may take longer: not judged)
+    assert res["duration"] < (sent - first_line) + 1.0 + 1.0, res["duration"]
