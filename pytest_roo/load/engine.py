@@ -261,9 +261,6 @@ async def _main(
     expected_ops: Callable[[Recorder, float], int] | None,
     setup_budget: float,
 ) -> None:
-    rec._stop_event = asyncio.Event()
-    if rec.stopping:
-        rec._stop_event.set()
     started = time.perf_counter()
     rec.result.started_at = time.time()
     rec.window_start = started

@@ -52,7 +52,6 @@ class Recorder:
         #: the first exception that is not the run's own (a dying engine task, an interrupt)
         self.failure: BaseException | None = None
         self.failure_where = ""
-        self._stop_event: asyncio.Event | None = None
         self.deadline = math.inf
         self.window_start = 0.0
         #: bumped by ``begin``: the ticker realigns its seconds on the measured window
@@ -88,8 +87,6 @@ class Recorder:
         if not self.stopping:
             self.stopping = True
             self.stop_reason = reason
-            if self._stop_event is not None:
-                self._stop_event.set()
 
     def fail(self, exc: BaseException, where: str) -> None:
         """Stop the run because ``exc`` is not the run's own: it is raised when the run ends."""
@@ -111,17 +108,6 @@ class Recorder:
 
         task.add_done_callback(done)
         return task
-
-    async def wait_stop(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds, returning early (True) when the run is stopping."""
-        if self.stopping:
-            return True
-        assert self._stop_event is not None
-        try:
-            await asyncio.wait_for(self._stop_event.wait(), timeout)
-        except asyncio.TimeoutError:
-            return self.stopping
-        return True
 
     def fold(self) -> float | None:
         """Move every batch into the histograms; return the primary metric's p95 of the batch."""

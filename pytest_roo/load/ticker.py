@@ -26,7 +26,6 @@ class Monitor:
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
         self.lags: list[float] = []
-        self.cpu_samples: list[float] = []
         self._last_cpu = self.cpu0
         self._last_wall = self.wall0
 
@@ -34,7 +33,6 @@ class Monitor:
         cpu, wall = time.process_time(), time.perf_counter()
         share = (cpu - self._last_cpu) / max(1e-6, wall - self._last_wall)
         self._last_cpu, self._last_wall = cpu, wall
-        self.cpu_samples.append(share)
         return share
 
     def summary(self) -> dict[str, float]:

@@ -117,12 +117,6 @@ class Schedule:
                 return start + (-r0 + math.sqrt(disc)) / slope
         return math.inf
 
-    def rate_at(self, t: float) -> float:
-        for start, length, r0, r1, _ in self._segments:
-            if t < start + length:
-                return r0 + (r1 - r0) * (t - start) / length
-        return self.stages[-1].target
-
 
 @dataclasses.dataclass
 class Workload:

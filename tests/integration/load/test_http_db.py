@@ -138,3 +138,14 @@ def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server) -> None:
     assert words[0] == "interrupted", out
     assert int(words[1]) > 50 and int(words[2]) > 50
     assert took < 3.0
+
+
+def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db) -> None:
+    """Far more queries per second than two connections can carry: the arrivals start late,
+    the run is marked "schedule not kept" and no criterion on it can pass."""
+    from pytest_roo import slo
+
+    result = DbLoad(postgres_db.url).query("select 1", clients=2, duration=1, rate="20000/s")
+    assert result.saturated is not None and "schedule not kept" in result.saturated
+    assert result.counters["late"] > 0.01 * result.counters["scheduled"]
+    assert not slo.evaluate(result, ["p95 < 10s"])[0].passed
