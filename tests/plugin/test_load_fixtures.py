@@ -93,6 +93,32 @@ def test_result_recorded_and_judged_by_the_marker(pytester: pytest.Pytester,
     assert missed["samples"] == 10
 
 
+def test_wrong_answers_fail_the_marker_as_mismatch(pytester: pytest.Pytester,
+                                                   server_env: str) -> None:
+    """``expect=`` through the http_load fixture: a 200 where a 201 was expected is a wrong
+    answer, counted as ``mismatch`` in the recorded result, and the criterion fails."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        URL = os.environ["ROO_TEST_WS"].replace("ws://", "http://") + "/status/200"
+
+        @pytest.mark.slo("error_rate < 1%")
+        def test_created(http_load):
+            http_load.get(URL, clients=2, duration=0.5, rate="20/s", expect=201)
+        """
+    )
+    path = pytester.path / "report.json"
+    result = pytester.runpytest(f"--roo-report-json={path}")
+    result.assert_outcomes(failed=1)
+    test = by_test(report_of(path))["test_created"]
+    (res,) = test["results"]
+    assert res["errors"] == {"mismatch": 10}
+    assert "status 200, expected 201" in res["info"]["error_examples"]["mismatch"]
+    assert [v["passed"] for v in test["verdicts"]] == [False]
+
+
 def test_abort_on_fail_from_the_marker_stops_the_run(pytester: pytest.Pytester,
                                                      server_env: str) -> None:
     pytester.makepyfile(
