@@ -41,20 +41,24 @@ class SignalGuard:
         self._previous: dict[int, Any] = {}
 
     def _fail(self, exc: BaseException, where: str) -> None:
+        # Set directly (plain attributes, read by the loop's tasks), not through the loop:
+        # the loop may already be past its last iteration, and the failure must not be lost.
+        self.rec.fail(exc, where)
+        self._wake()
+
+    def _wake(self) -> None:
         try:
-            self.loop.call_soon_threadsafe(self.rec.fail, exc, where)
-        except RuntimeError:  # the loop is closed: the run is over, record it directly
-            self.rec.fail(exc, where)
+            self.loop.call_soon_threadsafe(lambda: None)
+        except RuntimeError:  # the loop is closed: the run is over
+            pass
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self.interrupted:  # second Ctrl-C: stop without waiting for the result
             self._fail(KeyboardInterrupt(), "signal SIGINT (second Ctrl-C)")
             return
         self.interrupted = True
-        try:
-            self.loop.call_soon_threadsafe(self.rec.stop, "interrupted (Ctrl-C)")
-        except RuntimeError:
-            self.rec.stop("interrupted (Ctrl-C)")
+        self.rec.stop("interrupted (Ctrl-C)")
+        self._wake()
 
     def _wrap(self, previous: Callable[[int, Any], Any]) -> Callable[[int, Any], None]:
         def handler(signum: int, frame: Any) -> None:
@@ -68,9 +72,12 @@ class SignalGuard:
     def __enter__(self) -> SignalGuard:
         if threading.current_thread() is not threading.main_thread():
             return self
+        wrapped = _WRAPPED_SIGNALS
         if self.sigint:
             self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_sigint)
-        for signum in _WRAPPED_SIGNALS:
+        else:  # no result kept on Ctrl-C, but the KeyboardInterrupt must not be swallowed
+            wrapped = (signal.SIGINT, *wrapped)
+        for signum in wrapped:
             current = signal.getsignal(signum)
             if callable(current):
                 self._previous[signum] = signal.signal(signum, self._wrap(current))
@@ -98,8 +105,11 @@ def drive_in_thread(drive: Callable[[], None], thread_name: str, rec: Recorder,
         while thread.is_alive():
             thread.join(0.1)
     except BaseException as exc:  # raised in this thread while waiting: stop the run, go on
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(rec.fail, exc, "interrupted")
+        rec.fail(exc, "interrupted")
+        try:
+            loop.call_soon_threadsafe(lambda: None)  # wake it to see the stop
+        except RuntimeError:  # already closed
+            pass
         thread.join(3.0)
         raise
     if errors:

@@ -12,6 +12,8 @@
   POST /ws/broadcast           fan-out of the body
   GET  /ws/broadcast-limited?n=N  broadcast subscriber; beyond the first N: 503
   POST /ws/broadcast-altered?every=N  fan-out, every Nth message with its padding cut short
+  GET  /ws/broadcast-close-first?after=N  broadcast subscriber; the first one is closed by the
+                               server after N messages
   GET  /json/{name}            JSON documents: ok -> {"ok": true, "user": {"id": 7}},
                                wrong -> {"ok": false, "user": {"id": 8}}
 """
@@ -96,6 +98,8 @@ def build_app() -> web.Application:
                 await ws.send_str(msg.data)
         return ws
 
+    budgets: dict[int, int] = {}  # id(ws) -> messages left before the server closes it
+
     async def fanout(text: str) -> None:
         for ws in list(subscribers):
             if not ws.closed:
@@ -103,6 +107,11 @@ def build_app() -> web.Application:
                     await ws.send_str(text)
                 except (ConnectionError, RuntimeError):
                     pass
+                left = budgets.get(id(ws))
+                if left is not None:
+                    budgets[id(ws)] = left - 1
+                    if left <= 1:
+                        await ws.close()
 
     async def subscriber(request: web.Request) -> web.WebSocketResponse:
         ws = await prepare(request)
@@ -120,6 +129,20 @@ def build_app() -> web.Application:
             await fanout(await request.text())
             return web.Response(status=204)
         return await subscriber(request)
+
+    async def broadcast_close_first(request: web.Request) -> web.StreamResponse:
+        over_limit(request)
+        ws = await prepare(request)
+        if accepted[request.path] == 1:
+            budgets[id(ws)] = int(request.query["after"])
+        subscribers.append(ws)
+        try:
+            async for _ in ws:
+                pass
+        finally:
+            subscribers.remove(ws)
+            budgets.pop(id(ws), None)
+        return ws
 
     async def broadcast_limited(request: web.Request) -> web.StreamResponse:
         if over_limit(request):
@@ -149,6 +172,7 @@ def build_app() -> web.Application:
     app.router.add_get("/ws/echo-close-first", close_first)
     app.router.add_route("*", "/ws/broadcast", broadcast)
     app.router.add_get("/ws/broadcast-limited", broadcast_limited)
+    app.router.add_get("/ws/broadcast-close-first", broadcast_close_first)
     app.router.add_post("/ws/broadcast-altered", broadcast_altered)
     app.router.add_get("/json/{name}", json_doc)
     return app

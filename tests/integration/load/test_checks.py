@@ -98,6 +98,17 @@ def test_refused_subscribers_count_every_message_they_missed(faulty) -> None:  #
     assert result.get_metric("delivery").count == 40
 
 
+def test_a_dropped_subscriber_counts_what_it_missed(faulty) -> None:  # type: ignore[no-untyped-def]
+    """The server closes the first of 3 subscribers after 5 of 20 messages: the 15 it could not
+    receive are errors of kind closed, not silently fewer deliveries."""
+    result = WsSwarm().broadcast(faulty.ws("/ws/broadcast-close-first?after=5"), clients=3,
+                                 duration=1, rate="20/s",
+                                 publish_url=faulty.http("/ws/broadcast"))
+    assert result.operations == 60
+    assert result.errors == {"closed": 15}
+    assert result.get_metric("delivery").count == 45
+
+
 def test_http_expect(faulty) -> None:  # type: ignore[no-untyped-def]
     http = HttpLoad()
     good = http.get(faulty.http("/json/ok"), clients=2, duration=0.5, rate="20/s",
