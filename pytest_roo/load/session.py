@@ -23,15 +23,18 @@ class Measure:
     coordinated omission); later measurements of the same iteration time themselves.
     """
 
-    __slots__ = ("_name", "_session", "_t0")
+    __slots__ = ("_name", "_queued", "_session", "_t0")
 
-    def __init__(self, session: Session, name: str) -> None:
+    def __init__(self, session: Session, name: str, queued: bool = True) -> None:
         self._session = session
         self._name = name
+        self._queued = queued
         self._t0 = 0
 
     def __enter__(self) -> Measure:
-        self._t0 = time.perf_counter_ns() - self._session._take_queued()
+        self._t0 = time.perf_counter_ns()
+        if self._queued:
+            self._t0 -= self._session._take_queued()
         return self
 
     def __exit__(
@@ -130,7 +133,9 @@ class Session:
             return ws
         if self.http is None:
             raise RuntimeError("this session has no HTTP client to open WebSockets with")
-        with self.measure("connect"):
+        # the handshake is timed by itself: the iteration's wait for a user belongs to the
+        # scenario's own first measurement, not to a connection made on the way
+        with Measure(self, "connect", queued=False):
             ws = await asyncio.wait_for(
                 self.http.ws_connect(url, autoping=True, compress=0,
                                      **kwargs),
