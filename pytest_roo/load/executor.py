@@ -176,6 +176,7 @@ async def drive(
 ) -> None:
     """Run ``one`` under the workload until the deadline; then give in-flight work ``grace``."""
     states: list[Any] = [None] * wl.clients
+    kinds = [""] * wl.clients  # why a user's setup failed
     sem = asyncio.Semaphore(256)  # bounded concurrent handshakes / connects
 
     async def setup(i: int) -> None:
@@ -188,8 +189,9 @@ async def drive(
             try:
                 states[i] = await setup_vu(i)
             except Exception as exc:
+                kinds[i] = classify(exc)
                 if not is_counted(exc):
-                    rec.error(classify(exc), detail=f"client setup failed: {exc!r}")
+                    rec.error(kinds[i], detail=f"client setup failed: {exc!r}")
                 rec.ops += 1
                 states[i] = None
 
@@ -201,7 +203,7 @@ async def drive(
     if wl.open:
         await _open(rec, wl, one, states, deadline_ns, timeout, max_backlog)
     else:
-        await _closed(rec, wl, one, states, deadline_ns, grace)
+        await _closed(rec, wl, one, states, kinds, deadline_ns, grace)
     if teardown_vu is not None:
         async def down(state: Any) -> None:
             if state is not None:
@@ -236,11 +238,13 @@ async def _closed(
     wl: Workload,
     one: One,
     states: list[Any],
+    kinds: list[str],
     deadline_ns: int,
     grace: float,
 ) -> None:
     pc = time.perf_counter_ns
     think = wl.think
+    done = [0] * len(states)
 
     async def vu(i: int) -> None:
         state = states[i]
@@ -250,12 +254,25 @@ async def _closed(
             now = pc()
             if now >= deadline_ns:
                 return
+            done[i] += 1
             await run_one(rec, one, state, now)
             if think:
                 await asyncio.sleep(think)
 
     tasks = [rec.spawn(vu(i), "virtual user") for i in range(wl.clients)]
     await _finish(rec, tasks, deadline_ns, grace)
+    failed = [i for i, state in enumerate(states) if state is None and kinds[i]]
+    healthy = len(states) - len(failed)
+    if failed and healthy and not rec.stopping:
+        # A user whose setup failed counts as its share of the load (as many operations as
+        # the users that ran did on average), not as one failed operation beside thousands:
+        # one operation was counted for it already.
+        share = round(sum(done) / healthy) - 1
+        if share > 0:
+            for i in failed:
+                rec.ops += share
+                rec.error(kinds[i], share)
+            rec.count("failed_client_ops", share * len(failed))
 
 
 async def _finish(rec: Recorder, tasks: Sequence[asyncio.Future[Any]], deadline_ns: int,
