@@ -126,6 +126,31 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server, uvlo
     assert signal.getsignal(signal.SIGALRM) is previous
 
 
+def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server) -> None:
+    """Beside a running event loop (Playwright's sync API keeps one) the run has a thread of
+    its own; what the main thread's signal handler raises still stops it and propagates."""
+    import asyncio
+
+    srv = load_server()
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        raise Stop("alarm")
+
+    async def inside_a_running_loop() -> None:
+        HttpLoad().get(srv.http("/health"), clients=2, duration=30, rate="50/s")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stop, match="alarm"):
+            asyncio.run(inside_a_running_loop())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 10
+
+
 TIMEOUT_TEST = """
 import os
 
