@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "DbLoad",
+    "EngineFailure",
     "HttpLoad",
     "LatencyMetric",
     "LoadResult",
@@ -23,7 +24,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from pytest_roo.load.db import DbLoad
-    from pytest_roo.load.engine import RunInterrupted
+    from pytest_roo.load.engine import EngineFailure, RunInterrupted
     from pytest_roo.load.http import HttpLoad
     from pytest_roo.load.metrics import LatencyMetric, LoadResult, TimelinePoint
     from pytest_roo.load.session import Session
@@ -35,6 +36,7 @@ _WHERE = {
     "HttpLoad": "pytest_roo.load.http",
     "WsSwarm": "pytest_roo.load.ws",
     "RunInterrupted": "pytest_roo.load.engine",
+    "EngineFailure": "pytest_roo.load.engine",
     "Session": "pytest_roo.load.session",
     "LatencyMetric": "pytest_roo.load.metrics",
     "LoadResult": "pytest_roo.load.metrics",

@@ -4,29 +4,37 @@ The tick folds the latency batches into the result's HdrHistograms (in bulk, num
 timeline point, prints a progress line, checks the abort condition and watches the generator
 itself (process CPU per wall second, event-loop lag). Ctrl-C sets the stop flag: the run ends
 within a second and :class:`RunInterrupted` carries what was measured.
+
+Exceptions that are not the run's own (pytest-timeout's ``Failed`` raised by its SIGALRM
+handler, SystemExit, a second Ctrl-C) and engine tasks that die stop the run within a second
+and are raised from :func:`run_load`: Python signal handlers are wrapped for the run, because
+an exception raised by a handler inside an event-loop callback is only logged by the loop
+("Exception in callback Loop._read_from_self") and the run would go on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import os
-import signal
-import threading
 import time
-from array import array
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from pytest_roo.load.metrics import LoadResult, TimelinePoint
+from pytest_roo.load.errors import classify
+from pytest_roo.load.metrics import LoadResult
+from pytest_roo.load.recorder import LATE_NS, Recorder, corrected
+from pytest_roo.load.signals import SignalGuard, drive_in_thread
+from pytest_roo.load.ticker import Monitor, Timeline, tick
 from pytest_roo.units import format_duration
 
 __all__ = [
     "AbortCheck",
+    "EngineFailure",
     "ProgressCallback",
     "Recorder",
     "RunInterrupted",
     "RunOptions",
+    "classify",
+    "corrected",
     "new_event_loop",
     "run_load",
 ]
@@ -35,6 +43,11 @@ ProgressCallback = Callable[[str], None]
 #: ``abort(result_so_far, expected_operations) -> reason or None``
 AbortCheck = Callable[[LoadResult, int], "str | None"]
 
+#: Default schedule tolerance: a run in which more than this share of the scheduled operations
+#: started more than LATE_NS late (or were dropped) did not apply the load asked for.
+MAX_LATE_SHARE = 0.01
+#: ... and at least this many of them: a handful of late starts in a short run is noise.
+MIN_LATE_COUNT = 5
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C ended a load run; ``.result`` holds what was measured until then."""
@@ -42,6 +55,10 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, result: LoadResult) -> None:
         super().__init__(f"load run {result.name!r} interrupted after {result.duration:.1f}s")
         self.result = result
+
+
+class EngineFailure(RuntimeError):
+    """A task of the load engine died; ``__cause__`` is what killed it."""
 
 
 class RunOptions:
@@ -57,7 +74,13 @@ class RunOptions:
         grace: float | None = None,
         use_uvloop: bool = True,
         handle_sigint: bool = True,
+        max_late_share: float = MAX_LATE_SHARE,
     ) -> None:
+        if not 0.0 <= max_late_share <= 1.0:
+            raise ValueError(
+                f"invalid max_late_share={max_late_share!r}: expected a fraction such as 0.01 "
+                "(1 % of the scheduled operations may start late)"
+            )
         if not 0.0 < max_generator_cpu <= 4.0:
             raise ValueError(
                 f"invalid max_generator_cpu={max_generator_cpu!r}: expected a fraction of one "
@@ -72,6 +95,7 @@ class RunOptions:
         self.grace = timeout if grace is None else grace
         self.use_uvloop = use_uvloop
         self.handle_sigint = handle_sigint
+        self.max_late_share = max_late_share
 
 
 class LoadDriver:
@@ -85,12 +109,14 @@ class LoadDriver:
         max_generator_cpu: float = 0.90,
         timeout: float = 5.0,
         use_uvloop: bool = True,
+        max_late_share: float | None = None,
     ) -> None:
         self.progress = progress
         self.abort = abort
         self.max_generator_cpu = max_generator_cpu
         self.timeout = timeout
         self.use_uvloop = use_uvloop
+        self.max_late_share = MAX_LATE_SHARE if max_late_share is None else max_late_share
 
     def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
         return RunOptions(
@@ -99,6 +125,7 @@ class LoadDriver:
             max_generator_cpu=self.max_generator_cpu,
             timeout=timeout or self.timeout,
             use_uvloop=self.use_uvloop,
+            max_late_share=self.max_late_share,
         )
 
 
@@ -112,141 +139,6 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
         else:
             return uvloop.new_event_loop()
     return asyncio.new_event_loop()
-
-
-class Recorder:
-    """Hot-path sample sink: per metric an ``array('q')`` of microseconds, folded every tick.
-
-    Drivers append to ``rec.batch("rtt")`` directly (one C-level append per sample) and bump
-    ``rec.ops`` / ``rec.error(kind)``.
-    """
-
-    def __init__(self, result: LoadResult, primary: str) -> None:
-        self.result = result
-        self.primary = primary
-        result.primary = primary
-        self.batches: dict[str, array[int]] = {}
-        self.corrections: dict[str, int] = {}
-        self.raw_twins: dict[str, str] = {}
-        self.ops = 0
-        self.stopping = False
-        self.stop_reason: str | None = None
-        self._stop_event: asyncio.Event | None = None
-        self.deadline = math.inf
-        self.window_start = 0.0
-
-    def batch(self, name: str) -> array[int]:
-        buf = self.batches.get(name)
-        if buf is None:
-            buf = self.batches[name] = array("q")
-            self.result.metric(name)
-        return buf
-
-    def error(self, kind: str, count: int = 1) -> None:
-        self.result.errors[kind] += count
-
-    def count(self, name: str, n: int = 1) -> None:
-        self.result.counters[name] += n
-
-    def correct(self, name: str, expected_interval_us: int, raw_name: str | None = None) -> None:
-        """Fold ``name`` with expected-interval correction; keep the raw samples as ``raw_name``."""
-        self.corrections[name] = max(1, expected_interval_us)
-        if raw_name:
-            self.raw_twins[name] = raw_name
-            self.result.metric(raw_name)
-
-    def stop(self, reason: str | None = None) -> None:
-        if not self.stopping:
-            self.stopping = True
-            self.stop_reason = reason
-            if self._stop_event is not None:
-                self._stop_event.set()
-
-    async def wait_stop(self, timeout: float) -> bool:
-        """Sleep up to ``timeout`` seconds, returning early (True) when the run is stopping."""
-        if self.stopping:
-            return True
-        assert self._stop_event is not None
-        try:
-            await asyncio.wait_for(self._stop_event.wait(), timeout)
-        except asyncio.TimeoutError:
-            return self.stopping
-        return True
-
-    def fold(self) -> float | None:
-        """Move every batch into the histograms; return the primary metric's p95 of the batch."""
-        import numpy as np
-
-        p95: float | None = None
-        for name, buf in self.batches.items():
-            if not buf:
-                continue
-            values = np.frombuffer(buf, dtype=np.int64).copy()
-            del buf[:]
-            if name == self.primary:
-                p95 = float(np.percentile(values, 95)) / 1e6
-            interval = self.corrections.get(name)
-            metric = self.result.metric(name)
-            if interval is not None:
-                raw = self.raw_twins.get(name)
-                if raw:
-                    self.result.metric(raw).record_many_us(values)
-                values = corrected(values, interval)
-            metric.record_many_us(values)
-        return p95
-
-
-def corrected(values: Any, interval_us: int, cap: int = 20_000_000) -> Any:
-    """``values`` plus HdrHistogram's expected-interval back-fill (``v - k * interval`` for k >= 1
-    while it stays >= interval), vectorised. At most ``cap`` back-filled samples per batch."""
-    import numpy as np
-
-    big = values[values > 2 * interval_us] if interval_us > 0 else values[:0]
-    if big.size == 0:
-        return values
-    extra_counts = (big - interval_us) // interval_us  # how many back-filled per sample
-    total = int(extra_counts.sum())
-    if total > cap:
-        scale = cap / total
-        extra_counts = np.maximum(1, (extra_counts * scale).astype(np.int64))
-        total = int(extra_counts.sum())
-    starts = np.repeat(big, extra_counts)
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(
-        np.cumsum(extra_counts) - extra_counts, extra_counts
-    )
-    filled = starts - (offsets + 1) * interval_us
-    return np.concatenate([values, filled])
-
-
-class _Monitor:
-    """CPU of this process per wall second and event-loop lag, sampled by the tick."""
-
-    def __init__(self) -> None:
-        self.cpu0 = time.process_time()
-        self.wall0 = time.perf_counter()
-        self.lags: list[float] = []
-        self.cpu_samples: list[float] = []
-        self._last_cpu = self.cpu0
-        self._last_wall = self.wall0
-
-    def sample(self) -> float:
-        cpu, wall = time.process_time(), time.perf_counter()
-        share = (cpu - self._last_cpu) / max(1e-6, wall - self._last_wall)
-        self._last_cpu, self._last_wall = cpu, wall
-        self.cpu_samples.append(share)
-        return share
-
-    def summary(self) -> dict[str, float]:
-        wall = time.perf_counter() - self.wall0
-        cpu = time.process_time() - self.cpu0
-        lags = sorted(self.lags) or [0.0]
-        return {
-            "cpu": cpu / max(wall, 1e-6),
-            "cpu_seconds": cpu,
-            "wall_seconds": wall,
-            "loop_lag_max": lags[-1],
-            "loop_lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-        }
 
 
 def run_load(
@@ -274,80 +166,89 @@ def run_load(
     rec = Recorder(result, primary)
     _ = result.metric(primary).histogram
     loop = new_event_loop(options.use_uvloop)
-    interrupted = threading.Event()
-    previous_handler: Any = None
-    sigint_installed = False
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if interrupted.is_set():  # second Ctrl-C: give up at once
-            raise KeyboardInterrupt
-        interrupted.set()
-        loop.call_soon_threadsafe(rec.stop, "interrupted (Ctrl-C)")
-
-    if options.handle_sigint and threading.current_thread() is threading.main_thread():
-        previous_handler = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, on_sigint)
-        sigint_installed = True
-    monitor = _Monitor()
+    guard = SignalGuard(loop, rec, options.handle_sigint)
+    monitor = Monitor()
+    timeline = Timeline(rec, duration)
 
     def drive() -> None:
         try:
             loop.run_until_complete(
-                _main(rec, body, duration, options, monitor, expected_ops, setup_budget)
+                _main(rec, body, duration, options, monitor, timeline, expected_ops,
+                      setup_budget)
             )
             # Let transports close cleanly before the loop goes away.
             loop.run_until_complete(asyncio.sleep(0))
         finally:
             _close_loop(loop)
 
-    try:
+    with guard:
         if asyncio._get_running_loop() is None:
             drive()
         else:
             # Another loop runs in this thread (Playwright's sync API keeps one): drive ours in a
-            # thread of its own. Ctrl-C still reaches on_sigint here, in the main thread.
-            _drive_in_thread(drive, f"roo-load-{name}")
-    finally:
-        if sigint_installed:
-            signal.signal(signal.SIGINT, previous_handler)
-    result.operations = rec.ops
-    rec.fold()
+            # thread of its own. Signals still reach the guard's handlers here, in this thread.
+            drive_in_thread(drive, f"roo-load-{name}", rec, loop)
+    _raise_failure(rec)
+    p95 = rec.fold()
     if finish is not None:
         finish(rec)
+    result.operations = rec.ops
+    timeline.close(p95, result.duration)
     summary = monitor.summary()
     result.generator.update(summary)
     result.generator["max_cpu"] = options.max_generator_cpu
     if rec.stop_reason:
         result.info["stopped"] = rec.stop_reason
-    cpu = summary["cpu"]
-    if cpu > options.max_generator_cpu and summary["wall_seconds"] >= 0.5:
-        result.saturated = (
-            f"load generator saturated: client CPU {cpu:.0%} of one core over the run "
-            f"(limit {options.max_generator_cpu:.0%}), event-loop lag up to "
-            f"{format_duration(summary['loop_lag_max'])}; the figures measure the client, not "
-            "the server. Lower clients=/rate=, or run the generator on its own core"
-        )
-    if interrupted.is_set():
+    reasons = [r for r in (_cpu_verdict(summary, options), _schedule_verdict(rec, options)) if r]
+    if reasons:
+        result.saturated = "; and ".join(reasons)
+    if guard.interrupted:
         result.info["interrupted"] = True
         raise RunInterrupted(result)
     return result
 
 
-def _drive_in_thread(drive: Callable[[], None], thread_name: str) -> None:
-    errors: list[BaseException] = []
+def _raise_failure(rec: Recorder) -> None:
+    exc = rec.failure
+    if exc is None:
+        return
+    if isinstance(exc, Exception) and not rec.failure_where.startswith("signal"):
+        raise EngineFailure(f"{rec.failure_where}: {type(exc).__name__}: {exc}") from exc
+    raise exc  # an interrupt (pytest-timeout's Failed, SystemExit, KeyboardInterrupt) goes on
 
-    def target() -> None:
-        try:
-            drive()
-        except BaseException as exc:  # handed to the caller's thread below
-            errors.append(exc)
 
-    thread = threading.Thread(target=target, name=thread_name, daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.1)
-    if errors:
-        raise errors[0]
+def _cpu_verdict(summary: dict[str, float], options: RunOptions) -> str | None:
+    cpu = summary["cpu"]
+    if cpu <= options.max_generator_cpu or summary["wall_seconds"] < 0.5:
+        return None
+    return (
+        f"load generator saturated: client CPU {cpu:.0%} of one core over the run "
+        f"(limit {options.max_generator_cpu:.0%}), event-loop lag up to "
+        f"{format_duration(summary['loop_lag_max'])}; the figures measure the client, not "
+        "the server. Lower clients=/rate=, or run the generator on its own core"
+    )
+
+
+def _schedule_verdict(rec: Recorder, options: RunOptions) -> str | None:
+    """"Schedule not kept" when too many open-model operations started late or were dropped:
+    the load asked for was not applied, whatever the generator's CPU figure says."""
+    scheduled = rec.starts
+    if not scheduled:
+        return None
+    counters = rec.result.counters
+    counters["scheduled"] += scheduled
+    late = counters["late"] + counters["dropped"]
+    if late < MIN_LATE_COUNT or late <= options.max_late_share * scheduled:
+        return None
+    lag = rec.result.generator.get("loop_lag_max", 0.0)
+    return (
+        f"schedule not kept: {late:,} of {scheduled:,} scheduled operations "
+        f"({late / scheduled:.1%}) started more than {LATE_NS // 1_000_000} ms late or were "
+        f"dropped (tolerance {options.max_late_share:.0%}; event-loop lag up to "
+        f"{format_duration(lag)}); the load asked for was not applied. Lower rate=, raise "
+        "clients= (each open-model client runs one operation at a time), or give the "
+        "generator a core of its own"
+    )
 
 
 async def _main(
@@ -355,35 +256,35 @@ async def _main(
     body: Callable[[Recorder], Coroutine[Any, Any, None]],
     duration: float,
     options: RunOptions,
-    monitor: _Monitor,
+    monitor: Monitor,
+    timeline: Timeline,
     expected_ops: Callable[[Recorder, float], int] | None,
     setup_budget: float,
 ) -> None:
-    rec._stop_event = asyncio.Event()
-    if rec.stopping:
-        rec._stop_event.set()
     started = time.perf_counter()
     rec.result.started_at = time.time()
     rec.window_start = started
     # Until the driver's connections are up (it calls executor.begin), allow the setup budget.
     rec.deadline = started + setup_budget + duration
     task = asyncio.ensure_future(body(rec))
-    ticker = asyncio.ensure_future(
-        _tick(rec, duration, options, monitor, expected_ops)
-    )
+    ticker = rec.spawn(tick(rec, duration, options, monitor, timeline, expected_ops), "tick")
     try:
         while True:
             hard_deadline = rec.deadline + options.grace + 2.0
             left = hard_deadline - time.perf_counter()
-            done, _ = await asyncio.wait({task}, timeout=max(0.0, min(left, 0.5)))
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, min(left, 0.25)))
             if done:
-                exc = task.exception()
-                if exc is not None:
-                    raise exc
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+                break
+            if rec.failure is not None:
+                # not the run's own: end now (within a second), the caller raises it
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
                 break
             if left <= 0:
                 rec.stop("overall deadline reached")
-                rec.error("timeout")
+                rec.error("timeout", detail="the run did not end by its overall deadline")
                 task.cancel()
                 await asyncio.wait({task}, timeout=1.0)
                 break
@@ -397,56 +298,6 @@ async def _main(
             await asyncio.wait({task}, timeout=1.0)
 
 
-async def _tick(
-    rec: Recorder,
-    duration: float,
-    options: RunOptions,
-    monitor: _Monitor,
-    expected_ops: Callable[[Recorder, float], int] | None,
-) -> None:
-    loop_time = time.perf_counter
-    second = 0
-    last_ops = 0
-    last_errors = 0
-    show = options.progress is not None and duration > 2.0
-    next_at = time.perf_counter() + 1.0
-    while True:
-        await asyncio.sleep(max(0.0, next_at - loop_time()))
-        now = loop_time()
-        monitor.lags.append(max(0.0, now - next_at))
-        next_at += 1.0
-        if next_at < now:  # fell behind by more than a tick: do not burst
-            next_at = now + 1.0
-        cpu = monitor.sample()
-        p95 = rec.fold()
-        ops = rec.ops
-        errors = rec.result.error_count
-        rec.result.timeline.append(
-            TimelinePoint(second, ops=ops - last_ops, errors=errors - last_errors, p95=p95)
-        )
-        second += 1
-        elapsed = now - rec.window_start
-        rec.result.operations = ops
-        rec.result.duration = elapsed
-        if show and options.progress is not None:
-            options.progress(
-                f"roo load {rec.result.name}: {min(elapsed, duration):4.0f}/{duration:.0f}s  "
-                f"{ops - last_ops:>8,} ops/s  errors {errors:,}  "
-                f"p95 {format_duration(p95)}  cpu {cpu:.0%}"
-            )
-        last_ops, last_errors = ops, errors
-        if options.abort is not None and not rec.stopping and elapsed < duration:
-            expected = (
-                expected_ops(rec, elapsed)
-                if expected_ops is not None
-                else int(ops / max(elapsed, 1e-3) * duration)
-            )
-            reason = options.abort(rec.result, max(expected, ops))
-            if reason:
-                rec.result.info["aborted"] = reason
-                rec.stop(f"aborted: {reason}")
-
-
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
     try:
         pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
@@ -457,61 +308,3 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()
-
-
-def classify(exc: BaseException) -> str:
-    """The error kind of an exception raised by a driver (see ``metrics.ERROR_KINDS``)."""
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, ConnectionResetError):
-        return "reset"
-    if isinstance(exc, AssertionError):
-        return "assertion"
-    name = type(exc).__name__
-    if type(exc).__module__.startswith("asyncpg"):
-        if name == "QueryCanceledError":
-            return "timeout"
-        if name in ("ConnectionDoesNotExistError", "InterfaceError"):
-            return "closed"
-        return "sql" if "PostgresError" in [c.__name__ for c in type(exc).__mro__] else "other"
-    try:
-        import aiohttp
-    except ImportError:  # pragma: no cover
-        aiohttp = None  # type: ignore[assignment]
-    if aiohttp is not None:
-        if isinstance(exc, aiohttp.ClientResponseError):
-            status = exc.status
-            return "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else "protocol"
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            os_error = getattr(exc, "os_error", None)
-            if isinstance(os_error, ConnectionRefusedError) or "refused" in str(exc).lower():
-                return "refused"
-            return "other"
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return "closed"
-        if isinstance(exc, aiohttp.ClientOSError):
-            return "reset" if exc.errno in (104, 32) else "other"
-        if isinstance(exc, aiohttp.WSServerHandshakeError):
-            status = exc.status
-            return "http_5xx" if status >= 500 else "http_4xx" if status >= 400 else "protocol"
-    if isinstance(exc, ConnectionError) or name in ("ConnectionDoesNotExistError",):
-        return "closed"
-    if isinstance(exc, OSError) and exc.errno == 111:
-        return "refused"
-    if name in ("WebSocketError", "WSMessageTypeError") or "protocol" in name.lower():
-        return "protocol"
-    return "other"
-
-
-class ClosedByServer(ConnectionError):
-    """The server closed a WebSocket while a reply was expected."""
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1
-
-
-async def with_timeout(aw: Awaitable[Any], timeout: float) -> Any:
-    return await asyncio.wait_for(aw, timeout)

@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pytest_roo.load.engine import Recorder, classify
+from pytest_roo.load.errors import classify
+from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
 from pytest_roo.load.workload import Workload
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
     "mark_counted",
     "sleep_until",
 ]
-
-#: An operation that starts more than this after its intended time is counted as ``late``.
-LATE_NS = 10_000_000
 
 One = Callable[[Any, int], Awaitable[None]]
 
@@ -83,29 +81,33 @@ class Watchdog:
     * slots (closed loops): ``waiting[i]`` is the perf_counter_ns at which connection ``i``
       started waiting (0: not waiting); an expired wait counts one ``timeout`` and cancels
       ``tasks[i]`` (the connection is dropped from the run).
-    * queues (open model): ``queues[i]`` holds the intended times of the messages in flight on
-      connection ``i``, oldest first (None: nothing sent yet); when the oldest expired, all of them count as ``timeout``
-      and ``stale[i]`` grows by as many (their late replies, which come first, are skipped).
+    * queues (open model): ``queues[i]`` holds the messages in flight on connection ``i`` as
+      ``(intended_ns, id, ...)`` tuples, oldest first (None: nothing sent yet); each one older
+      than the timeout counts as a ``timeout`` and ``status[id]`` becomes EXPIRED, so that its
+      late reply is recognised and skipped, never matched to another message.
     """
 
     TICK = 0.1
+    #: ``status[id]`` of a message the watchdog gave up on
+    EXPIRED = 2
 
     def __init__(self, rec: Recorder, timeout: float) -> None:
         self.rec = rec
         self.timeout_ns = int(timeout * 1e9)
         self._waiting: list[int] | None = None
         self._tasks: Sequence[asyncio.Future[Any] | None] = ()
-        self._queues: Sequence[deque[int] | None] | None = None
-        self._stale: list[int] = []
+        self._queues: Sequence[deque[Any] | None] | None = None
+        self._status = bytearray()
 
     def watch_slots(self, waiting: list[int],
                     tasks: Sequence[asyncio.Future[Any] | None]) -> None:
         self._waiting = waiting
         self._tasks = tasks
 
-    def watch_queues(self, queues: Sequence[deque[int] | None], stale: list[int]) -> None:
+    def watch_queues(self, queues: Sequence[deque[Any] | None],
+                     status: bytearray) -> None:
         self._queues = queues
-        self._stale = stale
+        self._status = status
 
     def check(self) -> None:
         limit = time.perf_counter_ns() - self.timeout_ns
@@ -114,17 +116,19 @@ class Watchdog:
             for i, t0 in enumerate(waiting):
                 if t0 and t0 < limit:
                     waiting[i] = 0
-                    self.rec.error("timeout")
+                    self.rec.error("timeout", detail="no reply within the timeout")
                     task = self._tasks[i]
                     if task is not None and not task.done():
                         task.cancel()
         if self._queues is not None:
-            for i, queue in enumerate(self._queues):
-                if queue and queue[0] < limit:
-                    n = len(queue)
-                    self.rec.error("timeout", n)
-                    self._stale[i] += n
-                    queue.clear()
+            status = self._status
+            expired = 0
+            for queue in self._queues:
+                while queue and queue[0][0] < limit:
+                    status[queue.popleft()[1]] = self.EXPIRED
+                    expired += 1
+            if expired:
+                self.rec.error("timeout", expired, detail="no reply within the timeout")
 
     async def run_until_done(self, tasks: Sequence[asyncio.Future[Any]], deadline_ns: int) -> None:
         """Wait for ``tasks`` (which end by themselves at the deadline) while checking the
@@ -144,12 +148,6 @@ class Watchdog:
         while not done() and not self.rec.stopping and time.perf_counter_ns() < until_ns:
             await asyncio.sleep(self.TICK / 2)
             self.check()
-
-
-#: Timers fire up to about a millisecond late (uvloop's clock has millisecond resolution), so
-#: scheduled work wakes this much early and starts at once; an early start is measured from the
-#: actual start, a late one from the intended time.
-EARLY_NS = 1_000_000
 
 
 async def sleep_until(rec: Recorder, due_ns: int, chunk: float = 0.25) -> bool:
@@ -174,11 +172,11 @@ async def drive(
     teardown_vu: Callable[[Any], Awaitable[None]] | None = None,
     timeout: float = 5.0,
     grace: float = 5.0,
-    correct_metric: str | None = None,
     max_backlog: int | None = None,
 ) -> None:
     """Run ``one`` under the workload until the deadline; then give in-flight work ``grace``."""
     states: list[Any] = [None] * wl.clients
+    kinds = [""] * wl.clients  # why a user's setup failed
     sem = asyncio.Semaphore(256)  # bounded concurrent handshakes / connects
 
     async def setup(i: int) -> None:
@@ -191,18 +189,21 @@ async def drive(
             try:
                 states[i] = await setup_vu(i)
             except Exception as exc:
+                kinds[i] = classify(exc)
                 if not is_counted(exc):
-                    rec.error(classify(exc))
+                    rec.error(kinds[i], detail=f"client setup failed: {exc!r}")
                 rec.ops += 1
                 states[i] = None
 
     await asyncio.gather(*(setup(i) for i in range(wl.clients)))
+    if setup_vu is not None:
+        rec.count("clients_connected", sum(1 for state in states if state is not None))
     begin(rec, wl.duration)
     deadline_ns = int(rec.deadline * 1e9)
     if wl.open:
         await _open(rec, wl, one, states, deadline_ns, timeout, max_backlog)
     else:
-        await _closed(rec, wl, one, states, deadline_ns, grace, correct_metric)
+        await _closed(rec, wl, one, states, kinds, deadline_ns, grace)
     if teardown_vu is not None:
         async def down(state: Any) -> None:
             if state is not None:
@@ -218,6 +219,7 @@ def begin(rec: Recorder, duration: float) -> None:
     rec.deadline = now + duration
     rec.result.info["setup_seconds"] = round(now - rec.window_start, 3)
     rec.window_start = now
+    rec.window_generation += 1
 
 
 async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None:
@@ -228,7 +230,7 @@ async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None
         raise
     except Exception as exc:
         if not is_counted(exc):
-            rec.error(classify(exc))
+            rec.error(classify(exc), detail=repr(exc))
 
 
 async def _closed(
@@ -236,13 +238,13 @@ async def _closed(
     wl: Workload,
     one: One,
     states: list[Any],
+    kinds: list[str],
     deadline_ns: int,
     grace: float,
-    correct_metric: str | None,
 ) -> None:
     pc = time.perf_counter_ns
     think = wl.think
-    window_ns = pc()
+    done = [0] * len(states)
 
     async def vu(i: int) -> None:
         state = states[i]
@@ -252,17 +254,25 @@ async def _closed(
             now = pc()
             if now >= deadline_ns:
                 return
-            if wl.stages and i >= wl.clients_at((now - window_ns) / 1e9):
-                await asyncio.sleep(0.05)
-                continue
+            done[i] += 1
             await run_one(rec, one, state, now)
             if think:
                 await asyncio.sleep(think)
 
-    tasks = [asyncio.ensure_future(vu(i)) for i in range(wl.clients)]
+    tasks = [rec.spawn(vu(i), "virtual user") for i in range(wl.clients)]
     await _finish(rec, tasks, deadline_ns, grace)
-    if correct_metric is not None:
-        rec.result.info["corrected"] = correct_metric
+    failed = [i for i, state in enumerate(states) if state is None and kinds[i]]
+    healthy = len(states) - len(failed)
+    if failed and healthy and not rec.stopping:
+        # A user whose setup failed counts as its share of the load (as many operations as
+        # the users that ran did on average), not as one failed operation beside thousands:
+        # one operation was counted for it already.
+        share = round(sum(done) / healthy) - 1
+        if share > 0:
+            for i in failed:
+                rec.ops += share
+                rec.error(kinds[i], share)
+            rec.count("failed_client_ops", share * len(failed))
 
 
 async def _finish(rec: Recorder, tasks: Sequence[asyncio.Future[Any]], deadline_ns: int,
@@ -282,7 +292,7 @@ async def _finish(rec: Recorder, tasks: Sequence[asyncio.Future[Any]], deadline_
             _, pending = await asyncio.wait(pending, timeout=0.25)
     if pending and not rec.stopping:
         # still waiting for replies after the grace period: those are timeouts
-        rec.error("timeout", len(pending))
+        rec.error("timeout", len(pending), detail="still running after the grace period")
     for task in pending:
         task.cancel()
     if pending:
@@ -324,9 +334,10 @@ async def _open(
                 now = pc()
                 if due > now + EARLY_NS and not await sleep_until(rec, due):
                     break
+                rec.starts += 1
                 if len(queue) >= backlog:
                     rec.ops += 1
-                    rec.error("dropped")
+                    rec.error("dropped", detail="no free client: the backlog of arrivals was full")
                     rec.count("dropped")
                 else:
                     queue.append(due)
@@ -365,12 +376,12 @@ async def _open(
             # measured from its actual start
             await run_one(rec, one, state, due if due <= now else now)
 
-    gen = asyncio.ensure_future(generator())
-    tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(worker(i))
+    gen = rec.spawn(generator(), "arrival generator")
+    tasks: list[asyncio.Future[Any]] = [rec.spawn(worker(i), "worker")
                                         for i in range(wl.clients)]
     await _finish(rec, [gen, *tasks], deadline_ns, timeout)
     if queue:
         rec.ops += len(queue)
-        rec.error("dropped", len(queue))
+        rec.error("dropped", len(queue), detail="arrivals still waiting for a client at the end")
         rec.count("dropped", len(queue))
         queue.clear()

@@ -7,17 +7,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from pytest_roo.load.engine import LoadDriver, Recorder, run_load
-from pytest_roo.load.executor import check_connection_limit, drive
+from pytest_roo.load.engine import LoadDriver, run_load
+from pytest_roo.load.executor import OperationFailed, check_connection_limit, drive, mark_counted
+from pytest_roo.load.expect import make_expectation
 from pytest_roo.load.metrics import LoadResult
+from pytest_roo.load.recorder import Recorder
+from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import make_workload
-from pytest_roo.load.ws import run_scenario
 
 __all__ = ["HttpLoad"]
 
@@ -25,8 +26,10 @@ __all__ = ["HttpLoad"]
 class HttpLoad(LoadDriver):
     """HTTP load runs; each returns a LoadResult with ``latency`` (primary) per request.
 
-    Answers >= 500 count as ``http_5xx``, >= 400 as ``http_4xx`` (or anything not in
-    ``expect_status=``); refused connections, resets and timeouts by their kinds.
+    Answers >= 500 count as ``http_5xx``, >= 400 as ``http_4xx``; ``expect=`` says what an
+    answer must be (statuses, JSON fields, a predicate: :mod:`pytest_roo.load.expect`) and
+    one that is not counts as ``mismatch``; refused connections, resets and timeouts count
+    by their kinds.
     """
 
     def get(self, url: str, **kwargs: Any) -> LoadResult:
@@ -45,6 +48,7 @@ class HttpLoad(LoadDriver):
         body: bytes | str | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        expect: Any = None,
         expect_status: Sequence[int] | None = None,
         stages: Sequence[Any] | None = None,
         think: float | str | None = None,
@@ -54,7 +58,11 @@ class HttpLoad(LoadDriver):
     ) -> LoadResult:
         """Send ``method url`` from ``clients`` keep-alive connections (closed model) or at
         ``rate`` (open model, latency from the intended start). ``message_size`` pads a body of
-        that many bytes when no ``body``/``json`` is given (for POST/PUT)."""
+        that many bytes when no ``body``/``json`` is given (for POST/PUT). ``expect=``: a
+        status (200), a set of them ({200, 201}), JSON fields that must equal given values
+        ({"ok": True}), a predicate on the :class:`~pytest_roo.load.expect.Answer`, or a list
+        of these (``expect_status=`` is the older spelling of a set of statuses). A failed
+        answer has no latency sample."""
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"invalid url {url!r}: expected http://host:port/path or https://...")
         wl = make_workload(clients=clients, duration=duration, rate=rate, stages=stages,
@@ -73,7 +81,9 @@ class HttpLoad(LoadDriver):
             data = b"x" * wl.message_size
         else:
             data = None
-        ok = frozenset(expect_status) if expect_status else None
+        expectation = make_expectation(expect, expect_status)
+        needs_body = expectation.needs_body
+        status_failure = expectation.status_failure
 
         async def main(rec: Recorder) -> None:
             import aiohttp
@@ -91,18 +101,19 @@ class HttpLoad(LoadDriver):
 
                 async def one(_: Any, intended: int) -> None:
                     async with req(method, url, data=data, headers=hdrs) as resp:
-                        await resp.read()
+                        payload = await resp.read()
                         status = resp.status
-                    if (ok is not None and status not in ok) or (ok is None and status >= 400):
-                        rec.error("http_5xx" if status >= 500 else "http_4xx"
-                                  if status >= 400 else "protocol")
-                        from pytest_roo.load.executor import OperationFailed, mark_counted
-
+                        if needs_body:
+                            wrong = expectation.failure(status, resp.headers, payload)
+                        else:
+                            wrong = status_failure(status)
+                    if wrong is not None:
+                        kind, detail = wrong
+                        rec.error(kind, detail=f"{method.upper()} {url}: {detail}")
                         raise mark_counted(OperationFailed(status))
                     buf.append((pc() - intended) // 1000)
 
-                await drive(rec, wl, one, timeout=opts.timeout, grace=opts.timeout,
-                            correct_metric=None)
+                await drive(rec, wl, one, timeout=opts.timeout, grace=opts.timeout)
 
         expected: Callable[[Recorder, float], int] | None = None
         if wl.open:
@@ -135,6 +146,3 @@ class HttpLoad(LoadDriver):
             clients=clients, duration=duration, rate=rate, message_size=message_size,
             stages=stages, think=think, model=model, http=True,
         )
-
-
-_ = asyncio

@@ -46,6 +46,7 @@ ERROR_KINDS = (
     "http_4xx",
     "http_5xx",
     "assertion",
+    "mismatch",
     "lost",
     "duplicate",
     "protocol",

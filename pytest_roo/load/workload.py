@@ -6,8 +6,11 @@
 * **open**: operations arrive at a ``rate`` on a schedule that does not wait for replies; each
   latency is measured from the operation's *intended* start. Late starts are counted, and
   arrivals that find no free client for longer than the backlog allows are dropped and counted.
-* **stages**: a rate (open) or client count (closed) that changes over the run, in steps or
-  linear ramps, e.g. ``steps(200, (1, 10), each="10s")`` for 1x -> 10x.
+* **stages**: a rate that changes over the run, in steps or linear ramps, e.g.
+  ``steps(200, (1, 10), each="10s")`` for 1x -> 10x. Stages are arrival rates, so they imply
+  the open model; with ``model="closed"`` they are rejected (a closed run's load is its fixed
+  number of clients, and reading the targets as client counts changed nothing when they
+  exceeded ``clients``).
 
 Pure logic, no I/O: unit-tested directly.
 """
@@ -31,7 +34,7 @@ STAGE_FORMS = (
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """``duration`` seconds at ``target`` (ops/s for open runs, clients for closed runs).
+    """``duration`` seconds at ``target`` operations per second (stages imply the open model).
 
     With ``ramp=True`` the value moves linearly from the previous stage's target (or the first
     stage's own target) to this target over the stage (k6's ``ramping-arrival-rate``).
@@ -49,7 +52,7 @@ def steps(base: float | str, multipliers: Sequence[float], each: float | str) ->
     return [Stage(seconds, rate * m) for m in multipliers]
 
 
-def _as_stages(stages: Sequence[Any], *, open_model: bool) -> list[Stage]:
+def _as_stages(stages: Sequence[Any]) -> list[Stage]:
     out: list[Stage] = []
     for item in stages:
         if isinstance(item, Stage):
@@ -58,7 +61,7 @@ def _as_stages(stages: Sequence[Any], *, open_model: bool) -> list[Stage]:
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
             raise ValueError(f"invalid stage {item!r}: expected {STAGE_FORMS}")
         duration = parse_duration(item[0])
-        target = parse_rate(item[1]) if open_model else float(item[1])
+        target = parse_rate(item[1])
         ramp = bool(item[2]) if len(item) == 3 else False
         out.append(Stage(duration, target, ramp))
     if not out:
@@ -114,12 +117,6 @@ class Schedule:
                 return start + (-r0 + math.sqrt(disc)) / slope
         return math.inf
 
-    def rate_at(self, t: float) -> float:
-        for start, length, r0, r1, _ in self._segments:
-            if t < start + length:
-                return r0 + (r1 - r0) * (t - start) / length
-        return self.stages[-1].target
-
 
 @dataclasses.dataclass
 class Workload:
@@ -134,31 +131,13 @@ class Workload:
 
     @property
     def open(self) -> bool:
-        return self.rate is not None or (self.stages is not None and self._stages_are_rates)
-
-    _stages_are_rates: bool = False
+        return self.rate is not None or self.stages is not None
 
     def schedule(self) -> Schedule:
-        if self.stages is not None and self._stages_are_rates:
+        if self.stages is not None:
             return Schedule(self.stages)
         assert self.rate is not None
         return Schedule([Stage(self.duration, self.rate)])
-
-    def clients_at(self, t: float) -> int:
-        """Closed model with stages: how many clients are active ``t`` seconds in."""
-        if not self.stages or self._stages_are_rates:
-            return self.clients
-        start = 0.0
-        prev = self.stages[0].target
-        for stage in self.stages:
-            if t < start + stage.duration:
-                if stage.ramp:
-                    frac = (t - start) / stage.duration
-                    return round(prev + (stage.target - prev) * frac)
-                return int(stage.target)
-            start += stage.duration
-            prev = stage.target
-        return int(self.stages[-1].target)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -196,11 +175,18 @@ def make_workload(
         raise ValueError(f"invalid clients={clients!r}: expected a positive whole number")
     if model not in (None, "open", "closed"):
         raise ValueError(f"invalid model={model!r}: expected 'open' or 'closed'")
-    open_stages = False
     parsed_stages: list[Stage] | None = None
     if stages is not None:
-        open_stages = model != "closed" and (rate is not None or model == "open" or _looks_like_rates(stages))
-        parsed_stages = _as_stages(stages, open_model=open_stages)
+        if model == "closed":
+            raise ValueError(
+                "stages= describe arrival rates, which is the open model, but model='closed' "
+                "was given: drop model='closed' (stages then set the rate), or drop stages= "
+                "and give clients= (a closed run keeps a fixed number of clients busy)"
+            )
+        if rate is not None:
+            raise ValueError(f"invalid rate={rate!r} with stages=: the stages set the rate; "
+                             "give one or the other")
+        parsed_stages = _as_stages(stages)
         total = sum(s.duration for s in parsed_stages)
         dur = total if duration is None else parse_duration(duration)
     else:
@@ -214,12 +200,13 @@ def make_workload(
         if default_rate is None:
             raise ValueError("model='open' needs rate= (e.g. rate='2000/s') or stages=")
         parsed_rate = default_rate
-    if model == "closed":
-        parsed_rate = None
+    if model == "closed" and parsed_rate is not None:
+        raise ValueError(f"invalid rate={rate!r} with model='closed': a rate is the open "
+                         "model; drop model='closed' or drop rate=")
     size = 32 if message_size is None else message_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size > 64 * 1024 * 1024:
         raise ValueError(f"invalid message_size={message_size!r}: expected 1 .. 67108864 bytes")
-    wl = Workload(
+    return Workload(
         clients=clients,
         duration=dur,
         rate=parsed_rate,
@@ -227,12 +214,3 @@ def make_workload(
         think=0.0 if think is None else parse_duration(think),
         message_size=size,
     )
-    wl._stages_are_rates = open_stages
-    return wl
-
-
-def _looks_like_rates(stages: Sequence[Any]) -> bool:
-    for item in stages:
-        if isinstance(item, (tuple, list)) and len(item) >= 2 and isinstance(item[1], str):
-            return True
-    return False

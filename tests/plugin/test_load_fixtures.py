@@ -100,6 +100,32 @@ def test_result_recorded_and_judged_by_the_marker(pytester: pytest.Pytester,
     assert missed["samples"] == 10
 
 
+def test_wrong_answers_fail_the_marker_as_mismatch(pytester: pytest.Pytester,
+                                                   server_env: str) -> None:
+    """``expect=`` through the http_load fixture: a 200 where a 201 was expected is a wrong
+    answer, counted as ``mismatch`` in the recorded result, and the criterion fails."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        URL = os.environ["ROO_TEST_WS"].replace("ws://", "http://") + "/status/200"
+
+        @pytest.mark.slo("error_rate < 1%")
+        def test_created(http_load):
+            http_load.get(URL, clients=2, duration=0.5, rate="20/s", expect=201)
+        """
+    )
+    path = pytester.path / "report.json"
+    result = pytester.runpytest(f"--roo-report-json={path}")
+    result.assert_outcomes(failed=1)
+    test = by_test(report_of(path))["test_created"]
+    (res,) = test["results"]
+    assert res["errors"] == {"mismatch": 10}
+    assert "status 200, expected 201" in res["info"]["error_examples"]["mismatch"]
+    assert [v["passed"] for v in test["verdicts"]] == [False]
+
+
 def test_abort_on_fail_from_the_marker_stops_the_run(pytester: pytest.Pytester,
                                                      server_env: str) -> None:
     pytester.makepyfile(
@@ -201,18 +227,17 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
             if not line or line.startswith("roo load ws.echo:"):
                 break
         assert line.startswith("roo load ws.echo:"), line
+        first_line = time.monotonic()
         time.sleep(0.5)
         sent = time.monotonic()
         os.kill(proc.pid, signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         proc.stdout.close()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
-    assert took < 5, out
     entry = by_test(report_of(path))["test_long_run"]
     assert entry["outcome"] == "interrupted"
     assert any("interrupted (Ctrl-C)" in note for note in entry["notes"])
@@ -221,4 +246,6 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
     assert "interrupted" in res["info"]["stopped"]
     assert 100 <= res["operations"] < 6000
     assert res["metrics"]["rtt"]["summary"]["count"] >= 100
-    assert res["duration"] < 30
+    # the run stopped within a second of Ctrl-C: its window began at most a second before the
+    # first progress line (pytest's own report of the interrupt may take longer: not judged)
+    assert res["duration"] < (sent - first_line) + 1.0 + 1.0, res["duration"]

@@ -44,17 +44,20 @@ def test_expired_slot_counts_a_timeout_and_cancels_its_task() -> None:
     assert quick_task.done() and not quick_task.cancelled()
 
 
-def test_expired_queue_counts_every_message_in_flight_as_stale() -> None:
+def test_expired_messages_count_as_timeouts_one_by_one_and_are_marked() -> None:
+    """Only the messages older than the timeout expire; their ids are marked so that a late
+    reply is recognised as such and never matched to another message."""
     rec = recorder()
     now = time.perf_counter_ns()
-    queues = [deque([now - 2 * 10**9, now - 10**9, now]), deque([now])]
-    stale = [0, 0]
+    queues = [deque([(now - 2 * 10**9, 0, "m0"), (now - 10**9, 1, "m1"), (now, 3, "m3")]),
+              deque([(now, 2, "m2")]), None]
+    status = bytearray(4)
     dog = Watchdog(rec, timeout=0.5)
-    dog.watch_queues(queues, stale)
+    dog.watch_queues(queues, status)
     dog.check()
-    assert rec.result.errors == {"timeout": 3}
-    assert stale == [3, 0]
-    assert [len(q) for q in queues] == [0, 1]
+    assert rec.result.errors == {"timeout": 2}
+    assert list(status) == [Watchdog.EXPIRED, Watchdog.EXPIRED, 0, 0]
+    assert [len(q) if q is not None else None for q in queues] == [1, 1, None]
 
 
 def test_a_stop_ends_the_wait_at_once() -> None:

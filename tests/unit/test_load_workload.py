@@ -70,3 +70,37 @@ def test_error_kinds() -> None:
     assert classify(ConnectionResetError()) == "reset"
     assert classify(AssertionError()) == "assertion"
     assert classify(ValueError()) == "other"
+
+
+def test_stages_imply_the_open_model() -> None:
+    wl = make_workload(clients=3, duration=None, stages=steps(200, (1, 10), each="2s"))
+    assert wl.open
+    assert wl.duration == 4.0
+    assert wl.schedule().total == 200 * 2 + 2000 * 2
+    numeric = make_workload(clients=3, duration=None, stages=[("1s", 100), ("1s", 400)])
+    assert numeric.open and numeric.schedule().total == 500
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"stages": steps(200, (1, 10), each="2s"), "model": "closed"}, "open model"),
+        ({"stages": [("1s", "10/s")], "rate": "5/s"}, "stages set the rate"),
+        ({"rate": "5/s", "model": "closed"}, "model='closed'"),
+    ],
+)
+def test_closed_runs_reject_rates_and_stages(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_workload(clients=2, duration=None, **kwargs)  # type: ignore[arg-type]
+
+
+def test_echo_messages_name_their_id_and_keep_the_size() -> None:
+    from pytest_roo.load.ws_client import echo_message, reply_id
+
+    message = echo_message("roo:abc123:", 1742, "x" * 64)
+    assert len(message) == 64 and message.startswith("roo:abc123:1742:")
+    assert reply_id("roo:abc123:", message) == 1742
+    assert reply_id("roo:abc123:", message[:15]) == 1742  # truncated: still names its message
+    assert reply_id("roo:abc123:", '0{"sid":"x"}') is None  # a Socket.IO open frame
+    assert reply_id("roo:abc123:", "roo:ffffff:1:xx") is None  # another run
+    assert echo_message("roo:abc123:", 123456, "x" * 4) == "roo:abc123:123456:"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 SERVER = Path(__file__).resolve().parents[3] / "bench" / "servers" / "ws_server.py"
+FAULTY = Path(__file__).resolve().parent / "faulty_server.py"
 
 
 def raise_priority() -> None:
@@ -47,12 +48,14 @@ def priority_preexec() -> Callable[[], None]:
 
 @pytest.fixture
 def load_server() -> Iterator[Callable[..., Server]]:
-    """Start the test server with extra flags (``--stall-every 1``...); stopped after the test."""
+    """Start the test server with extra flags (``--stall-every 1``...), or with ``faulty=True``
+    the server that answers wrongly on purpose (faulty_server.py); stopped after the test."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(*flags: str, priority: bool = False) -> Server:
+    def start(*flags: str, priority: bool = False, faulty: bool = False) -> Server:
+        script = FAULTY if faulty else SERVER
         proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--max-seconds", "300", *flags],
+            [sys.executable, str(script), "--max-seconds", "300", *flags],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
             preexec_fn=raise_priority if priority else None,
         )

@@ -138,3 +138,45 @@ def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server) -> None:
     assert words[0] == "interrupted", out
     assert int(words[1]) > 50 and int(words[2]) > 50
     assert took < 3.0
+
+
+def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db) -> None:
+    """Far more queries per second than two connections can carry: the arrivals start late,
+    the run is marked "schedule not kept" and no criterion on it can pass."""
+    from pytest_roo import slo
+
+    result = DbLoad(postgres_db.url).query("select 1", clients=2, duration=1, rate="20000/s")
+    assert result.saturated is not None and "schedule not kept" in result.saturated
+    assert result.counters["late"] > 0.01 * result.counters["scheduled"]
+    assert not slo.evaluate(result, ["p95 < 10s"])[0].passed
+
+
+def test_db_users_that_cannot_connect_count_as_their_share(postgres_db) -> None:
+    """A role limited to 2 connections, 5 users: the 3 refused users count as the operations
+    they would have run (about 60 % of the run), not as 3 failures beside thousands."""
+    import asyncio
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    async def admin(*statements: str) -> None:
+        conn = await asyncpg.connect(postgres_db.url)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin("drop role if exists roo_limited",
+                      "create role roo_limited login password 'limited' connection limit 2"))
+    parts = urlsplit(postgres_db.url)
+    netloc = f"roo_limited:limited@{parts.hostname}:{parts.port}"
+    url = urlunsplit(parts._replace(netloc=netloc))
+    try:
+        result = DbLoad(url).query("select 1", clients=5, duration=1)
+    finally:
+        asyncio.run(admin("drop role roo_limited"))  # roles outlive the test's database
+    assert result.get_metric("connect").count == 2
+    assert result.counters["clients_connected"] == 2
+    assert set(result.errors) == {"sql"}
+    assert 0.45 < result.error_rate < 0.75

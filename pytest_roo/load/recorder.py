@@ -1,0 +1,154 @@
+"""The hot-path sample sink every driver writes to, and the run's stop / failure state.
+
+Drivers append microseconds to ``rec.batch("rtt")`` (one C-level append per sample), bump
+``rec.ops`` and call ``rec.error(kind)``; the run loop folds the batches into the result's
+HdrHistograms once a second. Engine tasks are started with :meth:`Recorder.spawn`, so a task
+that dies of an unexpected exception fails the run instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from array import array
+from collections.abc import Coroutine
+from typing import Any
+
+from pytest_roo.load.metrics import LoadResult
+
+__all__ = ["EARLY_NS", "LATE_NS", "Recorder", "corrected"]
+
+#: An operation that starts more than this after its intended time is counted as ``late``.
+LATE_NS = 10_000_000
+
+#: Timers fire up to about a millisecond late (uvloop's clock has millisecond resolution), so
+#: scheduled work wakes this much early and starts at once; an early start is measured from the
+#: actual start, a late one from the intended time.
+EARLY_NS = 1_000_000
+
+#: How much of a failure's description is kept as the example of its kind.
+_EXAMPLE_CHARS = 200
+
+
+class Recorder:
+    """Hot-path sample sink: per metric an ``array('q')`` of microseconds, folded every tick.
+
+    ``starts`` counts the arrivals of an open-model schedule that came due (started, late or
+    dropped); with ``counters["late"]`` and ``counters["dropped"]`` it tells whether the
+    schedule was kept.
+    """
+
+    def __init__(self, result: LoadResult, primary: str) -> None:
+        self.result = result
+        self.primary = primary
+        result.primary = primary
+        self.batches: dict[str, array[int]] = {}
+        self.corrections: dict[str, int] = {}
+        self.raw_twins: dict[str, str] = {}
+        self.ops = 0
+        self.starts = 0
+        self.stopping = False
+        self.stop_reason: str | None = None
+        #: the first exception that is not the run's own (a dying engine task, an interrupt)
+        self.failure: BaseException | None = None
+        self.failure_where = ""
+        self.deadline = math.inf
+        self.window_start = 0.0
+        #: bumped by ``begin``: the ticker realigns its seconds on the measured window
+        self.window_generation = 0
+
+    def batch(self, name: str) -> array[int]:
+        buf = self.batches.get(name)
+        if buf is None:
+            buf = self.batches[name] = array("q")
+            self.result.metric(name)
+        return buf
+
+    def error(self, kind: str, count: int = 1, detail: str | None = None) -> None:
+        """Count ``count`` failed operations of ``kind``; ``detail`` (the first one per kind is
+        kept in ``result.info["error_examples"]``) says what went wrong."""
+        self.result.errors[kind] += count
+        if detail is not None:
+            examples = self.result.info.setdefault("error_examples", {})
+            if kind not in examples:
+                examples[kind] = detail[:_EXAMPLE_CHARS]
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.result.counters[name] += n
+
+    def correct(self, name: str, expected_interval_us: int, raw_name: str | None = None) -> None:
+        """Fold ``name`` with expected-interval correction; keep the raw samples as ``raw_name``."""
+        self.corrections[name] = max(1, expected_interval_us)
+        if raw_name:
+            self.raw_twins[name] = raw_name
+            self.result.metric(raw_name)
+
+    def stop(self, reason: str | None = None) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.stop_reason = reason
+
+    def fail(self, exc: BaseException, where: str) -> None:
+        """Stop the run because ``exc`` is not the run's own: it is raised when the run ends."""
+        if self.failure is None:
+            self.failure = exc
+            self.failure_where = where
+        self.stop(f"{where}: {type(exc).__name__}: {exc}")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A task of the engine: if it dies of an exception, the run fails with it as cause."""
+        task = asyncio.ensure_future(coro)
+
+        def done(t: asyncio.Future[Any]) -> None:
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                self.fail(exc, f"the load engine's {name} task died")
+
+        task.add_done_callback(done)
+        return task
+
+    def fold(self) -> float | None:
+        """Move every batch into the histograms; return the primary metric's p95 of the batch."""
+        import numpy as np
+
+        p95: float | None = None
+        for name, buf in self.batches.items():
+            if not buf:
+                continue
+            values = np.frombuffer(buf, dtype=np.int64).copy()
+            del buf[:]
+            if name == self.primary:
+                p95 = float(np.percentile(values, 95)) / 1e6
+            interval = self.corrections.get(name)
+            metric = self.result.metric(name)
+            if interval is not None:
+                raw = self.raw_twins.get(name)
+                if raw:
+                    self.result.metric(raw).record_many_us(values)
+                values = corrected(values, interval)
+            metric.record_many_us(values)
+        return p95
+
+
+def corrected(values: Any, interval_us: int, cap: int = 20_000_000) -> Any:
+    """``values`` plus HdrHistogram's expected-interval back-fill (``v - k * interval`` for k >= 1
+    while it stays >= interval), vectorised. At most ``cap`` back-filled samples per batch."""
+    import numpy as np
+
+    big = values[values > 2 * interval_us] if interval_us > 0 else values[:0]
+    if big.size == 0:
+        return values
+    extra_counts = (big - interval_us) // interval_us  # how many back-filled per sample
+    total = int(extra_counts.sum())
+    if total > cap:
+        scale = cap / total
+        extra_counts = np.maximum(1, (extra_counts * scale).astype(np.int64))
+        total = int(extra_counts.sum())
+    starts = np.repeat(big, extra_counts)
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(
+        np.cumsum(extra_counts) - extra_counts, extra_counts
+    )
+    filled = starts - (offsets + 1) * interval_us
+    return np.concatenate([values, filled])

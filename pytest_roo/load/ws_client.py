@@ -1,0 +1,164 @@
+"""What the WebSocket scenarios share: the aiohttp client session, handshakes and close
+handshakes by a pool of 256 workers, the payloads and how replies are recognised, and the
+accounting of clients that could not connect or were dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pytest_roo.load.engine import LoadDriver
+from pytest_roo.load.errors import classify
+from pytest_roo.load.executor import mark_counted
+from pytest_roo.load.recorder import Recorder
+from pytest_roo.load.workload import Workload
+
+__all__ = ["CLOSING", "TOKEN_RE", "WsClient", "echo_message", "make_payload", "reply_id"]
+
+TOKEN_RE = re.compile(r"roo:([0-9a-f]{6}):([0-9]+)")
+
+
+def make_payload(run_id: str, seq: int, size: int, intended_epoch_ns: int) -> str:
+    """The JSON broadcast payload of docs/load.md, padded to ``size`` bytes when possible."""
+    head = f'{{"roo": "roo:{run_id}:{seq}", "seq": {seq}, "t": {intended_epoch_ns}, "pad": "'
+    pad = max(0, size - len(head) - 2)
+    return head + "x" * pad + '"}'
+
+
+def echo_message(prefix: str, k: int, pad: str) -> str:
+    """Echo message ``k``: ``roo:<run id>:<k>:`` padded with ``x`` to the message size (the
+    id first, so that a truncated echo still names the message it belongs to)."""
+    head = f"{prefix}{k}:"
+    return head + pad[len(head):]
+
+
+def reply_id(prefix: str, data: str) -> int | None:
+    """The message id an echo frame names, or None when it is not an echo of this run."""
+    if not data.startswith(prefix):
+        return None
+    start = len(prefix)
+    end = start
+    while end < len(data) and data[end].isdigit():
+        end += 1
+    return int(data[start:end]) if end > start else None
+
+
+def _closing_types() -> frozenset[Any]:
+    import aiohttp
+
+    t = aiohttp.WSMsgType
+    return frozenset({t.CLOSE, t.CLOSING, t.CLOSED, t.ERROR})
+
+
+class _Closing:
+    """Lazy set of aiohttp's closing message types (aiohttp is imported on first use)."""
+
+    _types: frozenset[Any] | None = None
+
+    def __contains__(self, item: object) -> bool:
+        if self._types is None:
+            self._types = _closing_types()
+        return item in self._types
+
+
+CLOSING = _Closing()
+
+
+class WsClient(LoadDriver):
+    """Connections for the WebSocket scenarios (the base of :class:`~pytest_roo.load.WsSwarm`)."""
+
+    @staticmethod
+    def _check_url(url: str) -> None:
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+            raise ValueError(f"invalid WebSocket url {url!r}: expected ws://host:port/path or "
+                             "wss://...")
+
+    @staticmethod
+    def _client_session(clients: int) -> Any:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=False)
+        return aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=None))
+
+    @staticmethod
+    def _expected(wl: Workload) -> Callable[[Recorder, float], int] | None:
+        if wl.open:
+            total = wl.schedule().total
+            return lambda rec, elapsed: total
+        return None
+
+    async def _connect(self, rec: Recorder, http: Any, url: str, timeout: float,
+                       metric: str = "connect", count_error: bool = True) -> Any:
+        """One handshake, timed as ``metric``. A failure is counted as an error of its kind
+        when ``count_error`` (else the caller accounts for it) and raised."""
+        t0 = time.perf_counter_ns()
+        try:
+            ws = await asyncio.wait_for(
+                http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),
+                timeout,
+            )
+        except Exception as exc:
+            if count_error:
+                rec.error(classify(exc), detail=f"connect {url}: {exc!r}")
+            raise mark_counted(exc) from None
+        rec.batch(metric).append((time.perf_counter_ns() - t0) // 1000)
+        return ws
+
+    async def _connect_all(self, rec: Recorder, http: Any, url: str, n: int,
+                           timeout: float) -> tuple[list[Any], list[str]]:
+        """``n`` connections (None where the handshake failed) and, per connection, the kind
+        of its failure ("" when connected). Failures are not counted as errors here: each
+        scenario counts a failed client as its share of the planned operations."""
+        conns: list[Any] = [None] * n
+        kinds = [""] * n
+        todo = iter(range(n))
+        examples: list[str] = []
+
+        async def worker() -> None:
+            # 256 handshakes at a time by 256 workers (not a task per connection waiting on
+            # a semaphore: 10,000 of those would cost ~2 KB each at the peak)
+            for i in todo:
+                if rec.stopping:
+                    kinds[i] = "other"
+                    continue
+                try:
+                    conns[i] = await self._connect(rec, http, url, timeout, count_error=False)
+                except Exception as exc:
+                    conns[i] = None
+                    kinds[i] = classify(exc)
+                    if not examples:
+                        examples.append(f"connect {url}: {exc!r}")
+
+        await asyncio.gather(*(worker() for _ in range(min(n, 256))))
+        failed = sum(1 for c in conns if c is None)
+        rec.count("connections", n - failed)
+        rec.count("clients_connected", n - failed)
+        if failed:
+            rec.count("connect_failed", failed)
+            rec.result.info.setdefault("connect_error", examples[0] if examples else "")
+        return conns, kinds
+
+    async def _close_all(self, rec: Recorder, conns: Sequence[Any], budget: float = 3.0) -> None:
+        """Close handshakes, 256 at a time, for at most ``budget`` seconds in all (a failing
+        run gives them a fraction of a second); what is left then is closed without the
+        handshake when the client session closes."""
+        if rec.failure is not None:
+            budget = min(budget, 0.3)
+        todo = iter([ws for ws in conns if ws is not None and not ws.closed])
+        end = time.perf_counter() + budget
+
+        async def worker() -> None:
+            for ws in todo:
+                left = end - time.perf_counter()
+                if left <= 0:
+                    return
+                try:
+                    await asyncio.wait_for(ws.close(), min(1.0, left))
+                except Exception:
+                    pass
+
+        await asyncio.gather(*(worker() for _ in range(min(256, len(conns)))))

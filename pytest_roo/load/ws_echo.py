@@ -1,0 +1,380 @@
+"""WebSocket echo: every reply is matched to the message it answers, by id and payload.
+
+Message ``k`` is ``roo:<run id>:<k>:`` padded to the message size. A reply that names a message
+in flight on its connection and equals it is timed; one that names it but differs (truncated,
+altered) is a ``mismatch``; a frame that names no message of this run (a greeting, a Socket.IO
+open frame, an application ping) is not a reply: it is counted in ``counters["unexpected"]``
+and never timed as an echo. A reply to a message that already timed out is skipped
+(``counters["late_replies"]``), a second reply to one message is a ``duplicate``. So a reply
+the server dropped leaves its message to time out instead of lending its latency to the next.
+
+A client that could not connect, or was dropped, counts as its share of the planned
+operations failed (open model: the arrivals that were its to send; closed model: as many as
+the clients that stayed measured per second), so 80 refused clients out of 200 read as about
+40 % errors, not as 80 failures beside a million messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import secrets
+import time
+from collections import deque
+from typing import Any
+
+from pytest_roo.load.errors import classify
+from pytest_roo.load.executor import Watchdog, begin, sleep_until
+from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
+from pytest_roo.load.workload import Workload
+from pytest_roo.load.ws_client import CLOSING, WsClient, echo_message, reply_id
+
+__all__ = ["MAX_IN_FLIGHT", "EchoRun"]
+
+#: Messages allowed in flight on one connection (open model) before further sends are dropped.
+MAX_IN_FLIGHT = 10_000
+
+#: ``status[k]`` of a message: sent or not yet, answered, given up on (the watchdog's value)
+_ANSWERED = 1
+_EXPIRED = Watchdog.EXPIRED
+
+
+class EchoRun:
+    """One echo run's state; :meth:`closed` and :meth:`open` are the two workload models."""
+
+    def __init__(self, client: WsClient, rec: Recorder, url: str, wl: Workload,
+                 timeout: float, correct: bool) -> None:
+        self.client = client
+        self.rec = rec
+        self.url = url
+        self.wl = wl
+        self.timeout = timeout
+        self.correct = correct
+        self.prefix = f"roo:{secrets.token_hex(3)}:"
+        self.pad = "x" * wl.message_size
+
+    def _mismatch(self, k: int, sent: str, got: str) -> None:
+        self.rec.error("mismatch", detail=f"echo of message {k} differs: sent {len(sent)} "
+                                          f"chars, got {len(got)}: {got[:48]!r}")
+
+    # -- closed model --
+
+    async def closed(self) -> None:
+        import aiohttp
+
+        rec, wl, timeout = self.rec, self.wl, self.timeout
+        TEXT = aiohttp.WSMsgType.TEXT
+        async with self.client._client_session(wl.clients) as http:
+            conns, kinds = await self.client._connect_all(rec, http, self.url, wl.clients,
+                                                         timeout)
+            begin(rec, wl.duration)
+            start_ns = time.perf_counter_ns()
+            deadline_ns = int(rec.deadline * 1e9)
+            buf = rec.batch("rtt")
+            if self.correct:
+                # Expected interval: the think time plus a typical round trip; refined once the
+                # first batch is in (see _refine_interval).
+                rec.correct("rtt", max(1, int(wl.think * 1e6)) + 1000, "rtt_raw")
+            think = wl.think
+            prefix, pad = self.prefix, self.pad
+            ids = itertools.count()
+            # One slot per connection: when its reply wait began (0: not waiting). The watchdog
+            # fails a connection whose wait is older than the timeout; no timer per message.
+            waiting = [0] * len(conns)
+            left_at = [0] * len(conns)  # when a client left the run early (0: it did not)
+            done = [0] * len(conns)
+
+            async def loop(i: int, ws: Any) -> None:
+                pc = time.perf_counter_ns
+                send = ws.send_str
+                receive = ws.receive
+                append = buf.append
+                previous = -1
+                try:
+                    while not rec.stopping:
+                        t0 = pc()
+                        if t0 >= deadline_ns:
+                            return
+                        k = next(ids)
+                        message = echo_message(prefix, k, pad)
+                        rec.ops += 1
+                        done[i] += 1
+                        waiting[i] = t0
+                        try:
+                            await send(message)
+                            while True:
+                                msg = await receive()
+                                if msg.type is TEXT:
+                                    data = msg.data
+                                    if data == message:
+                                        append((pc() - t0) // 1000)
+                                        break
+                                    rid = reply_id(prefix, data)
+                                    if rid == k:
+                                        self._mismatch(k, message, data)
+                                        break
+                                    if rid is not None and rid == previous:
+                                        rec.error("duplicate",
+                                                  detail=f"message {rid} echoed twice")
+                                        rec.count("duplicate")
+                                    else:
+                                        rec.count("unexpected")
+                                elif msg.type in CLOSING:
+                                    rec.error("closed", detail="the server closed the socket")
+                                    kinds[i] = "closed"
+                                    left_at[i] = pc()
+                                    return
+                                else:
+                                    rec.count("unexpected")
+                        except Exception as exc:
+                            kinds[i] = classify(exc)
+                            rec.error(kinds[i], detail=repr(exc))
+                            left_at[i] = pc()
+                            return
+                        finally:
+                            waiting[i] = 0
+                        previous = k
+                        if think:
+                            await asyncio.sleep(think)
+                except asyncio.CancelledError:
+                    if not rec.stopping and pc() < deadline_ns:  # the watchdog's timeout
+                        kinds[i] = "timeout"
+                        left_at[i] = pc()
+                    raise
+
+            tasks: list[asyncio.Future[Any] | None] = [
+                None if ws is None else rec.spawn(loop(i, ws), "echo client")
+                for i, ws in enumerate(conns)
+            ]
+            dog = Watchdog(rec, timeout)
+            dog.watch_slots(waiting, tasks)
+            refine = rec.spawn(_refine_interval(rec, "rtt", wl.think, self.correct),
+                               "interval estimate")
+            try:
+                await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
+            finally:
+                refine.cancel()
+                await self.client._close_all(rec, conns)
+            end_ns = min(deadline_ns, time.perf_counter_ns())
+            if not rec.stopping:
+                self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
+
+    def _closed_shares(self, conns: list[Any], kinds: list[str], left_at: list[int],
+                       done: list[int], start_ns: int, end_ns: int) -> None:
+        """A client that failed counts, as errors of its kind, the operations the clients that
+        stayed did per second, for the time it was missing."""
+        rec = self.rec
+        stayed = [i for i, ws in enumerate(conns) if ws is not None and not left_at[i]]
+        window = max(1, end_ns - start_ns)
+        per_ns = sum(done[i] for i in stayed) / (len(stayed) * window) if stayed else 0.0
+        for i, ws in enumerate(conns):
+            if ws is None:
+                share = max(1, round(per_ns * window))
+            elif left_at[i] and left_at[i] < end_ns:
+                share = round(per_ns * (end_ns - left_at[i]))
+            else:
+                continue
+            if share:
+                rec.ops += share
+                rec.error(kinds[i] or "other", share)
+                rec.count("failed_client_ops", share)
+
+    # -- open model --
+
+    async def open(self) -> None:
+        import aiohttp
+
+        rec, wl, timeout = self.rec, self.wl, self.timeout
+        TEXT = aiohttp.WSMsgType.TEXT
+        schedule = wl.schedule()
+        n = wl.clients
+        prefix, pad = self.prefix, self.pad
+        async with self.client._client_session(n) as http:
+            conns, kinds = await self.client._connect_all(rec, http, self.url, n, timeout)
+            begin(rec, wl.duration)
+            start_ns = int(rec.window_start * 1e9)
+            deadline_ns = int(rec.deadline * 1e9)
+            buf = rec.batch("rtt")
+            pc = time.perf_counter_ns
+            # Per connection: the messages in flight as (intended ns, id, text) (a deque made
+            # on the first send: an idle connection costs no more than its socket and reader),
+            # and whether it is gone. Per message id: answered or expired.
+            inflights: list[deque[tuple[int, int, str]] | None] = [None] * n
+            dead = [ws is None for ws in conns]
+            status = bytearray(schedule.total)
+
+            async def sender() -> None:
+                """One task sends for every connection, arrival k on connection k mod n: a
+                task per connection would cost ~2 KB each. A send only waits when the
+                connection's socket buffer is full (the server stopped reading); the sends
+                behind it are then late, counted as such and measured from their intended
+                times. Arrivals of a client that is not connected count as its failures."""
+                sends = [None if ws is None else ws.send_str for ws in conns]
+                k = 0
+                while not rec.stopping:
+                    t = schedule.time_of(k)
+                    if math.isinf(t):
+                        return
+                    due = start_ns + int(t * 1e9)
+                    if due >= deadline_ns:
+                        return
+                    now = pc()
+                    if due > now + EARLY_NS:
+                        if not await sleep_until(rec, due):
+                            return
+                        now = pc()
+                    i = k % n
+                    rec.starts += 1
+                    rec.ops += 1
+                    if dead[i]:
+                        status[k] = _EXPIRED
+                        rec.error(kinds[i] or "closed")
+                        k += 1
+                        continue
+                    inflight = inflights[i]
+                    if inflight is None:
+                        inflight = inflights[i] = deque()
+                    elif len(inflight) >= MAX_IN_FLIGHT:
+                        status[k] = _EXPIRED
+                        rec.error("dropped", detail=f"{MAX_IN_FLIGHT} messages in flight on "
+                                                    "one connection")
+                        rec.count("dropped")
+                        k += 1
+                        continue
+                    if now - due > LATE_NS:
+                        rec.count("late")
+                    message = echo_message(prefix, k, pad)
+                    entry = (due if due <= now else now, k, message)  # never before the send
+                    inflight.append(entry)
+                    try:
+                        await sends[i](message)  # type: ignore[misc]
+                    except Exception as exc:
+                        if entry in inflight:
+                            inflight.remove(entry)
+                        status[k] = _EXPIRED
+                        dead[i] = True
+                        kinds[i] = classify(exc)
+                        rec.error(kinds[i], detail=repr(exc))
+                    k += 1
+
+            def odd_reply(i: int, data: str) -> None:
+                """A reply that is not the oldest message in flight on its connection."""
+                rid = reply_id(prefix, data)
+                if rid is None or rid >= len(status):
+                    rec.count("unexpected")
+                    return
+                state = status[rid]
+                if state == _ANSWERED:
+                    rec.error("duplicate", detail=f"message {rid} echoed twice")
+                    rec.count("duplicate")
+                    return
+                if state == _EXPIRED:
+                    rec.count("late_replies")
+                    return
+                inflight = inflights[i]
+                for entry in inflight or ():
+                    if entry[1] == rid:
+                        break
+                else:
+                    rec.count("unexpected")  # another connection's message, or not sent
+                    return
+                assert inflight is not None
+                inflight.remove(entry)
+                status[rid] = _ANSWERED
+                if data == entry[2]:  # answered after an earlier message was dropped
+                    buf.append((pc() - entry[0]) // 1000)
+                else:
+                    self._mismatch(rid, entry[2], data)
+
+            def fail_pending(i: int, kind: str, detail: str, at_least: int) -> None:
+                inflight = inflights[i]
+                pending = len(inflight) if inflight else 0
+                if inflight:
+                    for entry in inflight:
+                        status[entry[1]] = _EXPIRED
+                    inflight.clear()
+                if pending or at_least:
+                    rec.error(kind, max(at_least, pending), detail=detail)
+                kinds[i] = kind
+
+            async def reader(i: int, ws: Any) -> None:
+                receive = ws.receive
+                append = buf.append
+                try:
+                    while True:
+                        try:
+                            msg = await receive()
+                        except Exception as exc:
+                            fail_pending(i, classify(exc), repr(exc), 1)
+                            return
+                        if msg.type is TEXT:
+                            data = msg.data
+                            inflight = inflights[i]
+                            if inflight:
+                                head = inflight[0]
+                                if data == head[2]:
+                                    inflight.popleft()
+                                    status[head[1]] = _ANSWERED
+                                    append((pc() - head[0]) // 1000)
+                                    continue
+                            odd_reply(i, data)
+                        elif msg.type in CLOSING:
+                            fail_pending(i, "closed", "the server closed the socket", 0)
+                            return
+                        else:
+                            rec.count("unexpected")
+                finally:
+                    dead[i] = True
+
+            if all(dead):
+                self._all_refused(schedule.total, kinds)
+                return
+            send_task = rec.spawn(sender(), "sender")
+            readers = [rec.spawn(reader(i, ws), "reader")
+                       for i, ws in enumerate(conns) if ws is not None]
+            dog = Watchdog(rec, timeout)
+            dog.watch_queues(inflights, status)
+            try:
+                await dog.run_until_done([send_task], deadline_ns)
+                # replies in flight: wait until every queue is empty (the watchdog empties
+                # the ones that run past the timeout)
+                await dog.run_until(lambda: not any(inflights),
+                                    pc() + int(timeout * 1e9) + 500_000_000)
+                left = sum(len(q) for q in inflights if q)
+                if left and not rec.stopping:
+                    rec.error("timeout", left, detail="no reply by the end of the grace period")
+            finally:
+                if not send_task.done():
+                    send_task.cancel()
+                for task in readers:
+                    task.cancel()
+                await asyncio.wait([send_task, *readers], timeout=1.0)
+                await self.client._close_all(rec, conns)
+
+    def _all_refused(self, total: int, kinds: list[str]) -> None:
+        """No client connected: every planned arrival fails by the kind of its client's
+        failure (arrival k is client k mod n's), so the run reads 100 % errors over as many
+        operations as planned, without waiting out the schedule."""
+        n = len(kinds)
+        self.rec.ops += total
+        for i, kind in enumerate(kinds):
+            share = total // n + (1 if i < total % n else 0)
+            if share:
+                self.rec.error(kind or "other", share)
+        self.rec.count("failed_client_ops", total)
+
+
+async def _refine_interval(rec: Recorder, metric: str, think: float, enabled: bool) -> None:
+    """Closed-model correction: the expected interval between a user's sends is the think time
+    plus the median round trip, taken from the first full second (before a stall can skew it)."""
+    if not enabled:
+        return
+    import numpy as np
+
+    await asyncio.sleep(0.5)
+    buf = rec.batches.get(metric)
+    if buf is not None and len(buf) > 10:
+        median = int(np.median(np.frombuffer(buf, dtype=np.int64)))
+        rec.correct(metric, max(1, int(think * 1e6) + median), rec.raw_twins.get(metric))
+        rec.result.info["expected_interval_us"] = rec.corrections[metric]

@@ -1,0 +1,185 @@
+"""Timing honesty, the schedule tolerance, the timeline, and interruptions that must propagate,
+against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_roo import slo
+from pytest_roo.load import HttpLoad, WsSwarm
+from pytest_roo.load.engine import EngineFailure
+from pytest_roo.load.session import Session
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_measure_in_the_open_model_times_from_the_intended_start(load_server) -> None:
+    """The server freezes 200 ms every 2 s. With 5 virtual users at 200/s, only the 5 requests
+    in flight see the freeze themselves; the ~35 arrivals behind them wait for a free user.
+    Timed from their actual start they look fast (p95 under 50 ms); from the intended start
+    they show the freeze."""
+    srv = load_server("--stall-every", "2", "--stall-ms", "200")
+    url = srv.http("/health")
+
+    async def scenario(session: Session) -> None:
+        await session.get(url, name="get")
+
+    recorded: list[float] = []
+
+    async def own_timing(session: Session) -> None:
+        t0 = time.perf_counter()
+        await session.http.get(url)
+        recorded.append(time.perf_counter() - t0)
+        session.record("own", time.perf_counter() - t0)
+
+    measured = HttpLoad().run(scenario, clients=5, duration=4, rate="200/s")
+    assert measured.percentile("get", 95) > 0.05
+    timed = HttpLoad().run(own_timing, clients=5, duration=4, rate="200/s")
+    assert timed.percentile("own", 95) > 0.05
+
+
+def test_a_schedule_the_generator_cannot_keep_fails_every_criterion(load_server) -> None:
+    """One client at 100/s against answers that take 20-30 ms: most arrivals wait for the
+    client, the load asked for is not applied, and the run says so whatever the CPU."""
+    srv = load_server("--delay", "uniform:20:30")
+    result = HttpLoad().get(srv.http("/delay"), clients=1, duration=1, rate="100/s")
+    assert result.saturated is not None
+    assert result.saturated.startswith("schedule not kept")
+    assert result.counters["scheduled"] == 100
+    verdict = slo.evaluate(result, ["p95 < 10s"])[0]
+    assert not verdict.passed
+    assert "schedule not kept" in verdict.reason
+    kept = HttpLoad().get(srv.http("/delay"), clients=10, duration=1, rate="20/s")
+    assert kept.saturated is None
+    assert kept.counters["late"] < 5
+
+
+def test_the_timeline_has_a_point_for_every_second_including_the_last(load_server) -> None:
+    srv = load_server()
+    result = WsSwarm().echo(srv.ws("/ws/echo"), clients=2, duration=3, rate="100/s")
+    assert [p.second for p in result.timeline] == [0, 1, 2]
+    assert sum(p.ops for p in result.timeline) == result.operations == 300
+
+
+def test_a_dying_engine_task_fails_the_run_with_its_cause(load_server) -> None:
+    srv = load_server()
+
+    def abort(result, expected):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("broken abort check")
+
+    started = time.monotonic()
+    with pytest.raises(EngineFailure, match="tick task died") as info:
+        WsSwarm(abort=abort).echo(srv.ws("/ws/echo"), clients=2, duration=30, rate="50/s")
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert time.monotonic() - started < 10  # stopped, not run to its 30 s
+
+
+class Stop(BaseException):
+    """Not an Exception: like pytest's Failed or Skipped."""
+
+
+def test_a_base_exception_from_a_scenario_propagates(load_server) -> None:
+    srv = load_server()
+    url = srv.http("/health")
+
+    async def scenario(session: Session) -> None:
+        await session.get(url)
+        if session.iteration == 3:
+            raise Stop("enough")
+
+    started = time.monotonic()
+    with pytest.raises(Stop):
+        HttpLoad().run(scenario, clients=1, duration=30, rate="20/s")
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("uvloop", [True, False], ids=["uvloop", "asyncio"])
+def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server, uvloop) -> None:  # type: ignore[no-untyped-def]
+    """What pytest-timeout's signal method does: SIGALRM's handler raises. The loop must not
+    swallow it ("Exception in callback Loop._read_from_self")."""
+    srv = load_server()
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        raise Stop("alarm")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stop, match="alarm"):
+            WsSwarm(use_uvloop=uvloop).echo(srv.ws("/ws/echo"), clients=2, duration=30,
+                                            rate="50/s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 10
+    assert signal.getsignal(signal.SIGALRM) is previous
+
+
+def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server) -> None:
+    """Beside a running event loop (Playwright's sync API keeps one) the run has a thread of
+    its own; what the main thread's signal handler raises still stops it and propagates."""
+    import asyncio
+
+    srv = load_server()
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        raise Stop("alarm")
+
+    async def inside_a_running_loop() -> None:
+        HttpLoad().get(srv.http("/health"), clients=2, duration=30, rate="50/s")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stop, match="alarm"):
+            asyncio.run(inside_a_running_loop())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 10
+
+
+TIMEOUT_TEST = """
+import os
+
+def test_long_load_run(ws_swarm):
+    ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=2, duration=30, rate="50/s")
+"""
+
+
+def test_pytest_timeout_ends_a_30s_load_run_as_a_failed_test(load_server, tmp_path) -> None:
+    srv = load_server()
+    (tmp_path / "test_timeout.py").write_text(textwrap.dedent(TIMEOUT_TEST))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:playwright", "-p", "no:cacheprovider",
+         "--timeout", "5", "--timeout-method", "signal", "--durations=1",
+         "--durations-min=0", "-q", "test_timeout.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**_env(), "ROO_TEST_WS": srv.ws("")},
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout + proc.stderr
+    assert "1 failed" in proc.stdout
+    assert "Timeout" in proc.stdout
+    assert "Exception in callback" not in proc.stdout + proc.stderr
+    # the test's call phase (pytest's start-up and its report of the failure not included)
+    took = re.search(r"([0-9.]+)s call +test_timeout.py::test_long_load_run", proc.stdout)
+    assert took is not None, proc.stdout
+    assert float(took.group(1)) < 10  # stopped at the timeout, not carried on for its 30 s
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
