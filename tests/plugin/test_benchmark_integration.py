@@ -25,6 +25,12 @@ def test_explicit(benchmark):
 """
 
 
+@pytest.fixture(autouse=True)
+def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-benchmark disables itself in a process that inherits PYTEST_XDIST_WORKER."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 def test_the_marker_judges_the_benchmark_rounds(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_b=TESTS)
     report = pytester.path / "r.json"
