@@ -30,6 +30,8 @@ pytest_plugins = [
     "pytest_roo.fixtures.load",
     "pytest_roo.fixtures.target",
     "pytest_roo.fixtures.browser",
+    "pytest_roo.fixtures.redis_load",
+    "pytest_roo.fixtures.artillery",
 ]
 
 MARKERS = (
