@@ -99,15 +99,11 @@ def _error_text(exc: BaseException) -> str:
     return f"{classify_redis(exc)}: {type(exc).__name__}: {str(exc)[:200]}"
 
 
-#: redis-py turns these status replies into True (SET, PING, SELECT...)
-_TRUE_STATUS = frozenset({"OK", "PONG", b"OK", b"PONG"})
-
-
 def _matches(reply: Any, expected: Any) -> bool:
+    """Does a raw reply (bytes, int, list, None) equal ``expected``? A str is compared as its
+    UTF-8 bytes, an int also matches its decimal digits (GET of a counter)."""
     if callable(expected):
         return bool(expected(reply))
-    if reply is True and isinstance(expected, (str, bytes)) and expected in _TRUE_STATUS:
-        return True
     if isinstance(expected, str) and isinstance(reply, bytes):
         return reply == expected.encode()
     if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(reply, bytes):
@@ -160,12 +156,17 @@ class RedisLoad(LoadDriver):
 
     # -- connections --
 
-    async def _client(self, rec: Recorder, timeout: float) -> Any:
-        """One connection, set up and checked with PING (timed as ``connect``)."""
+    async def _client(self, rec: Recorder, timeout: float, *,
+                      socket_timeout: float | None = None) -> Any:
+        """One connection, set up and checked with PING (timed as ``connect``).
+        ``socket_timeout`` (default: ``timeout``) bounds every read and write; the command
+        loops pass 0 and watch their waits themselves (a timer per read costs more CPU than
+        the rest of the command)."""
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(
-            self.url, single_connection_client=True, socket_timeout=timeout,
+            self.url, single_connection_client=True,
+            socket_timeout=timeout if socket_timeout is None else (socket_timeout or None),
             socket_connect_timeout=timeout, retry_on_timeout=False, retry=None,
         )
         t0 = time.perf_counter_ns()
@@ -221,10 +222,11 @@ class RedisLoad(LoadDriver):
         ``commands({"set": ("SET", "k", "v"), "get": lambda i: ("GET", f"k{i % 100}")})``.
 
         Each name gets its own metric; ``command`` (primary) holds all of them. ``expect`` maps
-        a name to the reply it must give (see :meth:`command`). Closed model (no ``rate``):
-        ``clients`` connections loop, ``command`` is recorded with HdrHistogram's
-        expected-interval correction and ``command_raw`` keeps the plain samples; open model:
-        each latency runs from the command's intended start.
+        a name to the reply it must give (see :meth:`command`): replies are compared as the
+        server sent them (``b"OK"``, ``2``, ``b"2"``, ``None``, lists), without redis-py's
+        conversions. Closed model (no ``rate``): ``clients`` connections loop, ``command`` is
+        recorded with HdrHistogram's expected-interval correction and ``command_raw`` keeps
+        the plain samples; open model: each latency runs from the command's intended start.
         """
         if not named:
             raise ValueError("commands needs at least one named command: "
@@ -236,22 +238,38 @@ class RedisLoad(LoadDriver):
                              f"{sorted(named)}")
         checks = [(expect or {}).get(name, _NOTHING) for name, _ in items]
         per_name = len(items) > 1 or items[0][0] != "command"
+        static = not any(callable(spec) for _, spec in items)
         wl = make_workload(clients=clients, duration=duration, rate=rate, stages=stages,
                            think=think, model=model)
 
-        def make_one(rec: Recorder) -> Callable[[Any, int], Awaitable[None]]:
+        def make_one(rec: Recorder) -> Callable[[_Vu, int], Awaitable[None]]:
+            import redis.exceptions as rex
+
             buf = rec.batch("command")
             named_bufs = [rec.batch(name) if per_name else buf for name, _ in items]
             pc = time.perf_counter_ns
             counter = [0]
             n = len(items)
+            response_error = rex.ResponseError
 
-            async def one(client: Any, intended: int) -> None:
+            async def one(vu: _Vu, intended: int) -> None:
                 k = counter[0]
                 counter[0] = k + 1
                 index = k % n
-                args = _resolve(items[index][1], k)
-                reply = await client.execute_command(*args)
+                conn = vu.conn
+                if static:
+                    if vu.packed is None:
+                        vu.packed = [conn.pack_command(*_resolve(spec, 0)) for _, spec in items]
+                    packed = vu.packed[index]
+                else:
+                    packed = conn.pack_command(*_resolve(items[index][1], k))
+                await conn.send_packed_command(packed, check_health=False)
+                try:
+                    reply = await conn.read_response()
+                except response_error as exc:
+                    rec.error("redis")
+                    rec.result.info.setdefault("first_error", _error_text(exc))
+                    raise mark_counted(exc) from None
                 us = (pc() - intended) // 1000
                 check = checks[index]
                 if check is not _NOTHING and not _matches(reply, check):
@@ -282,11 +300,12 @@ class RedisLoad(LoadDriver):
         timeout: float | None = None,
         abort: Any = None,
     ) -> LoadResult:
-        """Each operation sends ``commands`` as one pipeline (no MULTI) and reads every reply:
-        ``pipeline([("SET", "k", "v")] * 16)``. Metric ``pipeline`` (one sample per pipeline);
-        ``counters["commands"]`` counts the commands sent. An error reply inside the pipeline
-        fails the operation as ``redis``; ``expect`` (one entry per command, ``None`` for
-        "any") checks the replies (``mismatch``)."""
+        """Each operation sends ``commands`` as one pipeline (no MULTI; one write) and reads
+        every reply: ``pipeline([("SET", "k", "v")] * 16)``. Metric ``pipeline`` (one sample
+        per pipeline); ``counters["commands"]`` counts the commands answered. An error reply
+        inside the pipeline fails the operation as ``redis``; ``expect`` (one entry per
+        command, ``None`` for "any"; raw replies as for :meth:`commands`) checks the replies
+        (``mismatch``)."""
         if isinstance(commands, (str, bytes)) or not commands:
             raise ValueError("pipeline needs a list of commands: [('SET', 'k', 'v'), "
                              "('GET', 'k')]")
@@ -297,37 +316,52 @@ class RedisLoad(LoadDriver):
         wl = make_workload(clients=clients, duration=duration, rate=rate, stages=stages,
                            think=think, model=model)
         size = len(specs)
+        static = not any(callable(spec) for spec in specs)
 
-        def make_one(rec: Recorder) -> Callable[[Any, int], Awaitable[None]]:
+        def make_one(rec: Recorder) -> Callable[[_Vu, int], Awaitable[None]]:
             import redis.exceptions as rex
 
             buf = rec.batch("pipeline")
             pc = time.perf_counter_ns
             counter = [0]
             counters = rec.result.counters
+            response_error = rex.ResponseError
 
-            async def one(client: Any, intended: int) -> None:
+            async def one(vu: _Vu, intended: int) -> None:
                 k = counter[0]
                 counter[0] = k + 1
-                pipe = client.pipeline(transaction=False)
-                for spec in specs:
-                    pipe.execute_command(*_resolve(spec, k))
-                replies = await pipe.execute(raise_on_error=False)
-                us = (pc() - intended) // 1000
-                counters["commands"] += size
-                for i, reply in enumerate(replies):
-                    if isinstance(reply, Exception):
-                        kind = "redis" if isinstance(reply, rex.ResponseError) else \
-                            classify_redis(reply)
-                        rec.error(kind)
-                        rec.result.info.setdefault("first_error", _error_text(reply))
-                        raise mark_counted(OperationFailed(kind))
-                    if expect is not None and expect[i] is not None and \
+                conn = vu.conn
+                if static:
+                    if vu.packed is None:
+                        vu.packed = conn.pack_commands(specs)
+                    packed = vu.packed
+                else:
+                    packed = conn.pack_commands([_resolve(spec, k) for spec in specs])
+                await conn.send_packed_command(packed, check_health=False)
+                failed: BaseException | None = None
+                wrong = -1
+                read = conn.read_response
+                # every reply is read, also after an error one: the connection stays in step
+                for i in range(size):
+                    try:
+                        reply = await read()
+                    except response_error as exc:
+                        failed = failed or exc
+                        continue
+                    if expect is not None and wrong < 0 and expect[i] is not None and \
                             not _matches(reply, expect[i]):
-                        rec.error("mismatch")
+                        wrong = i
                         rec.result.info.setdefault(
                             "first_mismatch", f"commands[{i}]: got {reply!r:.120}")
-                        raise mark_counted(OperationFailed("mismatch"))
+                us = (pc() - intended) // 1000
+                counters["commands"] += size
+                if failed is not None:
+                    rec.error("redis")
+                    rec.result.info.setdefault("first_error", _error_text(failed))
+                    raise mark_counted(OperationFailed("redis"))
+                if wrong >= 0:
+                    rec.error("mismatch")
+                    raise mark_counted(OperationFailed("mismatch"))
                 buf.append(us)
 
             return one
@@ -340,42 +374,81 @@ class RedisLoad(LoadDriver):
         name: str,
         primary: str,
         wl: Workload,
-        make_one: Callable[[Recorder], Callable[[Any, int], Awaitable[None]]],
+        make_one: Callable[[Recorder], Callable[[_Vu, int], Awaitable[None]]],
         timeout: float | None,
         abort: Any,
         info: dict[str, Any],
     ) -> LoadResult:
         check_connection_limit(wl.clients)
         opts = self._options(timeout, abort)
+        timeout_ns = int(opts.timeout * 1e9)
 
         async def main(rec: Recorder) -> None:
-
             inner = make_one(rec)
+            vus: list[_Vu] = []
+            pc = time.perf_counter_ns
+            current_task = asyncio.current_task
 
-            async def one(client: Any, intended: int) -> None:
+            async def one(vu: _Vu, intended: int) -> None:
+                vu.task = current_task()
+                vu.since = pc()
                 try:
-                    await inner(client, intended)
+                    await inner(vu, intended)
+                except asyncio.CancelledError:
+                    if not vu.timed_out:
+                        raise  # the run is ending
+                    # the watchdog gave up on this reply (and counted the timeout): the
+                    # connection is out of step, so drop it; the next command reconnects
+                    vu.timed_out = False
+                    uncancel = getattr(vu.task, "uncancel", None)
+                    if uncancel is not None:
+                        uncancel()
+                    vu.packed = None
+                    await vu.conn.disconnect(nowait=True)
+                    raise mark_counted(TimeoutError("no reply within the timeout")) from None
                 except Exception as exc:
                     if not is_counted(exc):
                         rec.error(classify_redis(exc))
                         rec.result.info.setdefault("first_error", _error_text(exc))
                         mark_counted(exc)
                     raise
+                finally:
+                    vu.since = 0
 
-            async def setup(i: int) -> Any:
-                return await self._client(rec, opts.timeout)
+            async def setup(i: int) -> _Vu:
+                client = await self._client(rec, opts.timeout, socket_timeout=0)
+                vu = _Vu(client)
+                vus.append(vu)
+                return vu
 
+            async def teardown(vu: _Vu) -> None:
+                await _close(vu.client)
+
+            async def watchdog() -> None:
+                # one scan every 100 ms instead of a timer per reply (see Watchdog in executor)
+                while True:
+                    await asyncio.sleep(0.1)
+                    limit = pc() - timeout_ns
+                    for vu in vus:
+                        if vu.since and vu.since < limit and vu.task is not None:
+                            vu.since = 0
+                            vu.timed_out = True
+                            rec.error("timeout")
+                            vu.task.cancel()
+
+            watch = asyncio.ensure_future(watchdog())
             refine = None
             if not wl.open:
                 refine = asyncio.ensure_future(self._correct_when_started(rec, primary, wl))
             try:
-                await drive(rec, wl, one, setup_vu=setup, teardown_vu=_close,
+                await drive(rec, wl, one, setup_vu=setup, teardown_vu=teardown,
                             timeout=opts.timeout, grace=opts.timeout,
                             correct_metric=None if wl.open else primary)
             finally:
-                if refine is not None and not refine.done():
-                    refine.cancel()
-                    await asyncio.wait({refine}, timeout=1.0)
+                for task in (watch, refine):
+                    if task is not None and not task.done():
+                        task.cancel()
+                        await asyncio.wait({task}, timeout=1.0)
 
         return run_load(name, primary, main, duration=wl.duration, options=opts,
                         expected_ops=self._expected(wl),
@@ -674,6 +747,21 @@ class RedisLoad(LoadDriver):
                                  return_exceptions=True)
             if publisher is not None:
                 await _close(publisher)
+
+
+class _Vu:
+    """One connection of a command loop: its client and connection, the wait in flight (for
+    the watchdog) and the commands packed once when they do not change."""
+
+    __slots__ = ("client", "conn", "packed", "since", "task", "timed_out")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.conn = client.connection
+        self.packed: Any = None
+        self.since = 0
+        self.task: asyncio.Task[Any] | None = None
+        self.timed_out = False
 
 
 async def _confirm(pubsub: Any) -> bool:
