@@ -72,7 +72,8 @@ def error_kind(code: str) -> str:
 def summary_samples_us(summary: Mapping[str, Any], cap: int = MAX_SAMPLES) -> Any:
     """``count`` samples (microseconds, numpy int64) whose order statistics reproduce the
     summary's points: sample ``r`` of ``n`` sits at percentile ``100 r / n`` on the piecewise
-    linear curve through (0, min), (50, p50) ... (99.9, p999), (100, max)."""
+    linear curve through (0, min), (50, p50) ... (99.9, p999), (100, max); the first sample is
+    the min itself."""
     import numpy as np
 
     count = int(summary.get("count") or 0)
@@ -93,6 +94,7 @@ def summary_samples_us(summary: Mapping[str, Any], cap: int = MAX_SAMPLES) -> An
     n = min(count, cap)
     ranks = np.arange(1, n + 1, dtype=np.float64) * (100.0 / n)
     values_ms = np.interp(ranks, knots_q, knots_v)
+    values_ms[0] = knots_v[0]  # the smallest sample is Artillery's min
     return np.rint(values_ms * 1000.0).astype(np.int64)
 
 
