@@ -192,3 +192,23 @@ def test_fixture_records_and_judges(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*error_rate < 1%*"])
+
+
+def test_user_scenario_gets_its_connection_and_error_kinds(redis_db: RedisDatabase) -> None:
+    client = _sync(redis_db)
+    client.rpush("a-list", "x")
+
+    calls = [0]
+
+    async def visit(session: Any) -> None:
+        with session.measure("incr"):
+            await session.conn.incr("visits")
+        calls[0] += 1
+        if calls[0] % 5 == 0:
+            await session.conn.incr("a-list")  # WRONGTYPE: an error reply
+
+    result = RedisLoad(redis_db.url).run(visit, clients=2, duration=0.5, rate="40/s")
+    assert result.operations == 20
+    assert int(client.get("visits")) == result.get_metric("incr").count == 20
+    assert result.errors == {"redis": 4}
+    client.close()
