@@ -606,7 +606,8 @@ class RedisLoad(LoadDriver):
                 if rec.stopping:
                     return None
                 try:
-                    client = await self._client(rec, timeout)
+                    # no socket timeout: a quiet channel is no error, the run ends the readers
+                    client = await self._client(rec, timeout, socket_timeout=0)
                 except Exception:
                     rec.ops += 1
                     return None
