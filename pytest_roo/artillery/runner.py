@@ -217,8 +217,13 @@ class Artillery:
             previous = signal.signal(signal.SIGTERM, on_sigterm)
             handler_installed = True
         started = time.monotonic()
-        with open(log, "wb") as out:
-            proc = spawn(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            with open(log, "wb") as out:
+                proc = spawn(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            if handler_installed:
+                signal.signal(signal.SIGTERM, previous)
+            raise ArtilleryUnavailable(f"cannot start {argv[0]!r}: {exc}; {INSTALL_HINT}") from None
         pid = proc.pid
         self.last_pid = pid
         deadline = started + timeout

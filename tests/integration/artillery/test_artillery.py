@@ -264,3 +264,13 @@ def test_fixture_records_the_verdicts(pytester: pytest.Pytester, aiohttp_server:
     assert "artillery summary" in text
     assert "http_response_time.p95 < 10s" in text
     assert data
+
+
+def test_a_missing_binary_is_unavailable_and_leaves_sigterm_alone(tmp_path: Path) -> None:
+    from pytest_roo.artillery import ArtilleryUnavailable
+
+    path = write(tmp_path, HTTP)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(ArtilleryUnavailable, match="cannot start"):
+        Artillery(binary=tmp_path / "no-such-artillery").run(path)
+    assert signal.getsignal(signal.SIGTERM) is before
