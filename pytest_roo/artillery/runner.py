@@ -136,6 +136,7 @@ class Artillery:
         timeout: float | None = None,
         name: str | None = None,
         keep: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> LoadResult:
         """Run ``scenario`` (a YAML file) and return Artillery's report as a LoadResult.
 
@@ -144,6 +145,10 @@ class Artillery:
         "arrivalRate": 20}]}}``); ``variables`` become ``{{ name }}`` values. ``timeout``:
         the run's bound in seconds (default: the phases' total + 60 s for node's start and the
         report); past it the process group is killed and ArtilleryTimeout raised.
+        ``env`` adds environment variables for Artillery, read in the file as
+        ``{{ $env.NAME }}``: the place for tokens and passwords, since ``target``,
+        ``overrides`` and ``variables`` travel on Artillery's command line (which any local
+        user can read in the process list).
         The file is checked first: a ScenarioError names the file and the line.
         """
         checked = load_scenario(scenario, overrides, target)
@@ -164,7 +169,8 @@ class Artillery:
             argv += ["--variables", json.dumps(dict(variables))]
         argv.append(str(checked.path))
         env = {**os.environ, "ARTILLERY_DISABLE_TELEMETRY": "true",
-               "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1", "NO_COLOR": "1", **self.env}
+               "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1", "NO_COLOR": "1", **self.env,
+               **(env or {})}
         label = name or f"artillery.{checked.path.stem}"
         try:
             sampler = CpuSampler()

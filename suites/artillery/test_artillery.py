@@ -49,12 +49,12 @@ def test_api_journey_with_artillery(artillery: Any, target: Target,
     assert result.operations <= 6 * result.counters["vusers.created"], result.counters
 
 
-@pytest.mark.slo("vusers_session_length.p95 < 1.5s", "error_rate < 1%")
+@pytest.mark.slo("vusers_session_length.p95 < 2s", "error_rate < 1%")
 def test_ws_echo_with_artillery(artillery: Any, target: Target,
                                 roo_settings: Settings) -> None:
     """Artillery's ws engine: every user sends ten JSON messages to /ws/echo and checks each
     echo; the whole session (connect, ten round trips, ten 50 ms think times: at least
-    0.5 s) p95 < 1.5 s."""
+    0.5 s) p95 < 2 s."""
     result = artillery.run(SCENARIOS / "refapp_ws.yml", target=target.ws_base_url,
                            overrides=phases(roo_settings, "ws"))
     assert result.counters["websocket.messages_sent"] == 10 * result.counters["vusers.created"]

@@ -97,7 +97,7 @@ config:
       arrivalRate: 10
 scenarios:
   - flow:
-      - get: {url: "/health"}
+      - get: {url: "/{{ $env.ROO_TEST_HEALTH }}"}
       - get: {url: "/status/503"}
 """
 
@@ -106,7 +106,8 @@ scenarios:
 def test_http_scenario_becomes_a_judged_result(tmp_path: Path, aiohttp_server: Server,
                                                artillery_command: list[str]) -> None:
     path = write(tmp_path, HTTP)
-    result = Artillery().run(path, target=aiohttp_server.http)
+    result = Artillery().run(path, target=aiohttp_server.http,
+                             env={"ROO_TEST_HEALTH": "health"})  # read as {{ $env.NAME }}
     assert result.name == "artillery.scenario"
     assert result.info["source"] == "artillery summary"
     assert result.counters["vusers.created"] == 20
@@ -242,7 +243,8 @@ def test_ctrl_c_and_sigterm_leave_nothing_running(tmp_path: Path, aiohttp_server
 @pytest.mark.integration
 def test_fixture_records_the_verdicts(pytester: pytest.Pytester, aiohttp_server: Server,
                                       artillery_command: list[str]) -> None:
-    pytester.makefile(".yml", health=HTTP.replace("      - get: {url: \"/status/503\"}\n", ""))
+    pytester.makefile(".yml", health=HTTP.replace("      - get: {url: \"/status/503\"}\n", "")
+                      .replace("{{ $env.ROO_TEST_HEALTH }}", "health"))
     pytester.makepyfile(f"""
         import json, pytest
 
