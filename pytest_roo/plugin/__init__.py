@@ -35,6 +35,8 @@ pytest_plugins = [
     "pytest_roo.fixtures.browser",
     "pytest_roo.fixtures.monitor",
     "pytest_roo.fixtures.faults",
+    "pytest_roo.fixtures.redis_load",
+    "pytest_roo.fixtures.artillery",
 ]
 
 MARKERS = (

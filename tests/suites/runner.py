@@ -33,9 +33,16 @@ class SuiteRun:
 
     @property
     def failing(self) -> set[tuple[str, str]]:
-        """(test name, criterion) of every failing verdict."""
+        """(test name, criterion) of every verdict that FAILED: conclusively, not merely
+        inconclusive (a smoke-sized run may be too small to PASS, never to FAIL wrongly)."""
         return {(name, v["criterion"]) for name, t in self.tests.items()
-                for v in t.get("verdicts", []) if not v["passed"]}
+                for v in t.get("verdicts", [])
+                if not v["passed"] and v.get("status", "fail") == "fail"}
+
+    @property
+    def inconclusive(self) -> set[tuple[str, str]]:
+        return {(name, v["criterion"]) for name, t in self.tests.items()
+                for v in t.get("verdicts", []) if v.get("status") == "inconclusive"}
 
     @property
     def passing(self) -> set[tuple[str, str]]:

@@ -1,0 +1,32 @@
+"""The Artillery suite (suites/artillery) against the reference system with one fault switched
+on fails on the criterion that fault breaks, and only on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.suites.runner import run_suite
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CASES = {
+    "echo_delay_ms=250": {("test_ws_echo_with_artillery", "vusers_session_length.p95 < 2s")},
+    "api_error_rate=0.1": {("test_api_journey_with_artillery", "error_rate < 1%")},
+    "slow_queries_ms=300": {("test_api_journey_with_artillery",
+                             "http_response_time.p95 < 300ms")},
+}
+
+
+@pytest.mark.parametrize("fault", list(CASES))
+def test_artillery_suite_fails_on_its_fault(fault: str, tmp_path: Path,
+                                            artillery_command: list[str]) -> None:
+    run = run_suite(["suites/artillery"], tmp_path, faults=fault)
+    assert run.report, f"no JSON report written\n{run.explain()}"
+    assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
+    assert run.failing == CASES[fault], (
+        f"with {fault} expected exactly {sorted(CASES[fault])} to fail, got "
+        f"{sorted(run.failing)}\n{run.explain()}")
+    sources = {r["info"].get("source") for t in run.report["tests"] for r in t["results"]}
+    assert sources == {"artillery summary"}
