@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 __all__ = ["LatencyMetric", "LoadResult", "__version__", "slo"]
 
 _LAZY = {
-    "LoadResult": ("pytest_roo.load.metrics", "LoadResult"),
-    "LatencyMetric": ("pytest_roo.load.metrics", "LatencyMetric"),
+    "LoadResult": ("pytest_roo.results.metrics", "LoadResult"),
+    "LatencyMetric": ("pytest_roo.results.metrics", "LatencyMetric"),
 }
 
 

@@ -20,7 +20,7 @@ import pytest
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
     from pytest_roo.results.verdict import Verdict
     from pytest_roo.settings import Settings
 

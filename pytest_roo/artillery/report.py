@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_roo.load.metrics import LoadResult, TimelinePoint
+from pytest_roo.results.metrics import LoadResult, TimelinePoint
 
 __all__ = ["SOURCE", "metric_name", "result_from_report", "summary_samples_us"]
 

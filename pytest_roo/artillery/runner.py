@@ -24,7 +24,7 @@ from typing import Any
 
 from pytest_roo.artillery.report import result_from_report
 from pytest_roo.artillery.scenario import Scenario, load_scenario
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = [
     "INSTALL_HINT",

@@ -203,7 +203,7 @@ class MatrixOutcomes:
         """The matrix as a LoadResult ``browser matrix``: one operation per cell that ran, a
         failed cell an error of kind ``cell_failed``; a census of every cell (not a sample),
         so rate criteria on it are judged on the counts as they are."""
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         result = LoadResult(name="browser matrix", info={
             "kind": "matrix", "census": True, "skipped": self.skipped,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_roo.faults.proxy import FaultWindow
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["METRIC", "measure_recovery", "measure_recovery_async"]
 
@@ -53,7 +53,7 @@ def _check(timeout: float, interval: float) -> None:
 def _result(result: LoadResult | None, name: str) -> LoadResult:
     if result is not None:
         return result
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
 
     return LoadResult(name=name)
 

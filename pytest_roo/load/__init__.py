@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     from pytest_roo.load.db import DbLoad
     from pytest_roo.load.engine import EngineFailure, RunInterrupted
     from pytest_roo.load.http import HttpLoad
-    from pytest_roo.load.metrics import LatencyMetric, LoadResult, TimelinePoint
     from pytest_roo.load.session import Session
     from pytest_roo.load.workload import Stage, steps
     from pytest_roo.load.ws import WsSwarm
+    from pytest_roo.results.metrics import LatencyMetric, LoadResult, TimelinePoint
 
 _WHERE = {
     "DbLoad": "pytest_roo.load.db",
@@ -38,9 +38,9 @@ _WHERE = {
     "RunInterrupted": "pytest_roo.load.engine",
     "EngineFailure": "pytest_roo.load.engine",
     "Session": "pytest_roo.load.session",
-    "LatencyMetric": "pytest_roo.load.metrics",
-    "LoadResult": "pytest_roo.load.metrics",
-    "TimelinePoint": "pytest_roo.load.metrics",
+    "LatencyMetric": "pytest_roo.results.metrics",
+    "LoadResult": "pytest_roo.results.metrics",
+    "TimelinePoint": "pytest_roo.results.metrics",
     "Stage": "pytest_roo.load.workload",
     "steps": "pytest_roo.load.workload",
 }

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import LoadDriver, ProgressCallback
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Session
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["DbLoad"]
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pytest_roo.load.errors import classify
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.recorder import LATE_NS, Recorder, corrected
 from pytest_roo.load.signals import SignalGuard, drive_in_thread
 from pytest_roo.load.ticker import Monitor, Timeline, tick
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.units import format_duration
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Error kinds: which kind of failure an exception raised by a driver stands for.
 
-The kinds are listed in ``pytest_roo.load.metrics.ERROR_KINDS``; results count failed
+The kinds are listed in ``pytest_roo.results.metrics.ERROR_KINDS``; results count failed
 operations by kind and the reports name them.
 """
 

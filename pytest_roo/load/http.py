@@ -14,11 +14,11 @@ from typing import Any
 from pytest_roo.load.engine import LoadDriver, run_load
 from pytest_roo.load.executor import OperationFailed, check_connection_limit, drive, mark_counted
 from pytest_roo.load.expect import make_expectation
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import make_workload
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["HttpLoad"]
 

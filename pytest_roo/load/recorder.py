@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Coroutine
 from typing import Any
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["EARLY_NS", "LATE_NS", "Recorder", "corrected"]
 

@@ -37,9 +37,9 @@ from pytest_roo.load.executor import (
     mark_counted,
     sleep_until,
 )
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import Workload, make_workload
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["Command", "RedisLoad", "classify_redis", "mask_url"]
 
@@ -130,7 +130,7 @@ def _check_command(name: str, spec: Any) -> Command:
 class RedisLoad(LoadDriver):
     """Load runs against the Redis server at ``url`` (``redis://[:password@]host:port/db``,
     ``rediss://`` or ``unix://``). Each method runs one bounded run in a fresh event loop and
-    returns a :class:`~pytest_roo.load.metrics.LoadResult` (seconds).
+    returns a :class:`~pytest_roo.results.metrics.LoadResult` (seconds).
 
     Keywords every method shares: ``clients=`` (connections), ``duration=``, ``rate=`` ("5000/s":
     the open model, latency from each operation's intended start), ``stages=``, ``think=``,

@@ -11,10 +11,10 @@ from typing import Any
 
 from pytest_roo.load.engine import RunOptions, run_load
 from pytest_roo.load.executor import check_connection_limit, drive
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import make_workload
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["Scenario", "run_scenario"]
 

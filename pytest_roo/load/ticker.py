@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pytest_roo.load.metrics import TimelinePoint
 from pytest_roo.load.recorder import Recorder
+from pytest_roo.results.metrics import TimelinePoint
 from pytest_roo.units import format_duration
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from typing import Any
 
 from pytest_roo.load.engine import RunOptions, run_load
 from pytest_roo.load.executor import check_connection_limit, drive, mark_counted
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.scenario import Scenario, run_scenario
 from pytest_roo.load.workload import Workload, make_workload
@@ -36,6 +35,7 @@ from pytest_roo.load.ws_client import (
 )
 from pytest_roo.load.ws_echo import EchoRun
 from pytest_roo.load.ws_fanout import Fanout, Trigger
+from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["TOKEN_RE", "WsSwarm", "make_payload", "run_scenario"]
 
@@ -45,7 +45,7 @@ _MAX_FRAMES = 100
 
 class WsSwarm(WsClient):
     """A swarm of WebSocket clients. Each method runs one bounded load run in a fresh event loop
-    and returns a :class:`~pytest_roo.load.metrics.LoadResult` (times in seconds).
+    and returns a :class:`~pytest_roo.results.metrics.LoadResult` (times in seconds).
 
     Keywords every scenario shares: ``clients=``, ``duration=`` ("10s", "2m" or seconds),
     ``rate=`` ("2000/s"; when given the open model), ``message_size=`` (bytes), ``timeout=``

@@ -27,9 +27,9 @@ from pytest_roo.monitor.timeline import UNITS, Series, Timeline
 if TYPE_CHECKING:
     import psutil
 
-    from pytest_roo.load.metrics import LoadResult
     from pytest_roo.monitor.procs import ProcessTree
     from pytest_roo.monitor.prometheus import Selector
+    from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["DEFAULT_METRICS", "MAX_DURATION", "ResourceMonitor"]
 

@@ -16,7 +16,7 @@ __all__ = ["run_iterations"]
 def run_iterations(item: pytest.Function, function: Callable[..., Any], n: int) -> None:
     """Call ``function`` with the test's fixture values ``n`` times and record one LoadResult
     ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed."""
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
 
     kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
     result = LoadResult(name="iterations", info={"kind": "iterations", "failures": []})

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
     from pytest_roo.results.verdict import Verdict
 
 __all__ = ["SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
@@ -109,7 +109,7 @@ class Recording:
         self._sent_notes = 0
 
     def add_result(self, result: LoadResult) -> int:
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         if not isinstance(result, LoadResult):
             raise TypeError(

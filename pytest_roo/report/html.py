@@ -72,7 +72,7 @@ def _badge(status: str) -> str:
 
 def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POINTS) -> dict[str, Any]:
     """Every chart series of one LoadResult document (the part of the page's data it needs)."""
-    from pytest_roo.load.metrics import LatencyMetric
+    from pytest_roo.results.metrics import LatencyMetric
 
     histograms = {}
     for name, body in (result.get("metrics") or {}).items():

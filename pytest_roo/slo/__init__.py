@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo.confidence import DEFAULT_CONFIDENCE
 from pytest_roo.slo.judge import SloFailure, evaluate, lost_early

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo import confidence as confidence_
 from pytest_roo.slo.spec import Criterion, parse

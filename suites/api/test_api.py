@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.target import Target
 from suites import client
 from suites.profiles import Sizes

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from suites.e2e.dashboard import TIME_LINES_JS, Api, open_dashboard, sign_in
 
 LINES = 60

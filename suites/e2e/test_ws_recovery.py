@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from suites.e2e.dashboard import Api, open_dashboard, sign_in
 
 DROPS = 3

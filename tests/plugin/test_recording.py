@@ -23,7 +23,7 @@ def point_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
 RESULT = """
 import pytest
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 
 def result(name, ms, n=100):
@@ -174,7 +174,7 @@ def test_sigterm_writes_the_report_like_ctrl_c(pytester: pytest.Pytester) -> Non
     pytester.makepyfile(
         test_term="""
 import time
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 def test_first(roo_record):
     roo_record(LoadResult.from_samples("first", [0.001] * 10))

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("no_playwright_plugin")
 
 TESTS = """
 import pytest
-from pytest_roo.load.metrics import LoadResult, TimelinePoint
+from pytest_roo.results.metrics import LoadResult, TimelinePoint
 
 
 def result(name, ms, n=500, errors=0):
@@ -81,7 +81,7 @@ def test_a_directory_is_refused_at_start(pytester: pytest.Pytester) -> None:
 def test_html_report_is_written_when_interrupted(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         def test_a(roo_record):
             roo_record(LoadResult.from_samples("before", [0.001] * 10))

@@ -19,7 +19,7 @@ def point_estimates(monkeypatch: pytest.MonkeyPatch) -> None:
 TESTS = """
 import pytest
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 
 def result(name, ms, n=100, errors=0):
@@ -119,7 +119,7 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     assert res["errors"] == {"timeout": 5} and res["operations"] == 105
     assert res["metrics"]["rtt"]["hdr"].startswith("HISTF")
     # lossless: the histogram decodes to the same distribution
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
 
     back = LoadResult.from_dict(res)
     assert back.percentile("rtt", 50) == pytest.approx(0.08, rel=2e-3)
@@ -168,7 +168,7 @@ def test_report_masks_secrets(pytester: pytest.Pytester) -> None:
 def test_report_is_written_when_interrupted(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         def test_a(roo_record):
             roo_record(LoadResult.from_samples("before", [0.001] * 10))
@@ -315,7 +315,7 @@ def test_result_recorded_hook(pytester: pytest.Pytester) -> None:
     )
     pytester.makepyfile(
         """
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         def test_x(roo_record):
             roo_record(LoadResult.from_samples("r", [0.001]), "p95 < 1s")
@@ -333,7 +333,7 @@ def test_results_from_xdist_workers_reach_the_report(pytester: pytest.Pytester) 
         test_many="""
         import os
         import pytest
-        from pytest_roo.load.metrics import LoadResult
+        from pytest_roo.results.metrics import LoadResult
 
         @pytest.mark.slo("p95 < 50ms")
         @pytest.mark.parametrize("i", range(8))

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from pytest_roo.load.metrics import LatencyMetric
+from pytest_roo.results.metrics import LatencyMetric
 from pytest_roo.slo import confidence as c
 
 # --- brute force, independent of the module's continued fraction ------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_roo.load.engine import RunOptions, _schedule_verdict
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.session import Session
 from pytest_roo.load.ticker import Timeline
+from pytest_roo.results.metrics import LoadResult
 
 
 def recorder() -> Recorder:

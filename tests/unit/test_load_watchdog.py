@@ -8,7 +8,7 @@ from collections import deque
 
 from pytest_roo.load.engine import Recorder
 from pytest_roo.load.executor import EARLY_NS, Watchdog, sleep_until
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 
 def recorder() -> Recorder:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from pytest_roo.load.metrics import HIGHEST_US, LatencyMetric, LoadResult, TimelinePoint
+from pytest_roo.results.metrics import HIGHEST_US, LatencyMetric, LoadResult, TimelinePoint
 
 
 def test_bulk_fold_matches_record_value_exactly() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.monitor.timeline import Series, Timeline
+from pytest_roo.results.metrics import LoadResult
 
 
 def timeline(started_at: float, pid: int, rss: list[float], interval: float = 1.0) -> Timeline:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult, TimelinePoint
 from pytest_roo.report.html import render_html, write_html
 from pytest_roo.report.store import Store
+from pytest_roo.results.metrics import LoadResult, TimelinePoint
 
 HOST = {"cores": 2, "load_average": [0.5, 0.4, 0.3], "python": "3.11.7"}
 

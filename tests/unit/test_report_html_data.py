@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_roo.load.metrics import LatencyMetric
 from pytest_roo.report import figures
+from pytest_roo.results.metrics import LatencyMetric
 
 
 def point(second: int, ops: int = 10, errors: Any = 0, p95: float | None = 0.002) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.report.junit import verdict_properties
+from pytest_roo.results.metrics import LoadResult
 
 
 def test_every_verdict_becomes_a_numbered_group() -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 from pytest_roo.slo import CriterionError
 
 

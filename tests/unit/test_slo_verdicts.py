@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_roo import slo
-from pytest_roo.load.metrics import LoadResult
+from pytest_roo.results.metrics import LoadResult
 
 
 def uniform_ms(n: int = 10_000) -> LoadResult:

@@ -35,7 +35,7 @@ def test_monitored(resource_monitor, child):
 
 @pytest.mark.slo("p95 < 1s")
 def test_monitor_does_not_count_as_a_result(resource_monitor, roo_record, child):
-    from pytest_roo.load.metrics import LoadResult
+    from pytest_roo.results.metrics import LoadResult
     resource_monitor(child.pid, interval="100ms", count=3).wait(30)
     roo_record(LoadResult.from_samples("op", [0.001] * 100))
 

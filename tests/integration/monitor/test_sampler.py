@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_roo.load.metrics import LoadResult
 from pytest_roo.monitor import ResourceMonitor, Timeline
+from pytest_roo.results.metrics import LoadResult
 
 pytestmark = pytest.mark.integration
 
