@@ -168,7 +168,10 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
             for f in result.info.get("failures", [])
         ]
         extra = "failing iterations:\n" + "\n".join(failing) if failing else ""
-        raise slo.SloFailure(verdicts, extra=extra)
+        from pytest_roo.slo.judge import describe_errors
+
+        errors = "\n".join(filter(None, (describe_errors(r) for r in subjects)))
+        raise slo.SloFailure(verdicts, extra="\n".join(filter(None, (errors, extra))))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -34,8 +34,19 @@ def _result_row(nodeid: str, result: dict[str, Any]) -> list[str]:
         "-",
         "recorded" + (" (SATURATED)" if result.get("saturated") else ""),
         f"{result['operations']:,}",
-        units.format_percent(result.get("error_rate")),
+        _errors_cell(result),
     ]
+
+
+def _errors_cell(result: dict[str, Any]) -> str:
+    """The error rate and its two most frequent kinds: ``0.50% (mismatch 4, timeout 1)``."""
+    rate = units.format_percent(result.get("error_rate"))
+    kinds = sorted(((k, int(v)) for k, v in (result.get("errors") or {}).items() if int(v)),
+                   key=lambda kv: -kv[1])
+    if not kinds:
+        return rate
+    shown = ", ".join(f"{kind} {count:,}" for kind, count in kinds[:2])
+    return f"{rate} ({shown}{', ...' if len(kinds) > 2 else ''})"
 
 
 def render_summary(store: Store) -> str:
@@ -58,7 +69,7 @@ def render_summary(store: Store) -> str:
                     v.get("bound_text") or "-",
                     verdict,
                     f"{v['samples']:,}",
-                    units.format_percent(result.get("error_rate")) if result else "-",
+                    _errors_cell(result) if result else "-",
                 ]
             )
         for name, result in results.items():

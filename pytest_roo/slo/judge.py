@@ -12,7 +12,7 @@ from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo import confidence as confidence_
 from pytest_roo.slo.spec import Criterion, parse
 
-__all__ = ["SloFailure", "evaluate", "lost_early"]
+__all__ = ["SloFailure", "describe_errors", "evaluate", "lost_early"]
 
 
 class SloFailure(AssertionError):
@@ -41,7 +41,30 @@ class SloFailure(AssertionError):
             f"{len(failed)} of {len(self.verdicts)} criteria {how}: {what}\n"
             + format_verdicts(verdicts)
         )
+        if result is not None:
+            extra = "\n".join(line for line in (describe_errors(result), extra) if line)
         super().__init__(message + ("\n" + extra if extra else ""))
+
+
+def describe_errors(result: LoadResult) -> str:
+    """What went wrong in a result, by kind, with the first example of each, and why a run
+    stopped early: the lines a failure table needs under it. Empty for a clean result."""
+    lines: list[str] = []
+    if result.error_count:
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in result.errors.most_common()
+                          if count)
+        lines.append(f"errors of {result.name}: {kinds}")
+        examples = result.info.get("error_examples") or {}
+        for kind, example in list(examples.items())[:5]:
+            lines.append(f"  {kind}: {str(example)[:200]}")
+    for key in ("late", "dropped", "unexpected"):
+        count = result.counters.get(key)
+        if count:
+            lines.append(f"{key} in {result.name}: {count:,}")
+    stopped = result.info.get("stopped")
+    if stopped:
+        lines.append(f"{result.name} stopped: {stopped}")
+    return "\n".join(lines)
 
 
 SloFailure.__module__ = "pytest_roo.slo"  # how tracebacks and one-line summaries name it

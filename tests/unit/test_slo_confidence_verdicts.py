@@ -96,3 +96,18 @@ def test_the_table_shows_the_bound() -> None:
     verdicts = slo.evaluate(runs(59, 0), ["success_rate >= 95%"])
     table = format_verdicts(verdicts)
     assert ">= 95.0% @95%" in table and "PASS" in table
+
+
+def test_a_failure_names_the_errors_by_kind_and_why_the_run_stopped() -> None:
+    result = LoadResult.from_samples("echo", [0.001] * 400, metric="rtt")
+    result.add_error("mismatch", 7)
+    result.add_error("timeout", 2)
+    result.operations += 9
+    result.info["error_examples"] = {"mismatch": "reply 'roo:ab12:3:' is 16 characters, sent 64"}
+    result.info["stopped"] = "aborted: error_rate < 1% lost early"
+    with pytest.raises(slo.SloFailure) as caught:
+        slo.check(result, "error_rate < 1%")
+    text = str(caught.value)
+    assert "errors of echo: mismatch 7, timeout 2" in text
+    assert "mismatch: reply 'roo:ab12:3:' is 16 characters" in text
+    assert "echo stopped: aborted: error_rate < 1% lost early" in text
