@@ -28,7 +28,7 @@ POSTGRES_IMAGE=pytest-roo/postgres:15-$KEY
 REDIS_IMAGE=pytest-roo/redis:7-$KEY
 CACHE_FILE="$CACHE_DIR/images-$KEY.tar.zst"
 
-say() { printf 'docker.sh: %s\n' "$*" >&2; }
+say() { printf 'docker.sh: [%3ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { say "$*"; exit 1; }
 dk() { docker -H "unix://$SOCK" "$@"; }
 
