@@ -172,7 +172,8 @@ down() {
   fi
   # what a killed engine may leave: its containerd and shims (they name the exec root), mounts
   local leftover
-  leftover=$(pgrep -f -- "$STATE/exec" || true)
+  # and the userland proxies of its published ports (they name a container address on the bridge)
+  leftover=$( (pgrep -f -- "$STATE/exec"; pgrep -f -- "docker-proxy .*-container-ip ${BRIDGE_CIDR%.*}\.") || true)
   if [ -n "$leftover" ]; then
     say "stopping leftover engine processes: $leftover"
     # shellcheck disable=SC2086

@@ -13,8 +13,10 @@ What keeps containers from outliving pytest, in the order it happens:
 A container that exits at start is noticed within a quarter of a second, with its exit code and
 last log lines. PGDATA lives on a tmpfs inside the container (through the ``PGDATA`` variable,
 so any image that honours it works): per-test ``CREATE DATABASE`` then costs what it costs on
-the local backend instead of the engine's disk. Passwords go into the container as files, never
-into its command or environment.
+the local backend instead of the engine's disk. When the engine runs on this machine, PostgreSQL
+also listens on a unix socket in a bind-mounted directory, so the clones and connections made
+by pytest-roo skip the engine's port proxy and the password exchange, as on the local backend.
+Passwords go into the container as files, never into its command or environment.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ PGDATA_TMPFS = "/var/lib/pytest-roo"
 PGDATA = f"{PGDATA_TMPFS}/pgdata"
 SECRETS_DIR = "/pytest-roo"  # files copied into the container before it starts
 POSTGRES_PASSWORD_FILE = f"{SECRETS_DIR}/postgres-password"
+SOCKET_MOUNT = "/var/run/pytest-roo"  # PostgreSQL's extra unix socket directory
 REDIS_CONFIG_FILE = f"{SECRETS_DIR}/redis.conf"
 
 DOCKER_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off",
@@ -177,6 +180,14 @@ def cleanup_argv(endpoint: str, session: str) -> list[str]:
             f"{LABEL_SESSION}={session}"]
 
 
+def same_host(endpoint: str, engine_name: str) -> bool:
+    """Does the engine run on this machine, sharing its file system? Then a bind-mounted
+    directory is the same directory on both sides. (Docker Desktop runs in a VM, and a CI job
+    in a container that talks to its host's engine has another host name.)"""
+    return (sys.platform.startswith("linux") and urlsplit(endpoint).scheme == "unix"
+            and engine_name == socket.gethostname())
+
+
 def docker_endpoint(probed: str) -> str:
     """The engine to talk to: DOCKER_HOST, else the socket the probe found answering."""
     host = os.environ.get("DOCKER_HOST")
@@ -237,6 +248,9 @@ class DockerBackend:
         self._cleanup: list[str] = []
         self._containers: list[Any] = []
         self._lock = threading.Lock()
+        self._engine_name: str | None = None
+        self._session_dir: Any = None
+        self._sockets = 0
         self.swept: list[str] = []
 
     def _check(self, what: str) -> None:
@@ -269,6 +283,7 @@ class DockerBackend:
                                    f"{exc}") from None
             with contextlib.suppress(docker_engine.EngineError):
                 self.swept = sweep_dead_owners(self.endpoint)
+            procs.sweep_stale(procs.runtime_base())  # their socket directories
             self._watchdog = procs.Watchdog()
             self._cleanup = cleanup_argv(self.endpoint, self.session)
             self._watchdog.run_on_exit(self._cleanup)
@@ -296,7 +311,8 @@ class DockerBackend:
 
     def _run(self, image: str, port: int, *, env: Mapping[str, str], command: list[str],
              files: Mapping[str, str], secret: str,
-             tmpfs: Mapping[str, str] | None = None) -> _Started:
+             tmpfs: Mapping[str, str] | None = None,
+             volumes: Mapping[str, dict[str, str]] | None = None) -> _Started:
         docker = _sdk()
 
         client = self._engine()
@@ -306,6 +322,7 @@ class DockerBackend:
             container = client.containers.create(
                 image, command=command, environment=dict(env), detach=True,
                 labels=container_labels(self.session), tmpfs=dict(tmpfs or {}),
+                volumes=dict(volumes or {}),
                 ports={f"{port}/tcp": (bind, None)},  # a host port the engine picks
             )
         except docker.errors.APIError as exc:
@@ -341,16 +358,47 @@ class DockerBackend:
                                    f"for {port} within {READY_TIMEOUT:.0f} s")
             time.sleep(0.02)
 
+    def _socket_dir(self) -> str | None:
+        """A 0700 directory for PostgreSQL's unix socket when the engine is on this machine;
+        its subdirectory ``pg`` (writable by the container's postgres user) is mounted. It is
+        in a runtime session directory, so the next session sweeps it if this one is killed
+        together with its watchdog."""
+        from pytest_roo.services import procs
+
+        client = self._engine()
+        if self._engine_name is None:
+            try:
+                self._engine_name = str(client.info().get("Name", ""))
+            except Exception:
+                self._engine_name = ""
+        if not same_host(self.endpoint, self._engine_name):
+            return None
+        if self._session_dir is None:
+            self._session_dir = procs.SessionDir()
+            if self._watchdog is not None:  # removed when the session ends, however it ends
+                self._watchdog.watch_dir(self._session_dir.path)
+        parent = self._session_dir.subdir(f"pg{self._sockets}")
+        self._sockets += 1
+        os.mkdir(parent / "pg")
+        os.chmod(parent / "pg", 0o777)  # only reachable through the 0700 parent
+        return str(parent)
+
     def start_postgres(self, **kwargs: Any) -> PostgresServer:
         self._check("PostgreSQL")
         password = secrets.token_hex(16)
+        settings = dict(kwargs.get("settings") or {})
+        socket_dir = self._socket_dir()
+        volumes = {}
+        if socket_dir is not None:
+            volumes[os.path.join(socket_dir, "pg")] = {"bind": SOCKET_MOUNT, "mode": "rw"}
+            settings.setdefault("unix_socket_directories", f"/var/run/postgresql,{SOCKET_MOUNT}")
         started = self._run(
             self.config.postgres_image, 5432,
             env={"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD_FILE": POSTGRES_PASSWORD_FILE,
                  "POSTGRES_INITDB_ARGS": "--no-sync", "PGDATA": PGDATA},
-            command=postgres_command(kwargs.get("settings")),
+            command=postgres_command(settings),
             files={POSTGRES_PASSWORD_FILE: password}, secret=password,
-            tmpfs={PGDATA_TMPFS: "rw"},
+            tmpfs={PGDATA_TMPFS: "rw"}, volumes=volumes,
         )
         server = PostgresServer(host=started.host, port=started.port, user="postgres",
                                 password=password, backend="docker")
@@ -360,7 +408,10 @@ class DockerBackend:
                 return conn.parameters.get("server_version", "")
 
         found = _poll(version, started, "PostgreSQL container")
-        return PostgresServer(**{**_fields(server), "version": found})
+        fields = {**_fields(server), "version": found}
+        if socket_dir is not None:
+            fields["socket_dir"] = _link_socket(socket_dir, started.port)
+        return PostgresServer(**fields)
 
     def start_redis(self, **kwargs: Any) -> RedisServer:
         self._check("Redis")
@@ -394,6 +445,25 @@ class DockerBackend:
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
+        if self._session_dir is not None:
+            self._session_dir.remove()
+            self._session_dir = None
+
+
+def _link_socket(socket_dir: str, port: int) -> str | None:
+    """Name the container's socket (``pg/.s.PGSQL.5432``) by the published port in
+    ``socket_dir``, where clients look for it; None (TCP only) if it is not usable."""
+    from pytest_roo.services.pgwire import Connection
+
+    link = os.path.join(socket_dir, f".s.PGSQL.{port}")
+    try:
+        if not os.path.lexists(link):
+            os.symlink(os.path.join("pg", ".s.PGSQL.5432"), link)
+        Connection.open(host=socket_dir, port=port, user="postgres", password="",
+                        dbname="postgres", timeout=2.0).close()
+    except Exception:
+        return None
+    return socket_dir
 
 
 def _sdk() -> Any:

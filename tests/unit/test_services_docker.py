@@ -35,6 +35,7 @@ from pytest_roo.services.docker_backend import (
     published_host,
     redis_command,
     redis_config,
+    same_host,
 )
 from pytest_roo.services.models import ServiceError
 from pytest_roo.services.procs import process_start_time
@@ -132,3 +133,11 @@ def test_probe_answer_with_reason_reaches_workers(monkeypatch: pytest.MonkeyPatc
         "postgres:16 and cannot pull it (no such host))")
     remember_probe(DockerProbe(True, "unix:///run/x/docker.sock"))
     assert probe_docker() == DockerProbe(True, "unix:///run/x/docker.sock")
+
+
+def test_socket_dir_only_for_an_engine_on_this_machine() -> None:
+    here = socket.gethostname()
+    linux = sys.platform.startswith("linux")
+    assert same_host("unix:///var/run/docker.sock", here) is linux
+    assert not same_host("unix:///var/run/docker.sock", "docker-desktop")
+    assert not same_host("tcp://127.0.0.1:2375", here)

@@ -33,6 +33,8 @@ from pytest_roo.services.docker_backend import (
     DockerBackend,
     docker_endpoint,
 )
+from pytest_roo.services.models import PostgresServer
+from pytest_roo.services.procs import runtime_base
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +147,8 @@ def test_next_session_removes_containers_of_a_killed_pytest_and_watchdog(
         _wait_for(pytester.path / "ready", proc, log)
         dead = _owned_by(engine, proc.pid)
         assert len(dead) == 2, dead  # PostgreSQL and Redis, labelled with their owner
+        dead_dirs = list(runtime_base().glob(f"{proc.pid}-*"))
+        assert dead_dirs  # the socket directory of its PostgreSQL
         watchdogs = _watchdogs(proc.pid)
         assert watchdogs, "no watchdog process found"
         _kill(proc, *watchdogs)  # together, as a cgroup kill or a cancelled CI job does
@@ -157,6 +161,7 @@ def test_next_session_removes_containers_of_a_killed_pytest_and_watchdog(
     result = pytester.runpytest_subprocess("--roo-services=docker", *IMAGE_ARGS)
     result.assert_outcomes(passed=1)
     assert _owned_by(engine, proc.pid) == []
+    assert [d for d in dead_dirs if d.exists()] == []
 
 
 def test_watchdog_removes_containers_without_a_docker_cli(pytester: pytest.Pytester,
@@ -240,8 +245,14 @@ def test_pgdata_on_tmpfs_and_no_password_in_the_container_config(engine: str) ->
     try:
         postgres = backend.start_postgres()
         redis = backend.start_redis()
+        # the engine runs on this machine: clones and connections skip the port proxy
+        assert postgres.socket_dir is not None
         with postgres.connect() as conn:
             assert conn.scalar("SHOW data_directory") == PGDATA
+        tcp = PostgresServer(host=postgres.host, port=postgres.port, user=postgres.user,
+                             password=postgres.password)
+        with tcp.connect() as conn:  # and the published port works too
+            assert conn.scalar("SELECT 1") == "1"
         with redis.connect() as conn:
             assert conn.command("PING") == b"PONG"
         containers = docker_engine.list_containers(engine, f"{LABEL_SESSION}={backend.session}")
@@ -258,6 +269,7 @@ def test_pgdata_on_tmpfs_and_no_password_in_the_container_config(engine: str) ->
     finally:
         backend.close()
     assert docker_engine.list_containers(engine, f"{LABEL_SESSION}={backend.session}") == []
+    assert not os.path.exists(postgres.socket_dir)
 
 
 def test_auto_falls_back_to_local_when_the_engine_lacks_the_image(
