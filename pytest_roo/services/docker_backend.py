@@ -69,8 +69,15 @@ POSTGRES_PASSWORD_FILE = f"{SECRETS_DIR}/postgres-password"
 SOCKET_MOUNT = "/var/run/pytest-roo"  # PostgreSQL's extra unix socket directory
 REDIS_CONFIG_FILE = f"{SECRETS_DIR}/redis.conf"
 
+# the local backend's throwaway settings: CREATE/DROP DATABASE checkpoint and scan every shared
+# buffer, so small shared_buffers keep the per-test clone cheap; shared memory segments in
+# PGDATA (tmpfs), not the container's 64 MB /dev/shm
 DOCKER_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off",
-                            "full_page_writes": "off", "max_connections": "300"}
+                            "full_page_writes": "off", "max_connections": "300",
+                            "shared_buffers": "32MB", "max_wal_size": "256MB",
+                            "dynamic_shared_memory_type": "mmap"}
+# as the local backend's initdb: small WAL segments, C collation
+INITDB_ARGS = "--no-sync --wal-segsize=1 --no-locale --encoding=UTF8"
 READY_TIMEOUT = 60.0
 STATE_EVERY = 0.25  # how often a container that is not ready yet is asked whether it exited
 LOG_LINES = 20
@@ -395,7 +402,7 @@ class DockerBackend:
         started = self._run(
             self.config.postgres_image, 5432,
             env={"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD_FILE": POSTGRES_PASSWORD_FILE,
-                 "POSTGRES_INITDB_ARGS": "--no-sync", "PGDATA": PGDATA},
+                 "POSTGRES_INITDB_ARGS": INITDB_ARGS, "PGDATA": PGDATA},
             command=postgres_command(settings),
             files={POSTGRES_PASSWORD_FILE: password}, secret=password,
             tmpfs={PGDATA_TMPFS: "rw"}, volumes=volumes,
