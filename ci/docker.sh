@@ -19,11 +19,16 @@ DATA=${ROO_DOCKER_DATA:-/var/lib/pytest-roo-docker}       # images and container
 SOCK="$STATE/docker.sock"
 BRIDGE=${ROO_DOCKER_BRIDGE:-roo-dk0}
 BRIDGE_CIDR=${ROO_DOCKER_BRIDGE_CIDR:-172.31.250.1/24}
-BASE_IMAGE=pytest-roo/debian:bookworm
 RECIPES=ci/docker
 CACHE_DIR=${ROO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pytest-roo}/docker
+# One Debian bootstrap holds both servers: one apt run instead of one per image, and the two
+# images share that layer. Installed without a cluster and without starting anything.
+BASE_PACKAGES=postgresql-15,redis-server
+BASE_HOOK='mkdir -p "$1/etc/postgresql-common" && echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.conf" && printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d" && chmod +x "$1/usr/sbin/policy-rc.d"'
 # the images' tags carry a hash of their recipes: a changed Dockerfile makes new images
-KEY=$(cat "$RECIPES"/postgres/* "$RECIPES"/redis/* | sha256sum | cut -c1-12)
+KEY=$( (cat "$RECIPES"/postgres/* "$RECIPES"/redis/*; echo "$BASE_PACKAGES $BASE_HOOK") \
+      | sha256sum | cut -c1-12)
+BASE_IMAGE=pytest-roo/debian-servers:bookworm-$KEY
 POSTGRES_IMAGE=pytest-roo/postgres:15-$KEY
 REDIS_IMAGE=pytest-roo/redis:7-$KEY
 CACHE_FILE="$CACHE_DIR/images-$KEY.tar.zst"
@@ -108,11 +113,15 @@ have_images() {
 build_images() {
   local mirror=${ROO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
   if ! dk image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-    say "bootstrapping a minimal Debian bookworm (mmdebstrap) as $BASE_IMAGE"
-    mmdebstrap --quiet --variant=minbase bookworm - "$mirror" | dk import - "$BASE_IMAGE" >/dev/null
+    say "bootstrapping Debian bookworm minbase with $BASE_PACKAGES (mmdebstrap) as $BASE_IMAGE"
+    # force-confold: keep the createcluster.conf the hook wrote (no conffile prompt)
+    mmdebstrap --quiet --variant=minbase --include="$BASE_PACKAGES" \
+      --essential-hook="$BASE_HOOK" --dpkgopt=force-confold --dpkgopt=force-confdef \
+      --aptopt='Acquire::Languages "none"' bookworm - "$mirror" \
+      | dk import - "$BASE_IMAGE" >/dev/null
   fi
   say "building $POSTGRES_IMAGE and $REDIS_IMAGE"
-  # --network host: the build's apt reaches the mirror without NAT (no iptables here)
+  # --network host: a build step that needs the network reaches it without NAT (no iptables)
   local log="$STATE/build"
   DOCKER_BUILDKIT=0 dk build -q --network host --build-arg "BASE=$BASE_IMAGE" \
     -t "$POSTGRES_IMAGE" "$RECIPES/postgres" >"$log-postgres.log" 2>&1 &
@@ -125,6 +134,8 @@ build_images() {
   say "saving the images to $CACHE_FILE"
   dk save "$POSTGRES_IMAGE" "$REDIS_IMAGE" | zstd -q -T0 -3 -o "$CACHE_FILE.tmp$$" \
     && mv -f "$CACHE_FILE.tmp$$" "$CACHE_FILE"
+  # images of older recipes are not loaded again
+  find "$CACHE_DIR" -maxdepth 1 -name 'images-*.tar.zst' ! -name "${CACHE_FILE##*/}" -delete
 }
 
 images() {

@@ -220,10 +220,11 @@ def postgres_server_args():
 
 def test_a_container_that_cannot_start_fails_without_a_traceback(
         pytester: pytest.Pytester, engine: str) -> None:
-    # the PostgreSQL image has no redis-server: the engine refuses to start the container
-    pytester.makepyfile("def test_x(redis_server):\n    pass\n")
+    # the Redis image has no `postgres` on PATH: the engine refuses to start the container
+    # (or, with an entrypoint script, the container exits at once)
+    pytester.makepyfile("def test_x(postgres_server):\n    pass\n")
     result = pytester.runpytest_subprocess("--roo-services=docker",
-                                           f"--roo-redis-image={POSTGRES_IMAGE}")
+                                           f"--roo-postgres-image={REDIS_IMAGE}")
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     assert "container did not start" in output or "exited at start with code" in output, output
