@@ -28,9 +28,9 @@ if step docker; then
   else
     started=0
     [ -f "${ROO_DOCKER_STATE:-/run/pytest-roo-docker}/engine-started" ] || started=1
-    settings=$(ci/docker.sh up)
-    # stop the engine afterwards only if this run started it
+    # stop the engine afterwards (also when `up` fails half-way) only if this run starts it
     [ "$started" -eq 1 ] && trap 'ci/docker.sh down' EXIT
+    settings=$(ci/docker.sh up)
     eval "$settings"
     ROO_CI_DOCKER=1 pytest tests/integration/services/test_services_docker.py \
       tests/integration/services/test_services_backends.py::test_docker_backend \
