@@ -20,6 +20,10 @@ touched. pg_ctl refuses to run as root, so as root the anchor sessions run as ``
 (default ``postgres``) with ``runuser``; pytest-roo's sessions run as the invoking user (as
 root its servers run as the service user, which is how pytest-roo is used here).
 
+``--docker`` adds the docker backend (an engine from DOCKER_HOST, images from
+ROO_POSTGRES_IMAGE / ROO_REDIS_IMAGE: ``eval "$(ci/docker.sh up)"`` here) and a plain
+testcontainers session that starts a PostgresContainer per test, in the same rounds.
+
 Targets (warm cache): PostgreSQL ready <= 100 ms, per-test database <= 15 ms at p90, Redis
 ready <= 25 ms, per-test Redis reset <= 1 ms.
 """
@@ -94,6 +98,26 @@ import time, pytest
 @pytest.mark.parametrize("i", range({tests}))
 def test_redis(redisdb, i):
     redisdb.set("k", str(i))
+    time.sleep({body})
+'''
+
+TESTCONTAINERS_POSTGRES = '''
+import os, time, pytest
+from testcontainers.postgres import PostgresContainer
+from pytest_roo.services.models import PostgresServer
+
+@pytest.fixture
+def tc_postgres():
+    # the plain testcontainers way: a fresh container per test
+    with PostgresContainer(os.environ["ROO_POSTGRES_IMAGE"], driver=None) as pg:
+        server = PostgresServer(host=pg.get_container_host_ip(), port=int(pg.get_exposed_port(5432)),
+                                user=pg.username, password=pg.password, dbname=pg.dbname)
+        with server.connect() as c:
+            yield c
+
+@pytest.mark.parametrize("i", range({tests}))
+def test_db(tc_postgres, i):
+    tc_postgres.query("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
     time.sleep({body})
 '''
 
@@ -197,9 +221,19 @@ def ensure_anchor_venv(venv: Path, user: str | None) -> Path:
 # --- one pytest session -------------------------------------------------------------------------
 
 
+DOCKER_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "ROO_POSTGRES_IMAGE",
+              "ROO_REDIS_IMAGE")
+
+
 def run_session(kind: str, side: str, tests: int, body: float, anchor_python: Path | None,
                 user: str | None) -> dict[str, Any]:
-    module, fixture, server = (ROO_SESSIONS if side == "roo" else ANCHOR_SESSIONS)[kind]
+    """One pytest session. ``side``: roo (local backend), roo-docker, anchor (pytest-postgresql
+    / pytest-redis) or testcontainers (a PostgresContainer per test)."""
+    if side == "testcontainers":
+        module, fixture, server = TESTCONTAINERS_POSTGRES, "tc_postgres", ""
+    else:
+        sessions = ROO_SESSIONS if side.startswith("roo") else ANCHOR_SESSIONS
+        module, fixture, server = sessions[kind]
     work = Path(tempfile.mkdtemp(prefix=f"roo-bench-{side}-{kind}-"))
     basetemp = Path("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()) / (
         f"roo-bench-{os.getpid()}-{side}-{kind}")
@@ -212,10 +246,18 @@ def run_session(kind: str, side: str, tests: int, body: float, anchor_python: Pa
             "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1",
             "ROO_BENCH_OUT": str(out), "ROO_BENCH_FIXTURE": fixture, "ROO_BENCH_SERVER": server,
         }
+        env.update({k: os.environ[k] for k in DOCKER_ENV if k in os.environ})
+        env["TESTCONTAINERS_RYUK_DISABLED"] = "true"  # no registry here serves Ryuk's image
+        if "PYTHONPATH" in os.environ and side != "anchor":  # a checkout, not installed
+            env["PYTHONPATH"] += os.pathsep + os.environ["PYTHONPATH"]
         args = ["-q", "-p", "no:cacheprovider", "-p", "roo_bench_timing",
                 f"--basetemp={basetemp}", "test_bench.py"]
-        if side == "roo":
-            argv = [sys.executable, "-m", "pytest", *args, "--roo-services=local"]
+        if side in ("roo", "roo-docker"):
+            backend = "local" if side == "roo" else "docker"
+            argv = [sys.executable, "-m", "pytest", *args, f"--roo-services={backend}"]
+            run_user = None
+        elif side == "testcontainers":
+            argv = [sys.executable, "-m", "pytest", *args, "-p", "no:roo"]
             run_user = None
         else:
             assert anchor_python is not None
@@ -309,6 +351,36 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} ms"
 
 
+def docker_table(figure: Any) -> dict[str, Any]:
+    """The docker backend beside the local one, pytest-postgresql and plain testcontainers."""
+    columns = [("roo", "local"), ("roo-docker", "docker"), ("anchor", "pytest-pg/redis"),
+               ("testcontainers", "tc/test")]
+    print()
+    print("docker backend (ratio = docker / local: the docker backend's extra cost)")
+    header = f"{'':38}" + "".join(f"{name:>16}" for _, name in columns) + f"{'docker/local':>14}"
+    print(header)
+    print("-" * len(header))
+    rows = [("PostgreSQL: first test (server start)", "postgres", "first_test"),
+            ("PostgreSQL: per-test database p50", "postgres", "per_test_p50"),
+            ("PostgreSQL: per-test database p90", "postgres", "per_test_p90"),
+            ("PostgreSQL: final stop", "postgres", "stop"),
+            ("PostgreSQL: whole session (process)", "postgres", "wall"),
+            ("Redis: first test (server start)", "redis", "first_test"),
+            ("Redis: per-test reset p90", "redis", "per_test_p90"),
+            ("Redis: final stop", "redis", "stop")]
+    out: dict[str, Any] = {}
+    for label, kind, key in rows:
+        values = {side: figure(side, kind, key) for side, _ in columns}
+        local, docker = values["roo"], values["roo-docker"]
+        ratio = f"{docker / local:12.2f}x" if local and docker else "            -"
+        print(f"{label:38}" + "".join(f"{_fmt(values[side]):>16}" for side, _ in columns)
+              + f"{ratio:>14}")
+        out[f"{kind}.{key}"] = values
+    print("tc/test: a testcontainers PostgresContainer per test (its per-test figure is a whole "
+          "container start and stop); target: docker per-test database p90 <= 1.5x local")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="runs the anchor sessions when this bench runs as root")
     parser.add_argument("--no-anchors", action="store_true", help="measure pytest-roo only")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--docker", action="store_true",
+                        help="also the docker backend and a plain testcontainers "
+                             "PostgresContainer per test (needs an engine: DOCKER_HOST, "
+                             "ROO_POSTGRES_IMAGE / ROO_REDIS_IMAGE, e.g. from ci/docker.sh)")
+    parser.add_argument("--tc-tests", type=int, default=5,
+                        help="tests per testcontainers session (a container each; default 5)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.tests < 3 or args.body < 0:
         parser.error("--rounds must be >= 1, --tests >= 3 and --body >= 0")
@@ -338,20 +416,28 @@ def main(argv: list[str] | None = None) -> int:
             anchor_error = str(exc)
 
     sides = ["roo"] + (["anchor"] if anchor_python is not None else [])
+    extra: list[tuple[str, str]] = []  # the docker comparison's sessions
+    if args.docker:
+        extra = [("roo-docker", "postgres"), ("roo-docker", "redis"),
+                 ("testcontainers", "postgres")]
     # one warm-up session per side and kind fills caches (initdb image, .pyc files); not counted
     print("warming up ...", flush=True)
     for side in sides:
         for kind in ("postgres", "redis"):
             run_session(kind, side, 3, 0.0, anchor_python, user)
+    for side, kind in extra:
+        run_session(kind, side, 3, 0.0, anchor_python, user)
     sessions: dict[tuple[str, str], list[dict[str, Any]]] = {}
     library: dict[str, list[float]] = {}
     for round_no in range(args.rounds):
         order = [(side, kind) for kind in ("postgres", "redis", "floor") for side in sides]
+        order += extra
         if round_no % 2:
             order.reverse()
         for side, kind in order:
             print(f"round {round_no + 1}/{args.rounds}: {side} {kind}", flush=True)
-            result = run_session(kind, side, args.tests, args.body, anchor_python, user)
+            tests = args.tc_tests if side == "testcontainers" else args.tests
+            result = run_session(kind, side, tests, args.body, anchor_python, user)
             sessions.setdefault((side, kind), []).append(result)
         for key, values in bench_library(args.starts).items():
             library.setdefault(key, []).extend(values)
@@ -403,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:24}{_fmt(statistics.median(library[key])):>12}"
               f"   (n={len(library[key])})")
     print(f"  runtime dir {procs.runtime_base().parent}, spares in {spare_root()}")
+
+    if args.docker:
+        figures["docker"] = docker_table(figure)
 
     floor_roo = figure("roo", "floor", "per_test_p50") or 0.0
     checks = [

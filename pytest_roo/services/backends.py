@@ -2,18 +2,17 @@
 
 ``Services`` starts each server the first time it is asked for and stops everything in
 ``close()``. Which backend serves is decided once (``choose``): ``auto`` takes docker when an
-engine answers ``GET /_ping`` within about a second, else the local binaries.
+engine answers ``GET /_ping`` within about a second and has the images or can pull them, else
+the local binaries. The docker backend itself is in docker_backend.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +34,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "docker", "local", "external")
-PROBE_ENV = "ROO_DOCKER_PROBE"  # "yes <where>" / "no <where>": the controller's answer for workers
+PROBE_ENV = "ROO_DOCKER_PROBE"  # "yes|no <where>[\t<reason>]": the controller's answer for workers
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,10 @@ class ServiceConfig:
     postgres_image: str = "postgres:16.4-alpine"
     redis_image: str = "redis:7.4.1-alpine"
 
+    @property
+    def images(self) -> tuple[str, str]:
+        return (self.postgres_image, self.redis_image)
+
     @classmethod
     def from_settings(cls, settings: Any) -> ServiceConfig:
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
@@ -63,10 +66,14 @@ class ServiceConfig:
 class DockerProbe:
     available: bool
     where: str
+    reason: str = ""  # why an engine that answered cannot serve (an image it cannot provide)
 
     def describe(self) -> str:
-        return (f"a Docker engine answered at {self.where}" if self.available
-                else f"no Docker engine answered at {self.where} within 1 s")
+        if self.available:
+            return f"a Docker engine answered at {self.where}"
+        if self.reason:
+            return f"the Docker engine at {self.where} {self.reason}"
+        return f"no Docker engine answered at {self.where} within 1 s"
 
 
 def _docker_endpoints() -> list[str]:
@@ -102,22 +109,42 @@ def _ping(endpoint: str, timeout: float) -> bool:
         return False
 
 
-def probe_docker(timeout: float = 1.0) -> DockerProbe:
-    """Does a Docker engine answer? Reuses the answer an xdist controller put in the env."""
+def missing_image(endpoint: str, images: Sequence[str], timeout: float = 5.0) -> str:
+    """Why the engine cannot provide one of ``images`` (neither present nor pullable), or ""."""
+    from pytest_roo.services import docker_engine
+
+    for image in images:
+        try:
+            if docker_engine.image_present(endpoint, image):
+                continue
+        except docker_engine.EngineError as exc:
+            return f"did not answer about image {image}: {exc}"
+        pullable, why = docker_engine.image_pullable(endpoint, image, timeout)
+        if not pullable:
+            return f"has no image {image} and cannot pull it ({why})"
+    return ""
+
+
+def probe_docker(timeout: float = 1.0, images: Sequence[str] = ()) -> DockerProbe:
+    """Does a Docker engine answer, and can it provide ``images`` (present, or pullable)?
+    Reuses the answer an xdist controller put in the env."""
     cached = os.environ.get(PROBE_ENV)
     if cached:
-        answer, _, where = cached.partition(" ")
-        return DockerProbe(answer == "yes", where)
+        head, _, reason = cached.partition("\t")
+        answer, _, where = head.partition(" ")
+        return DockerProbe(answer == "yes", where, reason)
     endpoints = _docker_endpoints()
     deadline = time.monotonic() + timeout
     for endpoint in endpoints:
         if _ping(endpoint, max(0.05, deadline - time.monotonic())):
-            return DockerProbe(True, endpoint)
+            reason = missing_image(endpoint, images) if images else ""
+            return DockerProbe(not reason, endpoint, reason)
     return DockerProbe(False, " or ".join(endpoints))
 
 
 def remember_probe(probe: DockerProbe) -> None:
-    os.environ[PROBE_ENV] = f"{'yes' if probe.available else 'no'} {probe.where}"
+    reason = f"\t{probe.reason}" if probe.reason else ""
+    os.environ[PROBE_ENV] = f"{'yes' if probe.available else 'no'} {probe.where}{reason}"
 
 
 # --- backends -----------------------------------------------------------------------------------
@@ -262,150 +289,6 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
-# the docker SDK's form of "publish on 127.0.0.1, on a port the engine picks"
-LOOPBACK_BINDING = ("127.0.0.1", None)
-DOCKER_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off",
-                            "full_page_writes": "off", "max_connections": "300"}
-
-
-def postgres_command(settings: dict[str, str] | None = None) -> list[str]:
-    """The container's command: the image's ``postgres`` with fast, throwaway settings."""
-    command = ["postgres"]
-    for key, value in {**DOCKER_POSTGRES_SETTINGS, **(settings or {})}.items():
-        command += ["-c", f"{key}={value}"]
-    return command
-
-
-def redis_command(password: str) -> list[str]:
-    """No persistence; the password must not start with "--" (redis-server would read it as the
-    next option's name), which generated hex passwords never do."""
-    if password.startswith("-"):
-        raise ServiceError("a Redis password passed on the command line must not start with '-'")
-    return ["redis-server", "--requirepass", password, "--save", "", "--appendonly", "no"]
-
-
-class DockerBackend:
-    """Containers from pinned images via testcontainers; ports published on 127.0.0.1 only.
-
-    Instead of Ryuk, the watchdog process removes the containers if pytest dies.
-    """
-
-    name = "docker"
-
-    def __init__(self, config: ServiceConfig, probe: DockerProbe | None = None) -> None:
-        self.config = config
-        self.probe = probe or probe_docker()
-        self._containers: list[Any] = []
-        self._watchdog: Any = None
-
-    def _check(self, what: str) -> None:
-        if not self.probe.available:
-            raise ServiceUnavailable(
-                f"{what}: {self.probe.describe()}.",
-                "Start a Docker engine (or set DOCKER_HOST), or use --roo-services=local.")
-        try:
-            import testcontainers  # noqa: F401
-        except ImportError:
-            raise ServiceUnavailable(f"{what}: testcontainers is not installed.",
-                                     "pip install 'pytest-roo[docker]'") from None
-
-    def _run(self, image: str, port: int, env: dict[str, str], command: list[str]) -> Any:
-        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-        from testcontainers.core.config import testcontainers_config
-        from testcontainers.core.container import DockerContainer
-
-        from pytest_roo.services import procs
-
-        # the environment variable is read once, on first use: if testcontainers was used
-        # before in this process, only the config object still turns Ryuk off
-        testcontainers_config.ryuk_disabled = True
-        if self._watchdog is None:
-            self._watchdog = procs.Watchdog()
-        try:
-            container = DockerContainer(image)
-        except Exception as exc:  # docker.errors.DockerException: the engine went away
-            raise ServiceError(f"Docker: cannot talk to the engine: {exc}") from None
-        # published on 127.0.0.1 only, on a port the engine picks; with_bind_ports() takes no
-        # host address, the docker SDK takes an (address, port) pair
-        container.ports[f"{port}/tcp"] = LOOPBACK_BINDING  # type: ignore[assignment]
-        for key, value in env.items():
-            container.with_env(key, value)
-        container.with_command(command)
-        try:
-            container.start()
-        except Exception as exc:
-            created = getattr(container, "_container", None)
-            if created is not None:  # created but not started: remove it now
-                with contextlib.suppress(Exception):
-                    container.stop()
-            raise ServiceError(f"Docker: the {image} container did not start: {exc}") from None
-        self._containers.append(container)
-        wrapped = container.get_wrapped_container()
-        self._watchdog.run_on_exit(["docker", "rm", "-f", "-v", wrapped.id])
-        return container
-
-    def _host_port(self, container: Any, port: int) -> int:
-        return int(container.get_exposed_port(port))
-
-    def start_postgres(self, **kwargs: Any) -> PostgresServer:
-        self._check("PostgreSQL")
-        password = secrets.token_hex(16)
-        container = self._run(
-            self.config.postgres_image, 5432,
-            {"POSTGRES_PASSWORD": password, "POSTGRES_USER": "postgres",
-             "POSTGRES_INITDB_ARGS": "--no-sync"},
-            postgres_command(kwargs.get("settings")),
-        )
-        server = PostgresServer(host="127.0.0.1", port=self._host_port(container, 5432),
-                                user="postgres", password=password, backend="docker")
-        version = _poll(lambda: _pg_version(server), 60.0, "PostgreSQL container")
-        return PostgresServer(**{**_fields(server), "version": version})
-
-    def start_redis(self, **kwargs: Any) -> RedisServer:
-        self._check("Redis")
-        password = secrets.token_hex(16)
-        container = self._run(self.config.redis_image, 6379, {}, redis_command(password))
-        server = RedisServer(host="127.0.0.1", port=self._host_port(container, 6379),
-                             password=password, backend="docker")
-
-        def ping() -> str:
-            with server.connect(timeout=1.0) as conn:
-                conn.command("PING")
-            return ""
-
-        _poll(ping, 60.0, "Redis container")
-        return server
-
-    def close(self) -> None:
-        for container in reversed(self._containers):
-            try:
-                wrapped_id = container.get_wrapped_container().id
-                container.stop()
-                if self._watchdog is not None:
-                    self._watchdog.cancel_run(["docker", "rm", "-f", "-v", wrapped_id])
-            except Exception:
-                pass
-        self._containers.clear()
-        if self._watchdog is not None:
-            self._watchdog.close()
-
-
-def _pg_version(server: PostgresServer) -> str:
-    with server.connect(timeout=1.0) as conn:
-        return conn.parameters.get("server_version", "")
-
-
-def _poll(check: Callable[[], str], timeout: float, what: str) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except Exception as exc:
-            if time.monotonic() > deadline:
-                raise ServiceError(f"{what} was not ready after {timeout:.0f} s: {exc}") from None
-        time.sleep(0.05)
-
-
 # --- the session's services ---------------------------------------------------------------------
 
 
@@ -429,7 +312,7 @@ class Services:
         if self.config.services != "auto":
             return self.config.services
         if self.probe is None:
-            self.probe = probe_docker()
+            self.probe = probe_docker(images=self.config.images)
         return "docker" if self.probe.available else "local"
 
     def describe(self) -> str:
@@ -446,6 +329,8 @@ class Services:
             if self._backend is None:
                 chosen = self.choose()
                 if chosen == "docker":
+                    from pytest_roo.services.docker_backend import DockerBackend
+
                     self._backend = DockerBackend(self.config, self.probe)
                 elif chosen == "external":
                     self._backend = ExternalBackend(self.config)

@@ -1,14 +1,16 @@
 """The external backend against servers this test starts, and the docker backend where an engine
-answers (GitHub Actions); both through a separate pytest process."""
+answers (GitHub Actions; here the one ``ci/docker.sh up`` starts); both through a separate pytest
+process."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_roo.services import procs
-from pytest_roo.services.backends import probe_docker
+from pytest_roo.services.backends import PROBE_ENV, ServiceConfig, probe_docker
 from pytest_roo.services.local import LocalPostgres, LocalRedis
 from pytest_roo.services.models import PostgresServer, RedisServer
 
@@ -77,11 +79,24 @@ def test_external_backend_unreachable_is_an_error(pytester: pytest.Pytester) -> 
 
 
 def test_docker_backend(pytester: pytest.Pytester) -> None:
-    probe = probe_docker()
+    images = (os.environ.get("ROO_POSTGRES_IMAGE") or ServiceConfig().postgres_image,
+              os.environ.get("ROO_REDIS_IMAGE") or ServiceConfig().redis_image)
+    cached = os.environ.pop(PROBE_ENV, None)  # the outer session's answer knows no images
+    try:
+        probe = probe_docker(images=images)
+    finally:
+        if cached is not None:
+            os.environ[PROBE_ENV] = cached
     if not probe.available:
-        pytest.skip(f"docker backend: {probe.describe()}; it runs where an engine exists "
-                    f"(GitHub Actions ubuntu runners; locally: install Docker Engine)")
+        reason = (f"docker backend: {probe.describe()}; it runs where an engine exists "
+                  f'(GitHub Actions ubuntu runners; here: `eval "$(ci/docker.sh up)"` as root '
+                  f"on Debian; elsewhere: install Docker Engine)")
+        if os.environ.get("ROO_CI_DOCKER"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     pytester.makepyfile(CLIENT_TESTS.replace("{backend}", "docker"))
-    result = pytester.runpytest_subprocess("--roo-services=docker")
+    result = pytester.runpytest_subprocess("-n", "2", "--roo-services=docker",
+                                           f"--roo-postgres-image={images[0]}",
+                                           f"--roo-redis-image={images[1]}")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["roo services: docker"])
