@@ -2,7 +2,7 @@
 
 Only wiring lives here (and in this package's modules: :mod:`.options`, :mod:`.recording`,
 :mod:`.iterations`, :mod:`.session`); the logic is in plain modules (slo/, load/, report/) that
-never import pytest. Importing this module is cheap: no Playwright, testcontainers, asyncpg,
+never import pytest. Importing this module is cheap: no Playwright, docker SDK, asyncpg,
 aiohttp or HdrHistogram until a fixture needs them.
 """
 
