@@ -7,6 +7,7 @@ Sizes from suites/profiles.py (``--roo-profile``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -255,7 +256,8 @@ STOPPED_WATCH = 1.2
 def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: Sizes) -> None:
     """Many users inject log lines into their own deployments under load: every frame a
     user's WebSocket receives belongs to that user's deployment (a foreign one is counted as
-    ``cross_user``), and subscribing to another user's deployment is refused."""
+    ``cross_user``), and subscribing to another user's deployment is refused. At least 600
+    lines per run, enough to see a leak of one line in 200."""
     owned = users_with_deployments(target, sizes.rt_isolation_users, "iso")
     timeout = 5.0
 
@@ -283,13 +285,32 @@ def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: Siz
             else:
                 session.count("foreign_subscribe_refused")
             session.data["ws"] = ws
+            sent: dict[str, int] = {}
+            session.data["sent"] = sent
+            session.data["reader"] = asyncio.ensure_future(read_own_lines(session, ws, sent,
+                                                                          check))
+        # injections do not wait for their delivery (the reader checks and times it), so a
+        # slow fan-out does not thin out the lines the run checks
         marker = f"iso-{user.user_id}-{session.iteration}"
-        with session.measure("delivery"):
-            await session.request("POST", target.url(f"/api/deployments/{dep}/logs"),
-                                  name="inject", json={"line": marker}, headers=user.auth)
-            await next_event(ws, lambda e: e.get("type") == "log" and e.get("line") == marker,
-                             timeout, check)
-        session.count("own_lines")
+        session.data["sent"][marker] = time.perf_counter_ns()
+        await session.request("POST", target.url(f"/api/deployments/{dep}/logs"),
+                              name="inject", json={"line": marker}, headers=user.auth)
+        session.count("injected")
 
-    ws_swarm.run(isolated, clients=sizes.rt_isolation_users, duration=sizes.rt_duration,
-                 think=0.1, primary="delivery", name="realtime.isolation")
+    async def read_own_lines(session: Any, ws: Any, sent: dict[str, int],
+                             check: Callable[[dict[str, Any]], None]) -> None:
+        """Every frame is checked; an own line is timed from its injection."""
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError, RuntimeError):
+            while True:
+                event = await next_event(ws, lambda e: True, 3600.0, check)
+                t0 = sent.pop(str(event.get("line")), None)
+                if event.get("type") == "log" and t0 is not None:
+                    session.record("delivery", (time.perf_counter_ns() - t0) / 1e9)
+                    session.count("own_lines")
+
+    result = ws_swarm.run(isolated, clients=sizes.rt_isolation_users,
+                          duration=sizes.rt_duration, think=0.1, primary="delivery",
+                          name="realtime.isolation")
+    lines = result.counters.get("injected", 0)
+    assert lines >= 600, (f"only {lines} lines injected: too few to see a fault that leaks one "
+                          "line in 200 to another user")

@@ -21,33 +21,69 @@ CASES = {
            {("test_app_pool_under_200_concurrent_requests", "p95 < 1s"),
             ("test_app_pool_under_200_concurrent_requests", "errors == 0")}),
     "ws": (["suites/ws"], "echo_delay_ms=80", {("test_echo_round_trip", "p95 < 50ms")}),
-    "ws-echo-truncated": ([f"{WS}::test_echo_replies_are_intact"], "echo_truncate=16",
-                          {("test_echo_replies_are_intact", "errors == 0")}),
     "api": (["suites/api", "--deselect", f"{API}::test_cold_start"], "slow_queries_ms=150",
             {("test_api_under_concurrent_users", "p95 < 100ms"),
              ("test_api_under_concurrent_users", "p99 < 100ms")}),
-    "api-wrong-password": ([f"{API}::test_wrong_password_is_refused_under_load"],
-                           "login_any_password=1",
-                           {("test_wrong_password_is_refused_under_load", "errors == 0")}),
-    "api-foreign-writes": ([f"{API}::test_other_users_writes_are_refused"],
-                           "writes_skip_owner=1",
-                           {("test_other_users_writes_are_refused", "errors == 0")}),
     "realtime": (["suites/realtime"], "broadcast_delay_ms=150",
                  {("test_injected_log_line_reaches_subscribers", "delivery.p95 < 100ms"),
                   ("test_injected_log_line_reaches_subscribers", "delivery.p99 < 100ms"),
                   ("test_status_change_reaches_watcher", "status.p95 < 100ms")}),
-    "realtime-log-altered": ([f"{REALTIME}::test_injected_log_line_reaches_subscribers"],
-                             # one delivery in 200: the run compares enough lines to see it
-                             "log_alter_rate=0.005",
-                             {("test_injected_log_line_reaches_subscribers", "errors == 0")}),
-    "realtime-stop-emits": ([f"{REALTIME}::test_status_change_reaches_watcher"],
-                            "stop_keeps_emitting=1",
-                            {("test_status_change_reaches_watcher", "errors == 0")}),
     "relay": (["suites/relay"], "relay_duplicate=0.2",
               {("test_commands_reach_devices_exactly_once", "errors == 0")}),
     "workflow": (["suites/workflow"], "login_fail_rate=0.2",
                  {("test_user_workflow", "success_rate >= 99.9%")}),
 }
+
+
+#: Wrong answers (case: paths, fault, criteria that must fail, error kind counted): the fault
+#: must fail the test's correctness criterion (``errors == 0``) with wrong answers counted
+#: under their kind. Latency criteria may fail too when other work shares the machine; no
+#: other correctness criterion may.
+CORRECTNESS = {
+    "ws-echo-truncated": ([f"{WS}::test_echo_replies_are_intact"], "echo_truncate=16",
+                          {("test_echo_replies_are_intact", "errors == 0")}, "mismatch"),
+    "api-wrong-password": ([f"{API}::test_wrong_password_is_refused_under_load"],
+                           "login_any_password=1",
+                           {("test_wrong_password_is_refused_under_load", "errors == 0")},
+                           "mismatch"),
+    "api-foreign-writes": ([f"{API}::test_other_users_writes_are_refused"],
+                           "writes_skip_owner=1",
+                           {("test_other_users_writes_are_refused", "errors == 0")},
+                           "mismatch"),
+    "realtime-log-altered": ([f"{REALTIME}::test_injected_log_line_reaches_subscribers"],
+                             # one delivery in 200: the run compares enough lines to see it
+                             "log_alter_rate=0.005",
+                             {("test_injected_log_line_reaches_subscribers", "errors == 0")},
+                             "mismatch"),
+    "realtime-stop-emits": ([f"{REALTIME}::test_status_change_reaches_watcher"],
+                            "stop_keeps_emitting=1",
+                            {("test_status_change_reaches_watcher", "errors == 0")},
+                            "emitted_after_stop"),
+    "realtime-leak": ([f"{REALTIME}::test_users_only_see_their_own_logs"],
+                      # one event in 200 also goes to another user's subscriber
+                      "log_leak_rate=0.005",
+                      {("test_users_only_see_their_own_logs", "errors == 0")}, "cross_user"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRECTNESS))
+def test_suite_fails_on_a_wrong_answer(case: str, tmp_path: Path) -> None:
+    paths, fault, expected, kind = CORRECTNESS[case]
+    run = run_suite(paths, tmp_path, faults=fault)
+    assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
+    assert expected <= run.failing, run.explain()
+    assert all(_is_latency(criterion) for _, criterion in run.failing - expected), (
+        f"with {fault} only {sorted(expected)} may fail besides latency criteria, got "
+        f"{sorted(run.failing)}\n{run.explain()}")
+    # the wrong answers are counted under their kind
+    kinds = {k for t in run.report["tests"] for r in t.get("results", []) for k in r["errors"]}
+    assert kind in kinds, f"no {kind!r} error counted (errors: {sorted(kinds)})\n{run.explain()}"
+
+
+def _is_latency(criterion: str) -> bool:
+    """``p95 < 50ms``, ``delivery.p99 < 100ms``, ``cold_start.max < 1s``..."""
+    stat = criterion.split(" ")[0].split(".")[-1]
+    return stat.startswith("p") or stat in ("max", "mean", "min")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -103,5 +139,4 @@ def test_tail_fault_fails_the_p99_criterion(case: str, tmp_path: Path) -> None:
     assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
     assert p99 in run.failing, run.explain()
     # the answers were all right and none was lost: only latency criteria fail
-    assert all(criterion.split(" ")[0].split(".")[-1].startswith("p")
-               for _, criterion in run.failing), run.explain()
+    assert all(_is_latency(criterion) for _, criterion in run.failing), run.explain()

@@ -343,3 +343,22 @@ def test_log_stall_ms_and_every_ms(start_app: StartApp) -> None:
             await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_log_leak_rate(start_app: StartApp) -> None:
+    app = start_app("log_leak_rate=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            alice = await Client(app.base_url, s).signup()
+            bob = await Client(app.base_url, s).signup()
+            secret, own = await alice.deployment(), await bob.deployment()
+            ws = await bob.ws(f"/ws/deployments/{own}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            body = {"line": "alice's secret"}
+            assert (await alice.call("POST", f"/api/deployments/{secret}/logs", body))[0] == 202
+            leaked = await receive_until(ws, lambda m: m["type"] == "log")
+            assert (leaked["deployment_id"], leaked["line"]) == (secret, "alice's secret")
+            await ws.close()
+
+    asyncio.run(scenario())
