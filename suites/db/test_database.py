@@ -85,11 +85,12 @@ def _xact_commits(url: str) -> int:
     return client.run(read)
 
 
-@pytest.mark.slo("p95 < 100ms", "error_rate < 1%")
+@pytest.mark.slo("p95 < 100ms", "p99 < 100ms", "error_rate < 1%")
 def test_standard_queries_on_100_connections(db_load: Any, app_db_url: str,
                                              sizes: Sizes) -> None:
     """100+ connections, each its own asyncpg connection, run the app's standard queries on an
-    open schedule (latency from the intended start, so waiting for a connection counts)."""
+    open schedule (latency from the intended start, so waiting for a connection counts).
+    "Queries under 100 ms" names no percentile: p99 must hold it as well as p95."""
     data = seed(app_db_url)
     users, deps, devices = data["users"], data["deployments"], data["devices"]
     statuses = ("running", "stopped")
