@@ -49,6 +49,7 @@ class Sizes:
     rt_log_rate: float
     rt_status_users: int
     rt_isolation_users: int
+    rt_isolation_rate: float  # lines injected per second by the isolated users together
     rt_duration: float
     # suites/relay: connected devices (criterion: 100), commands per second, reconnects
     relay_devices: int
@@ -73,7 +74,7 @@ PROFILES: dict[str, Sizes] = {
         api_users=100, api_rate=150, api_duration=5, api_bad_token_rate=150,
         api_login_rate=20, api_write_rate=150, cold_starts=2,
         rt_subscribers=20, rt_log_rate=10, rt_status_users=20, rt_isolation_users=20,
-        rt_duration=6,
+        rt_isolation_rate=150, rt_duration=6,
         relay_devices=100, relay_rate=25, relay_duration=4, relay_reconnect_every=3,
         workflow_users=10, workflow_rate=3, workflow_duration=4,
         warmup=1,
@@ -86,7 +87,7 @@ PROFILES: dict[str, Sizes] = {
         api_users=100, api_rate=250, api_duration=10, api_bad_token_rate=250,
         api_login_rate=30, api_write_rate=200, cold_starts=3,
         rt_subscribers=50, rt_log_rate=20, rt_status_users=50, rt_isolation_users=20,
-        rt_duration=10,
+        rt_isolation_rate=150, rt_duration=10,
         relay_devices=100, relay_rate=40, relay_duration=12, relay_reconnect_every=4,
         workflow_users=20, workflow_rate=4, workflow_duration=12,
         warmup=2,
@@ -99,7 +100,7 @@ PROFILES: dict[str, Sizes] = {
         api_users=200, api_rate=300, api_duration=30, api_bad_token_rate=300,
         api_login_rate=40, api_write_rate=300, cold_starts=5,
         rt_subscribers=100, rt_log_rate=20, rt_status_users=50, rt_isolation_users=50,
-        rt_duration=30,
+        rt_isolation_rate=200, rt_duration=30,
         relay_devices=150, relay_rate=50, relay_duration=30, relay_reconnect_every=4,
         workflow_users=40, workflow_rate=8, workflow_duration=30,
         warmup=3,
