@@ -96,6 +96,8 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
     timeout = 5.0
 
     async def subscriber(session: Any) -> None:
+        import aiohttp
+
         all_ready, done = fan.events()
         ws = await session.ws(ws_url)
         await next_event(ws, lambda e: e.get("type") == "subscribed", timeout)
@@ -114,7 +116,7 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
             except asyncio.TimeoutError:
                 continue
             now = time.perf_counter_ns()
-            if msg.type is not aiohttp_text():
+            if msg.type is not aiohttp.WSMsgType.TEXT:
                 session.error("closed")
                 break
             event = json.loads(msg.data)
@@ -185,12 +187,6 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
     result.counters["deliveries_expected"] = expected
     assert fan.ready == fan.subscribers, (
         f"only {fan.ready} of {fan.subscribers} subscribers confirmed their subscription")
-
-
-def aiohttp_text() -> Any:
-    import aiohttp
-
-    return aiohttp.WSMsgType.TEXT
 
 
 @pytest.mark.slo("status.p95 < 100ms", "errors == 0")
