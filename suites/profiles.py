@@ -69,7 +69,7 @@ PROFILES: dict[str, Sizes] = {
     "smoke": Sizes(
         db_connections=100, db_rate=300, db_duration=3, db_app_clients=200, db_app_bursts=4,
         db_app_burst_every=0.75,
-        ws_clients=50, ws_echo_rate=250, ws_broadcast_rate=10, ws_churn_rate=50,
+        ws_clients=50, ws_echo_rate=250, ws_broadcast_rate=10, ws_churn_rate=100,
         ws_churn_clients=50, ws_duration=3, ws_integrity_rate=250,
         api_users=100, api_rate=150, api_duration=5, api_bad_token_rate=150,
         api_login_rate=10, api_write_rate=150, cold_starts=2,
@@ -84,7 +84,7 @@ PROFILES: dict[str, Sizes] = {
         db_app_burst_every=1.0,
         ws_clients=200, ws_echo_rate=800, ws_broadcast_rate=10, ws_churn_rate=80,
         ws_churn_clients=100, ws_duration=10, ws_integrity_rate=400,
-        api_users=100, api_rate=250, api_duration=10, api_bad_token_rate=250,
+        api_users=100, api_rate=250, api_duration=12, api_bad_token_rate=250,
         api_login_rate=15, api_write_rate=200, cold_starts=3,
         rt_subscribers=50, rt_log_rate=20, rt_status_users=50, rt_isolation_users=20,
         rt_isolation_rate=150, rt_duration=10,
