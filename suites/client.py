@@ -10,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 PASSWORD = "suite-password-1"
 TIMEOUT = 15.0
+#: Setup calls repeat a 503 for this long: a system that has just started may not serve yet
+#: (the cold-start test measures how long that takes; setup only waits for it).
+STARTING = 10.0
 
 
 class ApiError(AssertionError):
@@ -49,12 +53,20 @@ def session() -> Any:
 
 
 async def call(http: Any, method: str, url: str, *, json: Any = None,
-               headers: dict[str, str] | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)
-               ) -> Any:
-    async with http.request(method, url, json=json, headers=headers) as resp:
-        body = await resp.json(content_type=None) if resp.status != 204 else None
-        if resp.status not in expect:
-            raise ApiError(f"{method} {url} answered {resp.status}: {str(body)[:300]}")
+               headers: dict[str, str] | None = None, expect: tuple[int, ...] = (200, 201, 202, 204),
+               starting: float = 0.0) -> Any:
+    """One API call; an answer not in ``expect`` raises ApiError. ``starting`` (setup only):
+    for that many seconds a 503 is taken as a system still starting and the call repeated."""
+    deadline = time.monotonic() + starting
+    while True:
+        async with http.request(method, url, json=json, headers=headers) as resp:
+            body = await resp.json(content_type=None) if resp.status != 204 else None
+            status = resp.status
+        if status == 503 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            continue
+        if status not in expect:
+            raise ApiError(f"{method} {url} answered {status}: {str(body)[:300]}")
         return body
 
 
@@ -62,7 +74,8 @@ async def new_user(http: Any, base_url: str, prefix: str = "suite") -> User:
     """Register and log in a fresh user."""
     username = f"{prefix}_{secrets.token_hex(6)}"
     creds = {"username": username, "password": PASSWORD}
-    await call(http, "POST", base_url + "/api/auth/register", json=creds, expect=(201,))
+    await call(http, "POST", base_url + "/api/auth/register", json=creds, expect=(201,),
+               starting=STARTING)
     data = await call(http, "POST", base_url + "/api/auth/login", json=creds, expect=(200,))
     return User(username, data["access_token"], int(data["user_id"]))
 

@@ -26,8 +26,8 @@ class Sizes:
     db_rate: float
     db_duration: float
     db_app_clients: int
-    db_app_rate: float
-    db_app_duration: float
+    db_app_bursts: int  # every client sends one request per burst (200 at once)
+    db_app_burst_every: float
     # suites/ws: concurrent WebSocket clients (criterion: 50+, default 200)
     ws_clients: int
     ws_echo_rate: float
@@ -35,17 +35,21 @@ class Sizes:
     ws_churn_rate: float
     ws_churn_clients: int
     ws_duration: float
+    ws_integrity_rate: float  # echoes whose payload is compared, per second
     # suites/api: concurrent users (criterion: 100+)
     api_users: int
     api_rate: float
     api_duration: float
     api_bad_token_rate: float
+    api_login_rate: float  # logins cost ~8 ms of app CPU each (PBKDF2)
+    api_write_rate: float  # another user's writes (inject, start, stop, delete)
     cold_starts: int
     # suites/realtime: log subscribers, status watchers, isolated users
     rt_subscribers: int
     rt_log_rate: float
     rt_status_users: int
     rt_isolation_users: int
+    rt_isolation_rate: float  # lines injected per second by the isolated users together
     rt_duration: float
     # suites/relay: connected devices (criterion: 100), commands per second, reconnects
     relay_devices: int
@@ -63,37 +67,40 @@ class Sizes:
 
 PROFILES: dict[str, Sizes] = {
     "smoke": Sizes(
-        db_connections=100, db_rate=300, db_duration=3, db_app_clients=200, db_app_rate=150,
-        db_app_duration=3,
-        ws_clients=50, ws_echo_rate=250, ws_broadcast_rate=10, ws_churn_rate=50,
-        ws_churn_clients=50, ws_duration=3,
-        api_users=100, api_rate=150, api_duration=3, api_bad_token_rate=150, cold_starts=2,
-        rt_subscribers=20, rt_log_rate=10, rt_status_users=10, rt_isolation_users=10,
-        rt_duration=3,
+        db_connections=100, db_rate=300, db_duration=3, db_app_clients=200, db_app_bursts=4,
+        db_app_burst_every=0.75,
+        ws_clients=50, ws_echo_rate=250, ws_broadcast_rate=10, ws_churn_rate=100,
+        ws_churn_clients=50, ws_duration=3, ws_integrity_rate=250,
+        api_users=100, api_rate=150, api_duration=5, api_bad_token_rate=150,
+        api_login_rate=10, api_write_rate=150, cold_starts=2,
+        rt_subscribers=20, rt_log_rate=10, rt_status_users=20, rt_isolation_users=20,
+        rt_isolation_rate=150, rt_duration=6,
         relay_devices=100, relay_rate=25, relay_duration=4, relay_reconnect_every=3,
         workflow_users=10, workflow_rate=3, workflow_duration=4,
         warmup=1,
     ),
     "standard": Sizes(
-        db_connections=100, db_rate=400, db_duration=10, db_app_clients=200, db_app_rate=200,
-        db_app_duration=10,
+        db_connections=100, db_rate=400, db_duration=10, db_app_clients=200, db_app_bursts=10,
+        db_app_burst_every=1.0,
         ws_clients=200, ws_echo_rate=800, ws_broadcast_rate=10, ws_churn_rate=80,
-        ws_churn_clients=100, ws_duration=10,
-        api_users=100, api_rate=250, api_duration=10, api_bad_token_rate=250, cold_starts=3,
-        rt_subscribers=50, rt_log_rate=20, rt_status_users=20, rt_isolation_users=20,
-        rt_duration=10,
+        ws_churn_clients=100, ws_duration=10, ws_integrity_rate=400,
+        api_users=100, api_rate=250, api_duration=12, api_bad_token_rate=250,
+        api_login_rate=15, api_write_rate=200, cold_starts=3,
+        rt_subscribers=50, rt_log_rate=20, rt_status_users=50, rt_isolation_users=20,
+        rt_isolation_rate=150, rt_duration=10,
         relay_devices=100, relay_rate=40, relay_duration=12, relay_reconnect_every=4,
         workflow_users=20, workflow_rate=4, workflow_duration=12,
         warmup=2,
     ),
     "full": Sizes(
-        db_connections=200, db_rate=800, db_duration=30, db_app_clients=300, db_app_rate=300,
-        db_app_duration=30,
+        db_connections=200, db_rate=800, db_duration=30, db_app_clients=300, db_app_bursts=30,
+        db_app_burst_every=1.0,
         ws_clients=500, ws_echo_rate=1000, ws_broadcast_rate=10, ws_churn_rate=100,
-        ws_churn_clients=150, ws_duration=30,
-        api_users=200, api_rate=300, api_duration=30, api_bad_token_rate=300, cold_starts=5,
+        ws_churn_clients=150, ws_duration=30, ws_integrity_rate=500,
+        api_users=200, api_rate=300, api_duration=30, api_bad_token_rate=300,
+        api_login_rate=20, api_write_rate=300, cold_starts=5,
         rt_subscribers=100, rt_log_rate=20, rt_status_users=50, rt_isolation_users=50,
-        rt_duration=30,
+        rt_isolation_rate=200, rt_duration=30,
         relay_devices=150, relay_rate=50, relay_duration=30, relay_reconnect_every=4,
         workflow_users=40, workflow_rate=8, workflow_duration=30,
         warmup=3,

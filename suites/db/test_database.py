@@ -7,7 +7,9 @@ The direct test needs the target's database: embedded targets expose it, externa
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from typing import Any
 
 import pytest
@@ -83,11 +85,12 @@ def _xact_commits(url: str) -> int:
     return client.run(read)
 
 
-@pytest.mark.slo("p95 < 100ms", "error_rate < 1%")
+@pytest.mark.slo("p95 < 100ms", "p99 < 100ms", "error_rate < 1%")
 def test_standard_queries_on_100_connections(db_load: Any, app_db_url: str,
                                              sizes: Sizes) -> None:
     """100+ connections, each its own asyncpg connection, run the app's standard queries on an
-    open schedule (latency from the intended start, so waiting for a connection counts)."""
+    open schedule (latency from the intended start, so waiting for a connection counts).
+    "Queries under 100 ms" names no percentile: p99 must hold it as well as p95."""
     data = seed(app_db_url)
     users, deps, devices = data["users"], data["deployments"], data["devices"]
     statuses = ("running", "stopped")
@@ -112,32 +115,84 @@ def test_standard_queries_on_100_connections(db_load: Any, app_db_url: str,
     result.info["connections"] = sizes.db_connections
 
 
-@pytest.mark.slo("p95 < 200ms", "errors == 0")
+#: Database time of each pool-test request (``GET /api/work?db_ms=``): long enough that 200 at
+#: once need the whole pool and queue for it, short enough that a pool of 30 serves a burst of
+#: 200 in about seven rounds (~140 ms).
+POOL_REQUEST_DB_MS = 20
+
+
+def app_gauges(target: Target) -> dict[str, float]:
+    """The reference app's own gauges from ``/metrics`` (name -> value)."""
+    import urllib.request
+
+    with urllib.request.urlopen(target.url("/metrics"), timeout=10) as resp:
+        text = resp.read().decode()
+    gauges = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith(("refapp_db_pool", "refapp_http_in_flight")) and value:
+            gauges[name] = float(value)
+    return gauges
+
+
+@pytest.mark.slo("p95 < 1s", "errors == 0")
 def test_app_pool_under_200_concurrent_requests(http_load: Any, target: Target,
                                                 sizes: Sizes) -> None:
-    """200 concurrent API clients (each one keep-alive connection) on database-backed
-    endpoints: the app's connection pool queues them without 5xx (pool exhaustion answers
-    503) and p95 stays < 200 ms."""
+    """200 clients (one keep-alive connection each) send a request at the same moment, burst
+    after burst; each request holds one of the app's pooled database connections for 20 ms
+    (``GET /api/work``). The pool (30 connections) must queue the burst without 5xx (pool
+    exhaustion answers 503) and serve it within 1 s (p95, timed from the burst's scheduled
+    moment). The app's own gauges verify that the concurrency was reached: 200 requests in
+    flight at once, every pool connection in use, requests waiting for one.
+
+    A burst of 200 requests costs the 2-core reference box 150-600 ms of CPU (client, app and
+    PostgreSQL share the cores), so the limit is 1 s; a pool of 2 needs 2 s per burst."""
 
     async def make() -> list[client.User]:
         async with client.session() as http:
             users = await client.new_users(http, target.base_url, 10, prefix="pool")
-            for user in users:
-                await client.new_deployment(http, target.base_url, user, "pool-web")
             return users
 
     users = client.run(make)
-    paths = (target.url("/api/deployments"), target.url("/api/me"), target.url("/api/devices"))
+    clients, every = sizes.db_app_clients, sizes.db_app_burst_every
+    work = target.url(f"/api/work?db_ms={POOL_REQUEST_DB_MS}")
+    bursts = sizes.db_app_bursts
+    schedule: dict[str, int] = {}
 
-    async def request(session: Any) -> None:
-        user = users[session.vu % len(users)]
-        await session.get(paths[session.iteration % len(paths)], name="request",
-                          headers=user.auth)
+    async def burst(session: Any) -> None:
+        """Burst 0 opens the connections (unrecorded); bursts 1..N are measured from their
+        scheduled moment, so a client that wakes late is measured as late."""
+        import aiohttp
 
-    from pytest_roo.load.http import HttpLoad
+        k = session.iteration - 1
+        if k > bursts:
+            await asyncio.sleep(0.25)  # done: idle until the run ends
+            return
+        start = schedule.setdefault("start", time.perf_counter_ns() + 300_000_000)
+        due = start + int(k * every * 1e9)
+        await asyncio.sleep(max(0.0, (due - time.perf_counter_ns()) / 1e9))
+        headers = users[session.vu % len(users)].auth
+        async with session.http.get(work, headers=headers) as resp:
+            await resp.read()
+            status = resp.status
+        if status != 200:
+            session.error("http_5xx" if status >= 500 else "http_4xx"
+                          if status >= 400 else "protocol")
+            raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=status)
+        if k > 0:
+            session.record("request", (time.perf_counter_ns() - due) / 1e9)
 
-    # unrecorded warm-up at the measured size: connections and the app's database pool grow
-    HttpLoad().run(request, clients=sizes.db_app_clients, rate=f"{sizes.db_app_rate}/s",
-                   duration=sizes.warmup)
-    http_load.run(request, clients=sizes.db_app_clients, rate=f"{sizes.db_app_rate}/s",
-                  duration=sizes.db_app_duration, primary="request")
+    result = http_load.run(burst, clients=clients, duration=0.3 + (bursts + 1) * every + 0.5,
+                           primary="request")
+    gauges = app_gauges(target)
+    result.info["server"] = gauges
+    result.info["bursts"] = bursts
+    assert gauges, "the target's /metrics has no refapp_db_pool_* gauges"
+    # the app's peaks since start: no other suite sends 200 requests at once
+    assert gauges["refapp_http_in_flight_peak"] >= 0.9 * clients, (
+        f"the app never had {clients} requests in flight at once "
+        f"(peak {gauges['refapp_http_in_flight_peak']:.0f}): the concurrency was not reached")
+    assert gauges["refapp_db_pool_in_use_peak"] >= gauges["refapp_db_pool_max"], (
+        "the requests never used the whole pool at once: "
+        f"peak {gauges['refapp_db_pool_in_use_peak']:.0f} of {gauges['refapp_db_pool_max']:.0f}")
+    assert gauges["refapp_db_pool_waiting_peak"] > 0, "no request ever waited for the pool"

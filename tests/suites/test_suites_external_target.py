@@ -30,8 +30,8 @@ def test_ws_suite_against_an_external_target(postgres_db: Any, redis_db: Any,
     assert target["base_url"] == app.base_url
     assert {name for name, e in run.tests.items() if e["outcome"] == "passed"} == {
         "test_echo_round_trip", "test_broadcast_reaches_every_client",
-        "test_connect_disconnect_churn"}, run.explain()
-    assert not run.failing and len(run.passing) == 5, run.explain()
+        "test_echo_replies_are_intact", "test_connect_disconnect_churn"}, run.explain()
+    assert not run.failing and len(run.passing) == 7, run.explain()
     # no DB URL for an external target: the database suite names the option to pass
     skipped = [line for line in run.output.splitlines() if line.startswith("SKIPPED")]
     assert len(skipped) == 2, run.explain()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from refapp_client import StartApp
+from refapp_client import Client, StartApp
 
 from fixtures.refapp.launcher import REPO_ROOT, RefApp, RefAppError, start_refapp
 
@@ -91,6 +91,35 @@ def test_health_and_metrics(refapp: RefApp) -> None:
         assert '<html lang="en">' in page
         assert 'name="viewport"' in page
         assert 'data-testid="login-form"' in page
+
+    asyncio.run(scenario())
+
+
+def test_work_holds_pool_connections_and_metrics_show_the_concurrency(refapp: RefApp) -> None:
+    """``GET /api/work?db_ms=N`` holds one pooled connection for N ms; ``/metrics`` shows the
+    peak of connections in use, callers waiting for one and requests in flight."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(refapp.base_url, s).signup()
+            assert (await c.call("GET", "/api/work?db_ms=5000"))[0] == 400
+            assert (await c.call("GET", "/api/work?db_ms=x"))[0] == 400
+            assert (await c.call("GET", "/api/work?db_ms=10", token=""))[0] == 401
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(c.call("GET", "/api/work?db_ms=800")
+                                             for _ in range(40)))
+            elapsed = time.perf_counter() - started
+            async with s.get(refapp.url("/metrics")) as resp:
+                text = await resp.text()
+        assert all(status == 200 for status, _ in answers), answers
+        gauges = dict(line.split(" ", 1) for line in text.splitlines()
+                      if line.startswith(("refapp_db_pool_", "refapp_http_in_flight")))
+        # 40 requests of 800 ms on a pool of 30: 30 at once, the other 10 waited
+        assert float(gauges["refapp_db_pool_in_use_peak"]) == 30, gauges
+        assert float(gauges["refapp_db_pool_waiting_peak"]) >= 10, gauges
+        assert float(gauges["refapp_http_in_flight_peak"]) > 30, gauges
+        assert float(gauges["refapp_db_pool_in_use"]) == 0, gauges
+        assert elapsed >= 1.6  # two rounds of 800 ms
 
     asyncio.run(scenario())
 

@@ -195,3 +195,170 @@ def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
 def test_every_switch_is_tested_here() -> None:
     source = Path(__file__).read_text()
     assert [name for name in SWITCHES if f"{name}=" not in source] == []
+
+
+def test_login_any_password(start_app: StartApp) -> None:
+    app = start_app("login_any_password=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = Client(app.base_url, s)
+            body = {"username": "dave", "password": "password123"}
+            assert (await c.call("POST", "/api/auth/register", body))[0] == 201
+            wrong = {"username": "dave", "password": "not-the-password"}
+            assert (await c.call("POST", "/api/auth/login", wrong))[0] == 200
+            # an unknown user is still refused
+            assert (await c.call("POST", "/api/auth/login", {**wrong, "username": "x"}))[0] == 401
+
+    asyncio.run(scenario())
+
+
+def test_writes_skip_owner(start_app: StartApp) -> None:
+    app = start_app("writes_skip_owner=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            alice = await Client(app.base_url, s).signup()
+            bob = await Client(app.base_url, s).signup()
+            dep = await alice.deployment()
+            assert (await bob.call("GET", f"/api/deployments/{dep}"))[0] == 404  # reads: still
+            assert (await bob.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
+            assert (await bob.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
+            assert (await bob.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
+            assert (await bob.call("DELETE", f"/api/deployments/{dep}"))[0] == 204
+            assert (await alice.call("GET", f"/api/deployments/{dep}"))[0] == 404
+
+    asyncio.run(scenario())
+
+
+def test_stop_keeps_emitting(start_app: StartApp) -> None:
+    app = start_app("stop_keeps_emitting=1", env={"REFAPP_EMIT_INTERVAL_MS": "100"})
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            dep = await c.deployment()
+            ws = await c.ws(f"/ws/deployments/{dep}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            assert (await c.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
+            assert (await c.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
+            await receive_until(ws, lambda m: m.get("status") == "stopped")
+            line = await receive_until(ws, lambda m: m["type"] == "log", 2.0)
+            assert line["source"] == "app"
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_echo_truncate(start_app: StartApp) -> None:
+    app = start_app("echo_truncate=16")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s, s.ws_connect(app.ws_url("/ws/echo")) as ws:
+            await ws.send_str("a" * 40)
+            assert (await asyncio.wait_for(ws.receive(), 5)).data == "a" * 16
+            await ws.send_str("short")
+            assert (await asyncio.wait_for(ws.receive(), 5)).data == "short"
+
+    asyncio.run(scenario())
+
+
+def test_log_alter_rate(start_app: StartApp) -> None:
+    app = start_app("log_alter_rate=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            dep = await c.deployment()
+            ws = await c.ws(f"/ws/deployments/{dep}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            body = {"line": "hello world", "id": 7}
+            assert (await c.call("POST", f"/api/deployments/{dep}/logs", body))[0] == 202
+            event = await receive_until(ws, lambda m: m["type"] == "log")
+            assert event["line"] == "hello worl?" and event["meta"] == body
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_api_warmup_ms(start_app: StartApp) -> None:
+    app = start_app("api_warmup_ms=60000")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = Client(app.base_url, s)
+            assert (await c.call("GET", "/api/deployments"))[0] == 503
+            async with s.get(app.url("/health")) as resp:
+                assert resp.status == 200
+
+    asyncio.run(scenario())
+
+
+def test_api_tail_rate_and_ms(start_app: StartApp) -> None:
+    app = start_app("api_tail_rate=1,api_tail_ms=200")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = Client(app.base_url, s)
+            started = time.perf_counter()
+            assert (await c.call("GET", "/api/me"))[0] == 401
+            assert time.perf_counter() - started >= 0.2
+            started = time.perf_counter()
+            async with s.get(app.url("/health")) as resp:
+                assert resp.status == 200
+            assert time.perf_counter() - started < 0.2  # not an /api/* route
+
+    asyncio.run(scenario())
+
+
+def test_broadcast_tail_rate_and_ms(start_app: StartApp) -> None:
+    app = start_app("broadcast_tail_rate=1,broadcast_tail_ms=150")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            delays = await _broadcast_delays(app, s, 3)
+            assert all(d is not None and d >= 0.150 for d in delays), delays
+
+    asyncio.run(scenario())
+
+
+def test_log_stall_ms_and_every_ms(start_app: StartApp) -> None:
+    # a 400 ms stall every 500 ms: most deliveries wait, none waits longer than the stall
+    app = start_app("log_stall_ms=400,log_stall_every_ms=500")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(app.base_url, s).signup()
+            dep = await c.deployment()
+            ws = await c.ws(f"/ws/deployments/{dep}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            delays = []
+            for i in range(6):
+                started = time.perf_counter()
+                await c.call("POST", f"/api/deployments/{dep}/logs", {"line": f"l{i}"})
+                await receive_until(ws, lambda m, i=i: m.get("line") == f"l{i}")
+                delays.append(time.perf_counter() - started)
+                await asyncio.sleep(0.13)
+            assert sum(d >= 0.1 for d in delays) >= 3 and max(delays) < 2.0, delays
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_log_leak_rate(start_app: StartApp) -> None:
+    app = start_app("log_leak_rate=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            alice = await Client(app.base_url, s).signup()
+            bob = await Client(app.base_url, s).signup()
+            secret, own = await alice.deployment(), await bob.deployment()
+            ws = await bob.ws(f"/ws/deployments/{own}/logs")
+            await receive_until(ws, lambda m: m["type"] == "subscribed")
+            body = {"line": "alice's secret"}
+            assert (await alice.call("POST", f"/api/deployments/{secret}/logs", body))[0] == 202
+            leaked = await receive_until(ws, lambda m: m["type"] == "log")
+            assert (leaked["deployment_id"], leaked["line"]) == (secret, "alice's secret")
+            await ws.close()
+
+    asyncio.run(scenario())
