@@ -184,7 +184,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     function = pyfuncitem.obj
     if inspect.iscoroutinefunction(function):
         pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
-    run_iterations(pyfuncitem, function, spec.iterations)
+    run_iterations(pyfuncitem, function, spec.iterations, spec.criteria,
+                   get_settings(pyfuncitem.config).confidence)
     return True
 
 

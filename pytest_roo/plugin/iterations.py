@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -13,9 +13,40 @@ from pytest_roo.plugin.recording import get_recording
 __all__ = ["run_iterations"]
 
 
-def run_iterations(item: pytest.Function, function: Callable[..., Any], n: int) -> None:
+def cannot_pass(criteria: Sequence[str], failures: int, n: int, confidence: float) -> str | None:
+    """Why ``n`` iterations with ``failures`` failed ones can no longer PASS a success-rate
+    criterion among ``criteria`` (even if every remaining iteration passes), or None."""
+    from pytest_roo import slo
+    from pytest_roo.slo import confidence as bounds
+
+    for text in criteria:
+        criterion = slo.parse(text)
+        if criterion.stat not in ("success_rate", "error_rate"):
+            continue
+        good = n - failures
+        events = good if criterion.stat == "success_rate" else failures
+        judged = bounds.judge_rate(criterion.op, criterion.limit, events=events, trials=n,
+                                   confidence=confidence)
+        if judged.status != "pass":
+            return (f"stopped early: with {failures} failed, {n} iterations can no longer show "
+                    f"{criterion.text}")
+    return None
+
+
+def run_iterations(
+    item: pytest.Function,
+    function: Callable[..., Any],
+    n: int,
+    criteria: Sequence[str] = (),
+    confidence: float = 0.0,
+) -> None:
     """Call ``function`` with the test's fixture values ``n`` times and record one LoadResult
-    ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed."""
+    ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed.
+
+    Once a failure means the ``criteria``'s success rate can no longer PASS over ``n``
+    iterations, the rest are not run (the verdict on the iterations run is FAIL or
+    INCONCLUSIVE, never PASS): a broken flow costs a few iterations, not all of them.
+    """
     from pytest_roo.results.metrics import LoadResult
 
     kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
@@ -45,6 +76,11 @@ def run_iterations(item: pytest.Function, function: Callable[..., Any], n: int) 
             finally:
                 result.operations += 1
                 metric.record(time.perf_counter() - t0)
+            if result.error_count and index < n:
+                why = cannot_pass(criteria, result.error_count, n, confidence)
+                if why:
+                    result.info["stopped"] = f"{why} (after iteration {index} of {n})"
+                    break
     finally:
         result.duration = time.perf_counter() - started
         result.info["iterations_requested"] = n

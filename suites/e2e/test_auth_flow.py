@@ -1,5 +1,5 @@
 """Criterion: the auth flow (register -> log in -> dashboard) succeeds in at least 95 % of runs,
-on every engine x device of the matrix, 20 runs per cell, each in a fresh browser context."""
+on every engine x device of the matrix, 59 runs per cell (the fewest that can show ">= 95 %" at 95 % confidence), each in a fresh browser context."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def signed_in(page: Any) -> None:
     assert not error, f"sign-in failed: {error}"
 
 
-@pytest.mark.slo("success_rate >= 95%", iterations=20)
+@pytest.mark.slo("success_rate >= 95%", iterations=59)
+@pytest.mark.timeout(900)  # Firefox: about 5 s per run in a fresh context
 def test_register_login_dashboard(roo_new_context: Any) -> None:
     context = roo_new_context()
     page = context.new_page()

@@ -218,3 +218,27 @@ def test_never():
     assert any("SIGTERM" in note for note in tests["test_long"]["notes"])
     assert "test_never" not in tests
     assert junit.exists()
+
+
+def test_iterations_stop_once_the_rate_can_no_longer_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_it="""
+import pytest
+
+calls = []
+
+@pytest.mark.slo("success_rate >= 95%", iterations=20)
+def test_flow():
+    calls.append(1)
+    assert len(calls) not in (3, 5), "login failed"
+"""
+    )
+    report = pytester.path / "r.json"
+    result = pytester.runpytest(f"--roo-report-json={report}")
+    result.assert_outcomes(failed=1)
+    (entry,) = json.loads(report.read_text())["tests"]
+    (iterations,) = entry["results"]
+    # 18 of 20 cannot reach 95 %: the 15 iterations left are not run
+    assert iterations["operations"] == 5
+    assert iterations["info"]["stopped"].startswith("stopped early: with 2 failed, 20 iterations")
+    assert entry["verdicts"][0]["status"] == "fail"

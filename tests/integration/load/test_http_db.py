@@ -146,8 +146,10 @@ def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db) -> N
     from pytest_roo import slo
 
     result = DbLoad(postgres_db.url).query("select 1", clients=2, duration=1, rate="20000/s")
-    assert result.saturated is not None and "schedule not kept" in result.saturated
-    assert result.counters["late"] > 0.01 * result.counters["scheduled"]
+    # the generator falls behind: flagged by its schedule, or by its CPU when that saturates first
+    assert result.saturated is not None
+    assert "schedule not kept" in result.saturated or "saturated" in result.saturated
+    assert result.counters["late"] + result.counters["dropped"] > 0.05 * result.counters["scheduled"]
     assert not slo.evaluate(result, ["p95 < 10s"])[0].passed
 
 
