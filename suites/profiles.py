@@ -89,7 +89,8 @@ PROFILES: dict[str, Sizes] = {
         rt_subscribers=50, rt_log_rate=20, rt_status_users=50, rt_isolation_users=20,
         rt_isolation_rate=150, rt_duration=10,
         relay_devices=100, relay_rate=40, relay_duration=12, relay_reconnect_every=4,
-        workflow_users=20, workflow_rate=4, workflow_duration=12,
+        # ">= 99.9%" needs 2,995 clean journeys to PASS at 95 % confidence: 25/s for 122 s
+        workflow_users=40, workflow_rate=25, workflow_duration=122,
         warmup=2,
     ),
     "full": Sizes(
@@ -102,7 +103,7 @@ PROFILES: dict[str, Sizes] = {
         rt_subscribers=100, rt_log_rate=20, rt_status_users=50, rt_isolation_users=50,
         rt_isolation_rate=200, rt_duration=30,
         relay_devices=150, relay_rate=50, relay_duration=30, relay_reconnect_every=4,
-        workflow_users=40, workflow_rate=8, workflow_duration=30,
+        workflow_users=60, workflow_rate=25, workflow_duration=240,
         warmup=3,
     ),
 }

@@ -18,8 +18,7 @@ REALTIME = "suites/realtime/test_realtime.py"
 CASES = {
     # case: (paths, fault, {(test, criterion) that must fail}); the other tests must pass
     "db": (["suites/db"], "pool_size=2",
-           {("test_app_pool_under_200_concurrent_requests", "p95 < 1s"),
-            ("test_app_pool_under_200_concurrent_requests", "errors == 0")}),
+           {("test_app_pool_under_200_concurrent_requests", "p95 < 1s")}),
     "ws": (["suites/ws"], "echo_delay_ms=80", {("test_echo_round_trip", "p95 < 50ms")}),
     "api": (["suites/api", "--deselect", f"{API}::test_cold_start"], "slow_queries_ms=150",
             {("test_api_under_concurrent_users", "p95 < 100ms"),
@@ -90,6 +89,10 @@ def _is_latency(criterion: str) -> bool:
 #: standard profile's 3,000 requests to pass with 95 % confidence.
 CASE_PROFILES = {"api": "standard"}
 
+#: Criteria of the same test that the fault may break as well, depending on the machine: a pool
+#: of 2 makes requests wait seconds, and on a busy machine some of them time out.
+MAY_ALSO_FAIL = {"db": {("test_app_pool_under_200_concurrent_requests", "errors == 0")}}
+
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_suite_fails_on_its_fault(case: str, tmp_path: Path) -> None:
@@ -97,7 +100,7 @@ def test_suite_fails_on_its_fault(case: str, tmp_path: Path) -> None:
     run = run_suite(paths, tmp_path, faults=fault, profile=CASE_PROFILES.get(case, "smoke"))
     assert run.report, f"no JSON report written\n{run.explain()}"
     assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
-    assert run.failing == expected, (
+    assert expected <= run.failing <= expected | MAY_ALSO_FAIL.get(case, set()), (
         f"with {fault} expected exactly {sorted(expected)} to fail, got {sorted(run.failing)}"
         f"\n{run.explain()}")
     failed_tests = {name for name, entry in run.tests.items() if entry.get("outcome") == "failed"}

@@ -31,7 +31,8 @@ def resolve_one(spec: OptionSpec, source: str, raw: str) -> Settings:
 
 
 @pytest.mark.parametrize("spec", OPTIONS, ids=[spec.name for spec in OPTIONS])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(raw=texts, source=st.sampled_from(SOURCES))
 def test_every_value_resolves_or_is_a_clear_error(spec: OptionSpec, raw: str, source: str) -> None:
     try:
