@@ -66,7 +66,7 @@ def test_latency_accuracy_against_what_the_server_served(load_server, priority_p
     overshoot on a busy machine included): that log is the truth. The client runs in a process
     of its own at a modest open-model rate (100/s, far from saturation); both run with real-time
     scheduling where allowed (else nice -10), so other work on a shared machine does not delay
-    their wake-ups. The client's percentiles must match the server's within 10 % or 1 ms."""
+    their wake-ups. The client's p50 and p90 must match the server's within 10 % or 1 ms, p99 within 15 %."""
     import json
     import urllib.request
 
@@ -81,10 +81,12 @@ def test_latency_accuracy_against_what_the_server_served(load_server, priority_p
         served = np.array(json.loads(resp.read()))
     assert measured["errors"] == 0
     assert served.size == measured["count"] == 500
-    for p in (50, 90, 99):
+    # p99 of 500 rests on its 5 slowest: a late start or two (timed from the intended start,
+    # as they should be) moves it more than the body of the distribution
+    for p, share in ((50, 0.1), (90, 0.1), (99, 0.15)):
         truth = float(np.percentile(served, p))
         got = measured["p"][str(p)]
-        assert abs(got - truth) <= max(0.1 * truth, 0.001), (p, got, truth, measured)
+        assert abs(got - truth) <= max(share * truth, 0.001), (p, got, truth, measured)
 
 
 def test_db_load_queries_and_transactions(postgres_db) -> None:
