@@ -25,7 +25,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "artillery"
 #: stays at a few users per second on a 2-core machine shared with the generator.
 PHASES: dict[str, dict[str, tuple[float, float]]] = {
     "smoke": {"http": (4, 4), "ws": (4, 5)},
-    "standard": {"http": (10, 5), "ws": (10, 10)},
+    # standard: at least 299 operations per scenario, the fewest that can show error_rate < 1%
+    "standard": {"http": (12, 5), "ws": (10, 30)},
     "full": {"http": (30, 8), "ws": (30, 20)},
 }
 
