@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pytest_roo.faults.profiles import get_profile
 from pytest_roo.faults.toxics import DEFAULT_STREAM, Toxic, ToxicError, make_toxic
+from pytest_roo.redact import mask_url
 
 __all__ = [
     "FaultWindow",
@@ -76,15 +77,15 @@ def parse_upstream(value: str) -> Upstream:
             port = parts.port
         except ValueError:
             raise ValueError(
-                f"invalid upstream {_masked(text)!r}: the port must be a number between 1 and 65535"
+                f"invalid upstream {mask_url(text)!r}: the port must be a number between 1 and 65535"
             ) from None
         if not parts.hostname:
-            raise ValueError(f"invalid upstream {_masked(text)!r}: expected {UPSTREAM_FORMS}")
+            raise ValueError(f"invalid upstream {mask_url(text)!r}: expected {UPSTREAM_FORMS}")
         if port is None:
             port = DEFAULT_PORTS.get(parts.scheme.lower())
             if port is None:
                 raise ValueError(
-                    f"invalid upstream {_masked(text)!r}: no port given and none is known for "
+                    f"invalid upstream {mask_url(text)!r}: no port given and none is known for "
                     f"scheme {parts.scheme!r}; expected {UPSTREAM_FORMS}"
                 )
         return Upstream(parts.hostname, port, text)
@@ -94,12 +95,6 @@ def parse_upstream(value: str) -> Upstream:
         raise ValueError(f"invalid upstream {text!r}: expected {UPSTREAM_FORMS}")
     return Upstream(host, int(port_text))
 
-
-def _masked(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)).geturl()
 
 
 class ToxicHandle:

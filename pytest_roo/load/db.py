@@ -15,6 +15,7 @@ from typing import Any
 from pytest_roo.load.engine import LoadDriver, ProgressCallback
 from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Session
+from pytest_roo.redact import mask_url
 from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["DbLoad"]
@@ -158,16 +159,6 @@ class DbLoad(LoadDriver):
         return run_scenario(
             scenario, name=name, primary=primary, options=opts, clients=clients,
             duration=duration, rate=rate, stages=stages, think=think, model=model, http=False,
-            setup=setup, teardown=teardown, info={"url": _mask(url)},
+            setup=setup, teardown=teardown, info={"url": mask_url(url)},
         )
 
-
-def _mask(url: str) -> str:
-    """The URL with its password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

@@ -39,6 +39,7 @@ from pytest_roo.load.executor import (
 )
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import Workload, make_workload
+from pytest_roo.redact import mask_url
 from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["Command", "RedisLoad", "classify_redis", "mask_url"]
@@ -49,16 +50,6 @@ Command = Sequence[Any] | Callable[[int], Sequence[Any]]
 _NOTHING: Any = object()
 
 
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        host = parts.netloc.rsplit("@", 1)[1]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return url
 
 
 def classify_redis(exc: BaseException) -> str:
