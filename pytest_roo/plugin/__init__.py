@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -189,13 +190,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-def _payload_or_problem(recording: Recording) -> tuple[str | None, str]:
-    """The unsent payload, or (None, why) when a recorded object cannot be serialised: a
-    mistake in one test fails that test, it never ends the session."""
+def _payload_or_problem(
+    recording: Recording,
+) -> tuple[dict[str, Any] | None, str | None, str]:
+    """The unsent payload and its JSON text, or (None, None, why) when a recorded object cannot
+    be serialised: a mistake in one test fails that test, it never ends the session."""
     try:
-        return recording.unsent_payload(), ""
+        data = recording.unsent_payload()
+        return data, None if data is None else json.dumps(data), ""
     except Exception as exc:  # a result that cannot be written (bad info, overflow, ...)
-        return None, f"pytest-roo could not record this test's results: {type(exc).__name__}: {exc}"
+        return None, None, (
+            f"pytest-roo could not record this test's results: {type(exc).__name__}: {exc}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -205,11 +210,11 @@ def pytest_runtest_makereport(
     report = yield
     recording = item.stash.get(RECORDING_KEY, None)
     if recording is not None:
-        payload, problem = _payload_or_problem(recording)
+        payload, text, problem = _payload_or_problem(recording)
         if payload is not None:
-            setattr(report, PROPERTY, payload)
+            setattr(report, PROPERTY, text)
             # JUnit XML reads the teardown report's properties, made from the item's
-            junit = verdict_properties(json.loads(payload)["verdicts"], item.user_properties)
+            junit = verdict_properties(payload["verdicts"], item.user_properties)
             item.user_properties.extend(junit)
             if report.when == "teardown":
                 report.user_properties.extend(junit)

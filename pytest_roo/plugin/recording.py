@@ -9,8 +9,7 @@ marker's criteria are judged into it when the test body ends, verdicts of an exp
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -137,8 +136,8 @@ class Recording:
                 item=item, result=self.results[index], verdicts=verdicts
             )
 
-    def unsent_payload(self) -> str | None:
-        """What was recorded since the last call, as the JSON a test report carries."""
+    def unsent_payload(self) -> dict[str, Any] | None:
+        """What was recorded since the last call, JSON-ready, as a test report carries it."""
         results = self.results[self._sent_results :]
         verdicts = self.verdicts[self._sent_verdicts :]
         notes = self.notes[self._sent_notes :]
@@ -148,13 +147,11 @@ class Recording:
         self._sent_results = len(self.results)
         self._sent_verdicts = len(self.verdicts)
         self._sent_notes = len(self.notes)
-        return json.dumps(
-            {
-                "results": [r.to_dict() for r in results],
-                "verdicts": [v.to_dict() for _, v in verdicts],
-                "notes": notes,
-            }
-        )
+        return {
+            "results": [r.to_dict() for r in results],
+            "verdicts": [v.to_dict() for _, v in verdicts],
+            "notes": notes,
+        }
 
 
 def get_recording(item: pytest.Item) -> Recording:
