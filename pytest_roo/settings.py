@@ -35,6 +35,8 @@ SERVICE_BACKENDS = ("auto", "docker", "local", "external")
 ISOLATION_MODES = ("database", "transaction", "truncate")
 ENGINES = ("chromium", "firefox", "webkit")
 PROGRESS_MODES = ("auto", "on", "off")
+#: what a browser context's Playwright trace records
+TRACE_MODES = ("dom", "full", "off")
 DEVICE_ALIASES = ("desktop", "tablet", "mobile")
 
 
@@ -283,6 +285,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "Fail the session when fewer than this share of the browser matrix cells pass.",
                "PERCENT"),
     OptionSpec("headed", parse_bool, False, "Show browser windows.", "BOOL"),
+    OptionSpec("trace", parse_choice(TRACE_MODES), "dom",
+               "What the Playwright trace of every browser context records (kept for failures): "
+               "dom (DOM snapshots of every action), full (also a screenshot per action; about "
+               "1.9x slower runs in Firefox), off.", "|".join(TRACE_MODES)),
     # faults
     OptionSpec("toxiproxy", parse_url(("http", "https")), None,
                "Run fault_proxy proxies on this Toxiproxy server (its HTTP API, e.g. "
@@ -318,6 +324,7 @@ class Settings:
     browser_executables: Mapping[str, str] = dataclasses.field(default_factory=dict)
     matrix_min_success: float | None = None
     headed: bool = False
+    trace: str = "dom"
     toxiproxy: str | None = None
     # where each value came from: "cli", "env", "ini" or "default"
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)

@@ -39,7 +39,9 @@ class ContextFactory:
         context_args: keyword arguments of every ``Browser.new_context`` (device emulation,
             ``base_url``...); a call's own keyword arguments override them.
         title: trace title (the test id).
-        trace: record a Playwright trace of every context (kept only on failure).
+        trace: what the Playwright trace of every context records (kept only on failure):
+            ``"dom"`` (DOM snapshots), ``"full"`` (also screenshots), ``"off"``; ``True`` is
+            ``"dom"`` and ``False`` is ``"off"``.
     """
 
     def __init__(
@@ -48,13 +50,17 @@ class ContextFactory:
         context_args: Mapping[str, Any],
         *,
         title: str = "",
-        trace: bool = True,
+        trace: bool | str = "dom",
         default_timeout_ms: float = DEFAULT_TIMEOUT_MS,
     ) -> None:
         self.browser = browser
         self.context_args = dict(context_args)
         self.title = title
-        self.trace = trace
+        mode = {True: "dom", False: "off"}.get(trace, trace) if isinstance(trace, bool) else trace
+        if mode not in ("dom", "full", "off"):
+            raise ValueError(f"invalid trace={trace!r}: expected 'dom', 'full' or 'off'")
+        self.trace = mode != "off"
+        self.screenshots = mode == "full"
         self.default_timeout_ms = default_timeout_ms
         self._made: list[_Made] = []
 
@@ -68,7 +74,7 @@ class ContextFactory:
         made = _Made(len(self._made) + 1, context, fixture_owned)
         context.on("close", lambda _context: setattr(made, "closed", True))
         if self.trace:
-            start_trace(context, self.title)
+            start_trace(context, self.title, screenshots=self.screenshots)
         self._made.append(made)
         return context
 

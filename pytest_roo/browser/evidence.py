@@ -35,9 +35,11 @@ def slug(nodeid: str, limit: int = 120) -> str:
     return text
 
 
-def start_trace(context: BrowserContext, title: str) -> None:
-    """Start recording a trace (DOM snapshots and screenshots) of a new context."""
-    context.tracing.start(title=title, screenshots=True, snapshots=True, sources=False)
+def start_trace(context: BrowserContext, title: str, *, screenshots: bool = False) -> None:
+    """Start recording a trace of a new context: DOM snapshots of every action, and with
+    ``screenshots`` a screenshot per action too (the film strip; in Firefox over WebDriver BiDi
+    it makes a run about 1.7x slower, so it is opt-in: ``--roo-trace full``)."""
+    context.tracing.start(title=title, screenshots=screenshots, snapshots=True, sources=False)
 
 
 def drop_trace(context: BrowserContext) -> None:

@@ -94,3 +94,34 @@ def test_failure_evidence_is_a_screenshot_and_a_trace(
     finally:
         factory.close_all()
     assert factory.contexts == []
+
+
+@pytest.mark.parametrize("engine", ["chromium", "firefox"])
+def test_trace_modes_record_what_they_say(pool: BrowserPool, engine: str, tmp_path: Path) -> None:
+    """``--roo-trace``: dom keeps DOM snapshots without screenshots, full adds the screenshots,
+    off writes no trace at all (the failure screenshot is still taken)."""
+    browser = browser_or_skip(pool, engine)
+    contents: dict[str, list[str]] = {}
+    for mode in ("dom", "full", "off"):
+        factory = ContextFactory(browser, {}, title="modes", trace=mode)
+        try:
+            page = factory().new_page()
+            page.set_content("<button onclick='this.textContent=\"done\"'>go</button>")
+            page.click("button")
+            paths = factory.capture(tmp_path / mode)
+        finally:
+            factory.close_all()
+        names = [Path(p).name for p in paths]
+        assert names[0] == "context-1-page-1.png"
+        if mode == "off":
+            assert names == ["context-1-page-1.png"]
+            continue
+        with zipfile.ZipFile(paths[1]) as trace:
+            events = "".join(trace.read(n).decode("utf-8", "replace")
+                             for n in trace.namelist() if n.endswith(".trace"))
+            contents[mode] = trace.namelist()
+        assert '"frame-snapshot"' in events, mode
+        screencast = '"screencast-frame"' in events
+        assert screencast == (mode == "full"), (mode, sorted(set(contents[mode]))[:10])
+    with pytest.raises(ValueError, match="invalid trace='films': expected 'dom', 'full' or 'off'"):
+        ContextFactory(browser, {}, trace="films")
