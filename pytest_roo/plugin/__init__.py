@@ -41,9 +41,10 @@ pytest_plugins = [
 ]
 
 MARKERS = (
-    "slo(*criteria, iterations=None, abort_on_fail=False): criteria such as 'p95 < 50ms' that "
-    "every result the test records must meet; iterations=N runs the test N times and judges "
-    "its success_rate.",
+    "slo(*criteria, iterations=None, abort_on_fail=False, pool=None): criteria such as "
+    "'p95 < 50ms' that every result the test records must meet; iterations=N runs the test N "
+    "times and judges its success_rate; pool='matrix' judges that rate over the iterations of "
+    "every browser matrix cell together.",
 )
 
 
@@ -67,6 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     report = SessionReport(config)
     config.pluginmanager.register(report, "roo-session-report")
     report.install_sigterm()
+    from pytest_roo.plugin.pooling import PooledVerdicts
+
+    config.pluginmanager.register(PooledVerdicts(config), "roo-pooled-verdicts")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -160,6 +164,11 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     confidence = get_settings(item.config).confidence
     for result in subjects:
         judged = slo.evaluate(result, spec.criteria, confidence)
+        if spec.pool:
+            from pytest_roo.plugin.pooling import cell_verdicts
+
+            judged, notes = cell_verdicts(judged, stopped=bool(result.info.get("stopped")))
+            recording.notes.extend(n for n in notes if n not in recording.notes)
         recording.add_verdicts(result, judged)
         verdicts.extend(judged)
     if raise_on_failure and not all(v.passed for v in verdicts):
@@ -186,7 +195,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if inspect.iscoroutinefunction(function):
         pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
     run_iterations(pyfuncitem, function, spec.iterations, spec.criteria,
-                   get_settings(pyfuncitem.config).confidence)
+                   get_settings(pyfuncitem.config).confidence, pool=spec.pool)
     return True
 
 

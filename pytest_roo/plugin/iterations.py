@@ -39,6 +39,7 @@ def run_iterations(
     n: int,
     criteria: Sequence[str] = (),
     confidence: float = 0.0,
+    pool: str | None = None,
 ) -> None:
     """Call ``function`` with the test's fixture values ``n`` times and record one LoadResult
     ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed.
@@ -46,11 +47,25 @@ def run_iterations(
     Once a failure means the ``criteria``'s success rate can no longer PASS over ``n``
     iterations, the rest are not run (the verdict on the iterations run is FAIL or
     INCONCLUSIVE, never PASS): a broken flow costs a few iterations, not all of them.
+
+    With ``pool="matrix"`` ``n`` is the size of the whole pool: each of its C cells runs
+    ceil(n / C) iterations and the rate is judged over all of them together
+    (:mod:`pytest_roo.plugin.pooling`); the result carries its pool, and a cell stops early
+    only once its own failures mean the pooled rate can no longer PASS.
     """
     from pytest_roo.results.metrics import LoadResult
 
     kwargs = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
     result = LoadResult(name="iterations", info={"kind": "iterations", "failures": []})
+    total = n
+    if pool == "matrix":
+        from pytest_roo.plugin.pooling import is_rate, pool_key, pool_size
+
+        cells = pool_size(item)
+        n = -(-total // cells)  # the pool's n iterations shared by its cells, rounded up
+        total = n * cells
+        result.info["pool"] = {"key": pool_key(item), "cells": cells,
+                               "criteria": [c for c in criteria if is_rate(c)]}
     metric = result.metric("iteration")
     recording = get_recording(item)
     started = time.perf_counter()
@@ -77,8 +92,10 @@ def run_iterations(
                 result.operations += 1
                 metric.record(time.perf_counter() - t0)
             if result.error_count and index < n:
-                why = cannot_pass(criteria, result.error_count, n, confidence)
+                why = cannot_pass(criteria, result.error_count, total, confidence)
                 if why:
+                    if total != n:
+                        why += f" pooled over the matrix's {total // n} cells"
                     result.info["stopped"] = f"{why} (after iteration {index} of {n})"
                     break
     finally:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
 
-SLO_KWARGS = ("iterations", "abort_on_fail")
+SLO_KWARGS = ("iterations", "abort_on_fail", "pool")
+#: ``pool=``: over what the rate criteria of an iterating test are judged
+POOLS = ("matrix",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,9 @@ class SloSpec:
     criteria: tuple[str, ...]
     iterations: int | None = None
     abort_on_fail: bool = False
+    #: ``"matrix"``: rate criteria judged over the iterations of every cell of the browser
+    #: matrix together (see :mod:`pytest_roo.plugin.pooling`); None: over this test's own
+    pool: str | None = None
 
 
 SLO_SPEC_KEY = pytest.StashKey[SloSpec]()
@@ -49,6 +54,7 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
     criteria: list[str] = []
     iterations: int | None = None
     abort_on_fail = False
+    pool: str | None = None
     for marker in markers:
         unknown = sorted(set(marker.kwargs) - set(SLO_KWARGS))
         if unknown:
@@ -82,11 +88,27 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
             if not isinstance(value, bool):
                 raise ValueError(f"@pytest.mark.slo(abort_on_fail={value!r}): expected True or False")
             abort_on_fail = abort_on_fail or value
+        if "pool" in marker.kwargs:
+            value = marker.kwargs["pool"]
+            if value not in POOLS:
+                raise ValueError(f"@pytest.mark.slo(pool={value!r}): expected one of "
+                                 f"{', '.join(map(repr, POOLS))}")
+            pool = pool or value
+    if pool is not None and iterations is None:
+        raise ValueError(
+            f"@pytest.mark.slo(pool={pool!r}) pools the iterations of the matrix cells: give "
+            "iterations=N as well"
+        )
+    if pool == "matrix" and "roo_cell" not in getattr(item, "fixturenames", ()):
+        raise ValueError(
+            "@pytest.mark.slo(pool='matrix') needs a browser matrix test (one that uses "
+            "roo_page, roo_context or roo_new_context)"
+        )
     if not criteria:
         raise ValueError(
             "@pytest.mark.slo needs at least one criterion, e.g. @pytest.mark.slo('p95 < 50ms')"
         )
-    return SloSpec(tuple(criteria), iterations, abort_on_fail)
+    return SloSpec(tuple(criteria), iterations, abort_on_fail, pool)
 
 
 def get_slo_spec(item: pytest.Item) -> SloSpec | None:

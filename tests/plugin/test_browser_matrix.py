@@ -312,3 +312,120 @@ def test_matrix_outcomes_reach_the_xdist_controller(pytester: pytest.Pytester, e
     matrix = json.loads(Path(report).read_text())["sections"]["matrix"]
     assert len(matrix["cells"]) == 6
     assert {c["outcome"] for c in matrix["cells"]} == {"pass", "fail", "skip"}
+
+
+POOLED = """
+import pytest
+
+@pytest.mark.slo("success_rate >= 95%", iterations=59, pool="matrix")
+def test_flow(roo_cell):
+    pass
+
+FAILS = {"firefox": {7}}
+COUNT = {}
+
+@pytest.mark.slo("success_rate >= 95%", iterations=60, pool="matrix")
+@pytest.mark.parametrize("role", ["admin"])
+def test_flaky_in_one_engine(role, roo_cell):
+    name = roo_cell.engine.name
+    COUNT[name] = COUNT.get(name, 0) + 1
+    assert COUNT[name] not in FAILS.get(name, ()), f"{name} failed in iteration {COUNT[name]}"
+
+@pytest.mark.slo("success_rate >= 95%", iterations=30)
+def test_unpooled(roo_cell):
+    pass
+"""
+
+
+def _entry(data: dict[str, object], suffix: str) -> dict[str, object]:
+    tests = data["tests"]
+    assert isinstance(tests, list)
+    matches = [t for t in tests if str(t["nodeid"]).endswith(suffix)]
+    assert len(matches) == 1, [t["nodeid"] for t in tests]
+    return matches[0]  # type: ignore[no-any-return]
+
+
+def test_pool_matrix_judges_the_rate_over_every_cell(
+    pytester: pytest.Pytester, engines: list[str]
+) -> None:
+    """30 clean runs per cell cannot show ">= 95%" alone (INCONCLUSIVE), 2 x 30 pooled can
+    (iterations=59 is the pool's size: 30 per cell); one failure in one engine makes the pool
+    fail, and that cell with it."""
+    pytester.makepyfile(test_pool=POOLED)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*engines, "--roo-browsers=chromium,firefox,webkit", "-v",
+                                f"--roo-report-json={report}")
+    result.stdout.fnmatch_lines_random([
+        "*test_flow[[]chromium-Desktop Chrome[]] PASSED*",
+        "*test_flow[[]firefox-Desktop Chrome[]] PASSED*",
+        "*test_flaky_in_one_engine[[]chromium-Desktop Chrome-admin[]] PASSED*",
+        "*test_flaky_in_one_engine[[]firefox-Desktop Chrome-admin[]] FAILED*",
+        "*test_unpooled[[]chromium-Desktop Chrome[]] FAILED*",
+    ])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = json.loads(report.read_text())
+
+    pooled = _entry(data, "test_pool.py::test_flow [pooled over 2 cells]")
+    assert pooled["outcome"] == "passed"
+    (verdict,) = pooled["verdicts"]  # type: ignore[misc]
+    assert verdict["status"] == "pass" and verdict["samples"] == 60
+    cell = _entry(data, "test_flow[chromium-Desktop Chrome]")
+    assert cell["verdicts"] == []  # the rate is judged in the pool, not per cell
+    assert any("judged over the whole matrix" in n for n in cell["notes"])  # type: ignore[attr-defined]
+
+    flaky = _entry(data, "test_flaky_in_one_engine[admin] [pooled over 2 cells]")
+    assert flaky["outcome"] == "failed"
+    (verdict,) = flaky["verdicts"]  # type: ignore[misc]
+    assert verdict["status"] != "pass"
+    # the failing cell stopped at its failure: 59 of 60 can no longer show 95 %
+    assert verdict["samples"] == 30 + 7
+    firefox = _entry(data, "test_flaky_in_one_engine[firefox-Desktop Chrome-admin]")
+    (result_data,) = firefox["results"]  # type: ignore[misc]
+    assert "pooled over the matrix's 2 cells" in result_data["info"]["stopped"]
+
+    unpooled = _entry(data, "test_unpooled[chromium-Desktop Chrome]")
+    assert [v["status"] for v in unpooled["verdicts"]] == ["inconclusive"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("marker", "message"), [
+    ("pool='matrix'", "give iterations=N as well"),
+    ("iterations=3, pool='cells'", "pool='cells'): expected one of 'matrix'"),
+])
+def test_pool_marker_errors(
+    pytester: pytest.Pytester, engines: list[str], marker: str, message: str
+) -> None:
+    pytester.makepyfile(f"""
+import pytest
+
+@pytest.mark.slo("success_rate >= 95%", {marker})
+def test_a(roo_cell):
+    pass
+""")
+    result = pytester.runpytest(*engines, "--roo-browsers=chromium")
+    result.stdout.fnmatch_lines([f"*{message}*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_pool_of_one_cell_runs_every_iteration_there(
+    pytester: pytest.Pytester, engines: list[str]
+) -> None:
+    pytester.makepyfile(test_pool=POOLED)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(*engines, "--roo-browsers=chromium", "-k", "test_flow",
+                                f"--roo-report-json={report}")
+    assert result.ret == pytest.ExitCode.OK
+    pooled = _entry(json.loads(report.read_text()), "test_flow [pooled over 1 cell]")
+    assert [(v["status"], v["samples"]) for v in pooled["verdicts"]] == [("pass", 59)]  # type: ignore[attr-defined]
+
+
+def test_pool_needs_a_matrix_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+import pytest
+
+@pytest.mark.slo("success_rate >= 95%", iterations=3, pool="matrix")
+def test_a():
+    pass
+""")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*pool='matrix') needs a browser matrix test*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
