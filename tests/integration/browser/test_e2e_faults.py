@@ -70,3 +70,16 @@ def test_logins_failing_ten_percent_fail_the_auth_rate(tmp_path: Path) -> None:
     assert rates and not any(v["passed"] for v in rates), run.explain()
     assert {c["outcome"] for c in run.cells.values()} >= {"fail"}, run.explain()
     assert "sign-in failed: " in run.output, run.explain()
+
+
+def test_api_errors_fail_the_lifecycle_rate(tmp_path: Path) -> None:
+    """5 % of API calls answered 500: a lifecycle run makes about eight of them, so about a third
+    of runs break, and the pooled ">= 90 %" over 29 runs (15 per cell) fails at the first."""
+    run = run_e2e(tmp_path, "test_deployment_lifecycle.py", "api_error_rate=0.05", "chromium",
+                  "--roo-devices", "desktop,mobile")
+    assert run.returncode == 1, run.explain()
+    pooled = run.verdicts("test_create_start_logs_stop_delete [pooled over 2 cells]")
+    assert [v["criterion"] for v in pooled] == ["success_rate >= 90%"], run.explain()
+    assert not pooled[0]["passed"], run.explain()
+    assert {c["outcome"] for c in run.cells.values()} >= {"fail"}, run.explain()
+    assert "injected failure (api_error_rate)" in run.output or "500" in run.output, run.explain()
