@@ -41,9 +41,10 @@ pytest_plugins = [
 ]
 
 MARKERS = (
-    "slo(*criteria, iterations=None, abort_on_fail=False): criteria such as 'p95 < 50ms' that "
-    "every result the test records must meet; iterations=N runs the test N times and judges "
-    "its success_rate.",
+    "slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False): criteria such "
+    "as 'p95 < 50ms' that every result the test records must meet; iterations=N runs the test "
+    "N times and judges its success_rate; iterations='auto' runs it until the rate criteria "
+    "are decided (sequentially, at the stated confidence), at most max_iterations (600).",
 )
 
 
@@ -160,6 +161,10 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     confidence = get_settings(item.config).confidence
     for result in subjects:
         judged = slo.evaluate(result, spec.criteria, confidence)
+        if spec.iterations == "auto":
+            from pytest_roo.plugin.iterations import sequential_verdicts
+
+            judged = sequential_verdicts(result, judged)
         recording.add_verdicts(result, judged)
         verdicts.extend(judged)
     if raise_on_failure and not all(v.passed for v in verdicts):
@@ -186,7 +191,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if inspect.iscoroutinefunction(function):
         pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
     run_iterations(pyfuncitem, function, spec.iterations, spec.criteria,
-                   get_settings(pyfuncitem.config).confidence)
+                   get_settings(pyfuncitem.config).confidence, max_iterations=spec.max_iterations)
     return True
 
 

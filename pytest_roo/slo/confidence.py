@@ -698,6 +698,53 @@ class SequentialRate:
                 return n
         return None
 
+    def bounds(self, events: int, trials: int) -> tuple[float, float]:
+        """(lower, upper) bounds of the criterion's rate after ``trials`` iterations, at the
+        nominal levels the decisions use: the bound on the pass side at ``1 - nominal_alpha_pass``,
+        the other at ``1 - nominal_alpha_fail``. ``decide`` says pass exactly when the pessimistic
+        one clears the limit and fail when the optimistic one violates it (up to rounding)."""
+        _check_counts(events, trials)
+        if trials == 0:
+            return 0.0, 1.0
+        good = trials - events if self._flip else events
+        lower = clopper_pearson_bounds(good, trials, 1.0 - self.nominal_alpha_pass)[0]
+        upper = clopper_pearson_bounds(good, trials, 1.0 - self.nominal_alpha_fail)[1]
+        if self._flip:  # back from the good count to the rate the criterion names
+            return 1.0 - upper, 1.0 - lower
+        return lower, upper
+
+    def judge(self, events: int, trials: int) -> Judgement:
+        """The verdict when iterations stop after ``trials``: ``pass`` or ``fail`` as
+        :meth:`decide` says, ``inconclusive`` otherwise (the maximum was reached, or the run
+        ended before it).
+
+        ``bound`` is the pessimistic bound at the nominal level, ``confidence`` the stated
+        (overall) one. For an inconclusive verdict ``more_samples`` is how many more iterations
+        would decide if the observed rate holds, computed with the current nominal levels: a
+        larger ``max_iterations`` has more looks and so slightly smaller levels, which makes
+        this a lower estimate ("at least about").
+        """
+        decision = self.decide(events, trials)
+        status: Status = decision if decision in ("pass", "fail") else "inconclusive"
+        lower, upper = self.bounds(events, trials)
+        estimate = events / trials if trials else math.nan
+        lower, upper = min(lower, estimate), max(upper, estimate)
+        bound = upper if self._flip else lower
+        more: int | None = None
+        if status == "inconclusive" and trials > 0:
+            share = events / trials
+
+            def status_at(size: int) -> Status:
+                hits = min(size, max(0, round(share * size)))
+                good = size - hits if self._flip else hits
+                lo = clopper_pearson_bounds(good, size, 1.0 - self.nominal_alpha_pass)[0]
+                hi = clopper_pearson_bounds(good, size, 1.0 - self.nominal_alpha_fail)[1]
+                return decide(">=", 1.0 - self.limit if self._flip else self.limit,
+                              good / size, lo, hi)
+
+            more = samples_to_decide(trials, status_at, limit=max(trials * 1000, 10**6))
+        return Judgement(status, estimate, lower, upper, bound, self.confidence, trials, more)
+
     def thresholds(self, trials: int) -> tuple[int, int]:
         """(pass at >= this many good iterations, fail at <= this many) after ``trials``; the
         "good" count is successes for a lower limit and non-events for an upper limit."""
