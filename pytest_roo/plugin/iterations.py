@@ -144,18 +144,17 @@ class SequentialStop:
             if judged.status != "inconclusive":
                 level = plan.nominal_alpha_pass if judged.status == "pass" else \
                     plan.nominal_alpha_fail
-                reason = (f"sequential: decided after {trials} of at most {max_iterations} "
-                          f"iterations (a bound at {1 - level:.2%} per look keeps "
-                          f"{plan.confidence:.0%} over all looks)")
+                reason = (f"sequential: after {trials} of at most {max_iterations} iterations, "
+                          f"a {1 - level:.2%} bound per look keeps {plan.confidence:.0%} overall")
             elif runs < max_iterations:
                 reason = (f"inconclusive: not decided when the iterations stopped after {runs} "
                           f"of at most {max_iterations}")
             elif judged.more_samples is None:
-                reason = (f"inconclusive after {runs} iterations (max_iterations): the rate sits "
-                          "so close to the limit that more iterations would not decide")
+                reason = (f"inconclusive at max_iterations={runs}: on the limit, more "
+                          "iterations would not decide")
             else:
-                reason = (f"inconclusive after {runs} iterations (max_iterations): at least "
-                          f"about {judged.more_samples:,} more would decide if the rate holds "
+                reason = (f"inconclusive at max_iterations={runs}: at least about "
+                          f"{judged.more_samples:,} more would decide if the rate holds "
                           f"(max_iterations={runs + judged.more_samples:,})")
             entries.append({
                 "criterion": text,

@@ -54,7 +54,7 @@ def test_a_flow_failing_one_in_five_fails_early() -> None:
     entry = _entry(result, "success_rate >= 95%")
     assert entry["status"] == "fail" and entry["events"] == 24
     assert entry["bound"] < 0.95  # the optimistic bound at the nominal level misses the limit
-    assert "decided after 30 of at most 600" in entry["reason"]
+    assert entry["reason"].startswith("sequential: after 30 of at most 600 iterations")
 
 
 def test_a_random_twenty_percent_failure_fails_long_before_the_maximum() -> None:
@@ -160,7 +160,7 @@ def test_sequential_verdicts_replace_the_fixed_sample_ones() -> None:
     assert fixed[0].status == "pass"
     judged = sequential_verdicts(result, fixed)
     assert (judged[0].status, judged[0].passed, judged[0].samples) == ("inconclusive", False, 300)
-    assert judged[0].reason.startswith("inconclusive after 300 iterations")
+    assert judged[0].reason.startswith("inconclusive at max_iterations=300")
     assert judged[1] is fixed[1]  # not a rate: judged as before
 
 
