@@ -146,7 +146,12 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     benchmark = getattr(item, "funcargs", {}).get("benchmark")
     if not subjects and benchmark is not None and not spec.iterations:
         # the marker judges pytest-benchmark's rounds when the test recorded nothing else
-        result = slo.as_result(benchmark)  # NothingMeasured when benchmarking is disabled
+        try:
+            result = slo.as_result(benchmark)  # NothingMeasured when benchmarking is disabled
+        except (slo.NothingMeasured, TypeError):
+            if raise_on_failure:
+                raise
+            return  # the test failed on its own: that error is the one to show
         recording.add_result(result)
         subjects = [result]
     if not subjects:
