@@ -186,3 +186,34 @@ def test_what_cannot_be_decided_is_refused_with_the_reason(
 def test_the_least_maximum_named_in_the_error_is_enough() -> None:
     plans = sequential_plans(["success_rate >= 95%"], 0.95, 59)
     assert plans["success_rate >= 95%"][1].pass_after_clean_runs == 59
+
+
+def test_exact_operating_characteristics() -> None:
+    plan = SequentialRate(">=", 0.95, max_iterations=600)
+    assert plan.operating_characteristics(1.0) == (1.0, 0.0, 89.0)
+    on_limit = plan.operating_characteristics(0.95)
+    assert on_limit[0] <= 0.05 and on_limit[1] <= 0.05  # both errors within alpha, exactly
+    passed, failed, mean = plan.operating_characteristics(0.80)
+    assert failed > 0.9999 and mean == pytest.approx(27, abs=0.5)
+    # an upper limit on errors is the mirror image of a lower limit on successes
+    errors = SequentialRate("<=", 0.05, max_iterations=600)
+    assert errors.operating_characteristics(0.20) == pytest.approx((passed, failed, mean))
+    with pytest.raises(ValueError, match="rate must lie in"):
+        plan.operating_characteristics(1.5)
+
+
+def test_exact_characteristics_agree_with_a_simulation() -> None:
+    import numpy as np
+
+    plan = SequentialRate(">=", 0.95, max_iterations=300)
+    rng = np.random.default_rng(3)
+    good = np.cumsum(rng.random((4000, 300)) < 0.97, axis=1)
+    looks = range(1, 301)
+    passes = good >= np.array([plan.thresholds(n)[0] for n in looks])
+    fails = good <= np.array([plan.thresholds(n)[1] for n in looks])
+    decided = passes | fails
+    first = np.where(decided.any(axis=1), decided.argmax(axis=1), 299)
+    simulated_pass = float((decided.any(axis=1) & passes[np.arange(4000), first]).mean())
+    exact_pass, _, exact_mean = plan.operating_characteristics(0.97)
+    assert simulated_pass == pytest.approx(exact_pass, abs=0.03)  # 4000 runs: SE about 0.008
+    assert float((first + 1).mean()) == pytest.approx(exact_mean, rel=0.03)
