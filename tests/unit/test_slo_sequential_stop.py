@@ -145,7 +145,7 @@ def test_the_early_fail_keeps_its_confidence_where_a_bound_per_look_does_not() -
                 hi = mid - 1
         return lo
 
-    assert _crossing(0.95, max_n, naive) > 0.15
+    assert _crossing(0.95, max_n, naive) > 0.2  # computed: 0.211 (0.250 over 600 looks)
     corrected = _crossing(0.95, max_n, lambda n: plan.thresholds(n)[1])
     assert corrected <= 0.05
     assert plan.nominal_alpha_fail < 0.01  # the per-look level behind it
