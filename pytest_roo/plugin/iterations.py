@@ -124,9 +124,10 @@ class SequentialStop:
             if text in self.decided:
                 continue
             events = _events(criterion, index, result.error_count)
-            if plan.decide(events, index) in ("pass", "fail"):
+            decision = plan.decide(events, index)
+            if decision in ("pass", "fail"):
                 self.decided[text] = (events, index)
-                if plan.decide(events, index) == "fail":
+                if decision == "fail":
                     failed.append(text)
         if failed:
             return f"{' and '.join(failed)} decided FAIL after {index} iterations"

@@ -74,3 +74,10 @@ def test_sub_microsecond_values_are_shown_in_nanoseconds() -> None:
     assert format_duration(117e-9) == "117 ns"
     assert format_duration(2.5e-6) == "2.50 us"
     assert format_duration(0.0) == "0 us"
+
+
+def test_the_html_report_draws_nanosecond_metrics_at_their_scale() -> None:
+    from pytest_roo.report.html import result_figures
+
+    figures = result_figures(_rounds([40_000.0] * 20).to_dict())  # 40 us, kept in ns
+    assert set(figures["spectrum"]["series"]["round"]) == {0.04}  # milliseconds, not 40
