@@ -121,3 +121,31 @@ def test_auto_needs_a_confidence(pytester: pytest.Pytester, monkeypatch: pytest.
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*iterations=\"auto\") needs a confidence above 0, got 0.0*"])
+
+
+def test_auto_on_a_class_merges_with_the_criteria_of_its_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        calls = []
+
+        @pytest.mark.slo(iterations="auto", max_iterations=100)
+        class TestFlow:
+            @pytest.mark.slo("success_rate >= 90%")
+            def test_clean(self):
+                calls.append(1)
+
+            @pytest.mark.slo("success_rate >= 90%", iterations=59)
+            def test_conflict(self):
+                pass
+
+        def test_counts():
+            assert len(calls) == 37  # a clean flow shows 90 % after 37 looks of at most 100
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*iterations=...) is given twice with different values (59 and 'auto'); keep one*",
+    ])
