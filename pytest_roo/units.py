@@ -115,7 +115,9 @@ def format_duration(seconds: float | None) -> str:
         return f"{_sig3(seconds)} s"
     if magnitude >= 1e-3:
         return f"{_sig3(seconds * 1e3)} ms"
-    return f"{_sig3(seconds * 1e6)} us"
+    if magnitude >= 1e-6 or magnitude == 0.0:
+        return f"{_sig3(seconds * 1e6)} us"
+    return f"{_sig3(seconds * 1e9)} ns"  # pytest-benchmark's sub-microsecond calls
 
 
 def format_percent(fraction: float | None) -> str:

@@ -41,10 +41,12 @@ pytest_plugins = [
 ]
 
 MARKERS = (
-    "slo(*criteria, iterations=None, abort_on_fail=False, pool=None): criteria such as "
-    "'p95 < 50ms' that every result the test records must meet; iterations=N runs the test N "
-    "times and judges its success_rate; pool='matrix' judges that rate over the iterations of "
-    "every browser matrix cell together.",
+    "slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False, pool=None): "
+    "criteria such as 'p95 < 50ms' that every result the test records must meet; iterations=N "
+    "runs the test N times and judges its success_rate; iterations='auto' runs it until the "
+    "rate criteria are decided (sequentially, at the stated confidence), at most max_iterations "
+    "(600); pool='matrix' judges that rate over the iterations of every browser matrix cell "
+    "together.",
 )
 
 
@@ -149,7 +151,12 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     benchmark = getattr(item, "funcargs", {}).get("benchmark")
     if not subjects and benchmark is not None and not spec.iterations:
         # the marker judges pytest-benchmark's rounds when the test recorded nothing else
-        result = slo.as_result(benchmark)  # NothingMeasured when benchmarking is disabled
+        try:
+            result = slo.as_result(benchmark)  # NothingMeasured when benchmarking is disabled
+        except (slo.NothingMeasured, TypeError):
+            if raise_on_failure:
+                raise
+            return  # the test failed on its own: that error is the one to show
         recording.add_result(result)
         subjects = [result]
     if not subjects:
@@ -164,6 +171,10 @@ def _judge_marker(item: pytest.Item, recording: Recording, raise_on_failure: boo
     confidence = get_settings(item.config).confidence
     for result in subjects:
         judged = slo.evaluate(result, spec.criteria, confidence)
+        if spec.iterations == "auto":
+            from pytest_roo.plugin.iterations import sequential_verdicts
+
+            judged = sequential_verdicts(result, judged)
         if spec.pool:
             from pytest_roo.plugin.pooling import cell_verdicts
 
@@ -195,7 +206,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if inspect.iscoroutinefunction(function):
         pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
     run_iterations(pyfuncitem, function, spec.iterations, spec.criteria,
-                   get_settings(pyfuncitem.config).confidence, pool=spec.pool)
+                   get_settings(pyfuncitem.config).confidence,
+                   max_iterations=spec.max_iterations, pool=spec.pool)
     return True
 
 

@@ -9,7 +9,7 @@ marker's criteria are judged into it when the test body ends, verdicts of an exp
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -17,9 +17,14 @@ if TYPE_CHECKING:
     from pytest_roo.results.metrics import LoadResult
     from pytest_roo.results.verdict import Verdict
 
-__all__ = ["SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
+__all__ = [
+    "DEFAULT_MAX_ITERATIONS",
+    "SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
 
-SLO_KWARGS = ("iterations", "abort_on_fail", "pool")
+SLO_KWARGS = ("iterations", "max_iterations", "abort_on_fail", "pool")
+#: ``iterations="auto"`` stops at this many iterations when no ``max_iterations`` is given: enough
+#: for "success_rate >= 95%" (a clean flow passes after 89) and ">= 99%" (after 342)
+DEFAULT_MAX_ITERATIONS = 600
 #: ``pool=``: over what the rate criteria of an iterating test are judged
 POOLS = ("matrix",)
 
@@ -29,8 +34,11 @@ class SloSpec:
     """Every ``slo`` marker of a test (function, class, module) merged and validated."""
 
     criteria: tuple[str, ...]
-    iterations: int | None = None
+    #: a fixed count, "auto" (until the rate criteria are decided), or None (run once)
+    iterations: int | Literal["auto"] | None = None
     abort_on_fail: bool = False
+    #: the most iterations "auto" runs (None for a fixed count)
+    max_iterations: int | None = None
     #: ``"matrix"``: rate criteria judged over the iterations of every cell of the browser
     #: matrix together (see :mod:`pytest_roo.plugin.pooling`); None: over this test's own
     pool: str | None = None
@@ -52,7 +60,8 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
     if not markers:
         return None
     criteria: list[str] = []
-    iterations: int | None = None
+    iterations: int | Literal["auto"] | None = None
+    max_iterations: int | None = None
     abort_on_fail = False
     pool: str | None = None
     for marker in markers:
@@ -73,16 +82,31 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
                 criteria.append(arg)
         if "iterations" in marker.kwargs:
             value = marker.kwargs["iterations"]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if value != "auto" and (isinstance(value, bool) or not isinstance(value, int)
+                                    or value < 1):
                 raise ValueError(
-                    f"@pytest.mark.slo(iterations={value!r}): expected a whole number >= 1"
+                    f"@pytest.mark.slo(iterations={value!r}): expected a whole number >= 1 "
+                    "or \"auto\" (run until the rate criteria are decided)"
                 )
             if iterations is not None and value != iterations:
                 raise ValueError(
                     f"@pytest.mark.slo(iterations=...) is given twice with different values "
-                    f"({iterations} and {value}); keep one"
+                    f"({iterations!r} and {value!r}); keep one"
                 )
             iterations = value
+        if "max_iterations" in marker.kwargs:
+            value = marker.kwargs["max_iterations"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"@pytest.mark.slo(max_iterations={value!r}): expected a whole number >= 1 "
+                    "(the most iterations iterations=\"auto\" runs)"
+                )
+            if max_iterations is not None and value != max_iterations:
+                raise ValueError(
+                    f"@pytest.mark.slo(max_iterations=...) is given twice with different values "
+                    f"({max_iterations} and {value}); keep one"
+                )
+            max_iterations = value
         if "abort_on_fail" in marker.kwargs:
             value = marker.kwargs["abort_on_fail"]
             if not isinstance(value, bool):
@@ -108,7 +132,24 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
         raise ValueError(
             "@pytest.mark.slo needs at least one criterion, e.g. @pytest.mark.slo('p95 < 50ms')"
         )
-    return SloSpec(tuple(criteria), iterations, abort_on_fail, pool)
+    if max_iterations is not None and iterations != "auto":
+        raise ValueError(
+            f"@pytest.mark.slo(max_iterations={max_iterations}) goes with iterations=\"auto\" "
+            f"only (got iterations={iterations!r}); a fixed count is already its own maximum"
+        )
+    if pool is not None and iterations == "auto":
+        raise ValueError(
+            f"@pytest.mark.slo(pool={pool!r}) needs a fixed iterations=N (the size of the pool), "
+            "not iterations=\"auto\""
+        )
+    if iterations == "auto":
+        max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS
+        from pytest_roo.plugin.iterations import sequential_plans
+        from pytest_roo.plugin.options import get_settings
+
+        # raises ValueError naming what cannot be decided sequentially
+        sequential_plans(criteria, get_settings(item.config).confidence, max_iterations)
+    return SloSpec(tuple(criteria), iterations, abort_on_fail, max_iterations, pool)
 
 
 def get_slo_spec(item: pytest.Item) -> SloSpec | None:

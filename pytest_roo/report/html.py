@@ -78,7 +78,8 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
     for name, body in (result.get("metrics") or {}).items():
         encoded = body.get("hdr") if isinstance(body, Mapping) else None
         if encoded:
-            histograms[name] = LatencyMetric.decode(name, encoded).histogram
+            unit = str(body.get("unit") or "us")
+            histograms[name] = LatencyMetric.decode(name, encoded, unit).microsecond_histogram()
     info = result.get("info") or {}
     resources = info.get("resources") if isinstance(info, Mapping) else None
     return {

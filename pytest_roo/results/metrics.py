@@ -1,6 +1,8 @@
 """The result model: LoadResult and its HdrHistogram latency metrics.
 
-Latencies are kept in microseconds in an HdrHistogram (1 us .. 1 h, 3 significant digits).
+Latencies are kept in microseconds in an HdrHistogram (1 us .. 1 h, 3 significant digits), or in
+nanoseconds for a metric made with ``unit="ns"`` (pytest-benchmark's rounds of sub-microsecond
+calls, which microseconds would round to 1 us).
 Samples are appended to a plain ``array('q')`` on the hot path and folded into the histogram in
 bulk with numpy, so recording costs a list append, not a Python histogram call per sample.
 Everything the public API returns is seconds as floats.
@@ -57,10 +59,18 @@ ERROR_KINDS = (
 _FLUSH_AT = 65536
 
 
-def _new_histogram() -> HdrHistogram:
+#: What one histogram value is, per unit a metric can be kept in.
+TICKS_PER_SECOND = {"us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _new_histogram(unit: str = "us") -> HdrHistogram:
     from hdrh.histogram import HdrHistogram
 
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    return HdrHistogram(LOWEST_US, _highest(unit), SIGNIFICANT_DIGITS)
+
+
+def _highest(unit: str) -> int:
+    return HIGHEST_US * (TICKS_PER_SECOND[unit] // TICKS_PER_SECOND["us"])  # one hour
 
 
 class LatencyMetric:
@@ -73,10 +83,16 @@ class LatencyMetric:
     (5, 3.0, 100)
     """
 
-    __slots__ = ("_clipped", "_hist", "_pending", "name")
+    __slots__ = ("_clipped", "_hist", "_pending", "_ticks", "name", "unit")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, unit: str = "us") -> None:
+        if unit not in TICKS_PER_SECOND:
+            raise ValueError(f"LatencyMetric unit must be 'us' or 'ns', got {unit!r}")
         self.name = name
+        #: what a histogram value counts: "us" (the default) or "ns"; the ``*_us`` calls take
+        #: values in this unit
+        self.unit = unit
+        self._ticks = TICKS_PER_SECOND[unit]
         self._hist: HdrHistogram | None = None
         self._pending = array("q")
         self._clipped = 0
@@ -84,7 +100,7 @@ class LatencyMetric:
     # -- recording (hot path: appends only) --
 
     def record(self, seconds: float) -> None:
-        self._pending.append(int(seconds * 1_000_000))
+        self._pending.append(int(seconds * self._ticks))
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
 
@@ -129,10 +145,11 @@ class LatencyMetric:
             return
         hist = self._histogram_no_flush()
         values = values[values >= 0]
-        too_big = values > HIGHEST_US
+        highest = _highest(self.unit)
+        too_big = values > highest
         if too_big.any():
             self._clipped += int(too_big.sum())
-            values = np.minimum(values, HIGHEST_US)
+            values = np.minimum(values, highest)
         values = np.maximum(values, LOWEST_US)
         # HdrHistogram's index arithmetic, vectorised (see HdrHistogram._counts_index_for).
         mask = hist.sub_bucket_mask
@@ -152,14 +169,40 @@ class LatencyMetric:
 
     def _histogram_no_flush(self) -> HdrHistogram:
         if self._hist is None:
-            self._hist = _new_histogram()
+            self._hist = _new_histogram(self.unit)
         return self._hist
 
     @property
     def histogram(self) -> HdrHistogram:
-        """The underlying HdrHistogram (microseconds), with pending samples folded in."""
+        """The underlying HdrHistogram (values in :attr:`unit`), pending samples folded in."""
         self.flush()
         return self._histogram_no_flush()
+
+    @property
+    def seconds_per_tick(self) -> float:
+        """What one histogram value is in seconds: 1e-6 (``us``) or 1e-9 (``ns``)."""
+        return 1.0 / self._ticks
+
+    def record_seconds(self, values: Iterable[float] | Any) -> None:
+        """Fold a batch of samples in seconds, rounded to the nearest tick of :attr:`unit` (not
+        truncated: 181.9 ns is 182 ns)."""
+        import numpy as np
+
+        seconds = np.asarray(values, dtype=np.float64)
+        self._fold(np.rint(seconds * self._ticks).astype(np.int64))
+
+    def microsecond_histogram(self) -> HdrHistogram:
+        """The distribution as a microsecond histogram (what the report's charts draw): the
+        histogram itself for ``us``, a copy with values rounded to whole microseconds (at least
+        1) for ``ns``."""
+        hist = self.histogram
+        if self.unit == "us":
+            return hist
+        out = _new_histogram()
+        for item in hist.get_recorded_iterator():
+            value = max(LOWEST_US, min(HIGHEST_US, round(item.value_iterated_to / 1000)))
+            out.record_value(value, item.count_at_value_iterated_to)
+        return out
 
     # -- reading (seconds) --
 
@@ -179,27 +222,27 @@ class LatencyMetric:
         hist = self.histogram
         if hist.total_count == 0:
             return math.nan
-        return float(hist.get_value_at_percentile(p)) / 1e6
+        return float(hist.get_value_at_percentile(p)) / self._ticks
 
     @property
     def min(self) -> float:
         hist = self.histogram
-        return math.nan if hist.total_count == 0 else float(hist.get_min_value()) / 1e6
+        return math.nan if hist.total_count == 0 else float(hist.get_min_value()) / self._ticks
 
     @property
     def max(self) -> float:
         hist = self.histogram
-        return math.nan if hist.total_count == 0 else float(hist.get_max_value()) / 1e6
+        return math.nan if hist.total_count == 0 else float(hist.get_max_value()) / self._ticks
 
     @property
     def mean(self) -> float:
         hist = self.histogram
-        return math.nan if hist.total_count == 0 else float(hist.get_mean_value()) / 1e6
+        return math.nan if hist.total_count == 0 else float(hist.get_mean_value()) / self._ticks
 
     @property
     def stdev(self) -> float:
         hist = self.histogram
-        return math.nan if hist.total_count == 0 else float(hist.get_stddev()) / 1e6
+        return math.nan if hist.total_count == 0 else float(hist.get_stddev()) / self._ticks
 
     def summary(self) -> dict[str, float | int]:
         """count, min, mean, p50..p99.9, max (seconds) — what reports print."""
@@ -215,8 +258,13 @@ class LatencyMetric:
 
     def merge(self, other: LatencyMetric) -> LatencyMetric:
         """A new metric holding both distributions (exact: counts are added bucket by bucket)."""
-        merged = LatencyMetric(self.name)
-        merged._hist = _new_histogram()
+        if other.unit != self.unit:
+            raise ValueError(
+                f"cannot merge metric {self.name!r} kept in {self.unit} with one kept in "
+                f"{other.unit}: record both in the same unit"
+            )
+        merged = LatencyMetric(self.name, self.unit)
+        merged._hist = _new_histogram(self.unit)
         merged._hist.add(self.histogram)
         merged._hist.add(other.histogram)
         merged._clipped = self._clipped + other._clipped
@@ -227,11 +275,11 @@ class LatencyMetric:
         return str(self.histogram.encode().decode("ascii"))
 
     @classmethod
-    def decode(cls, name: str, encoded: str) -> LatencyMetric:
+    def decode(cls, name: str, encoded: str, unit: str = "us") -> LatencyMetric:
         from hdrh.histogram import HdrHistogram
 
-        metric = cls(name)
-        metric._hist = _new_histogram()
+        metric = cls(name, unit)
+        metric._hist = _new_histogram(unit)
         if encoded:
             metric._hist.add(HdrHistogram.decode(encoded))
         return metric
@@ -284,11 +332,12 @@ class LoadResult:
 
     # -- building --
 
-    def metric(self, name: str) -> LatencyMetric:
-        """The latency metric ``name``, created on first use (the first one becomes primary)."""
+    def metric(self, name: str, unit: str = "us") -> LatencyMetric:
+        """The latency metric ``name``, created on first use (the first one becomes primary);
+        ``unit`` ("us" or "ns") is what a new one keeps its histogram in."""
         metric = self.metrics.get(name)
         if metric is None:
-            metric = self.metrics[name] = LatencyMetric(name)
+            metric = self.metrics[name] = LatencyMetric(name, unit)
             if self.primary is None:
                 self.primary = name
         return metric
@@ -358,7 +407,7 @@ class LoadResult:
             else:
                 only = mine or theirs
                 assert only is not None
-                merged.metrics[name] = only.merge(LatencyMetric(name))
+                merged.metrics[name] = only.merge(LatencyMetric(name, only.unit))
         for key in set(self.generator) | set(other.generator):
             merged.generator[key] = max(self.generator.get(key, 0.0), other.generator.get(key, 0.0))
         # Timelines are keyed by absolute second; ops and errors add, p95 of a second is the
@@ -392,7 +441,7 @@ class LoadResult:
             "metrics": {
                 name: {
                     "hdr": metric.encode(),
-                    "unit": "us",
+                    "unit": metric.unit,
                     "summary": {k: _finite_or_none(float(v)) for k, v in metric.summary().items()},
                 }
                 for name, metric in self.metrics.items()
@@ -416,7 +465,7 @@ class LoadResult:
             operations=int(data["operations"]),
             errors=Counter({k: int(v) for k, v in data.get("errors", {}).items()}),
             metrics={
-                name: LatencyMetric.decode(name, body["hdr"])
+                name: LatencyMetric.decode(name, body["hdr"], body.get("unit", "us"))
                 for name, body in data.get("metrics", {}).items()
             },
             primary=data.get("primary"),
@@ -443,13 +492,15 @@ class LoadResult:
         metric: str = "latency",
         errors: Mapping[str, int] | None = None,
         duration: float | None = None,
+        unit: str = "us",
     ) -> LoadResult:
-        """A result from plain latency samples in seconds (e.g. pytest-benchmark's rounds)."""
+        """A result from plain latency samples in seconds (e.g. pytest-benchmark's rounds),
+        kept in ``unit`` ("us", or "ns" for sub-microsecond timings), rounded to the nearest."""
         import numpy as np
 
         samples = np.asarray(list(seconds), dtype=np.float64)
         result = cls(name=name)
-        result.metric(metric).record_many_us((samples * 1e6).astype(np.int64))
+        result.metric(metric, unit).record_seconds(samples)
         result.errors.update(errors or {})
         result.operations = int(samples.size) + result.error_count
         result.duration = float(samples.sum()) if duration is None else duration

@@ -41,27 +41,40 @@ class NothingMeasured(Exception):
 def as_result(subject: Any) -> LoadResult:
     """A LoadResult from a LoadResult, or from pytest-benchmark's ``benchmark`` fixture after it ran.
 
-    A benchmark becomes one latency metric ``round`` holding the timing of every round.
+    A benchmark becomes one latency metric ``round`` kept in nanoseconds, one sample per round:
+    pytest-benchmark times a round of ``iterations`` calls (calibrated so that a round is long
+    enough for the timer) and keeps the round's time per call, so percentiles are over rounds,
+    not single calls. Raises :class:`NothingMeasured` when benchmarking is disabled.
     """
     if isinstance(subject, LoadResult):
         return subject
     if hasattr(subject, "pedantic") and getattr(subject, "disabled", False) is True:
-        raise NothingMeasured(
-            "pytest-benchmark is disabled (--benchmark-disable, or by pytest-xdist: run "
-            "benchmarks with -p no:xdist or -n 0): it measured nothing, so nothing is judged"
-        )
+        raise NothingMeasured(_why_benchmark_disabled())
     stats = getattr(subject, "stats", None)
     inner = getattr(stats, "stats", None)
     data = getattr(inner, "data", None)
     if data is not None:
         name = str(getattr(subject, "name", None) or getattr(stats, "name", "benchmark"))
-        return LoadResult.from_samples(name, data, metric="round")
+        return LoadResult.from_samples(name, data, metric="round", unit="ns")
     if stats is None and hasattr(subject, "pedantic"):
         raise TypeError("the benchmark fixture has not run yet: call benchmark(fn) before slo.check")
     raise TypeError(
         f"slo.check needs a LoadResult or pytest-benchmark's benchmark fixture, "
         f"got {type(subject).__name__}"
     )
+
+
+def _why_benchmark_disabled() -> str:
+    import os
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        why = (f"pytest-benchmark disables itself under pytest-xdist (this is worker {worker}): "
+               "run the benchmarks in one process, with -p no:xdist or -n 0")
+    else:
+        why = ("pytest-benchmark is disabled (--benchmark-disable, or benchmark_disable in the "
+               "configuration): run without it, or add --benchmark-enable")
+    return f"{why}; it measured nothing, so nothing is judged"
 
 
 def check(

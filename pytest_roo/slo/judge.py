@@ -121,7 +121,8 @@ def _judge(result: LoadResult, criterion: Criterion, confidence: float) -> Verdi
             elif criterion.percentile is not None and metric is not None:
                 judged = confidence_.judge_percentile(criterion.op, criterion.limit,
                                                       metric.histogram, criterion.percentile,
-                                                      confidence=confidence)
+                                                      confidence=confidence,
+                                                      scale=metric.seconds_per_tick)
             if judged is not None:
                 status, used = judged.status, judged.confidence
                 bound = judged.bound
@@ -194,7 +195,8 @@ def lost_early(
                 metric = result.get_metric(criterion.metric)
             except KeyError:
                 continue
-            bad = _count_above(metric.histogram, criterion.limit, criterion.op == "<")
+            bad = _count_above(metric.histogram, criterion.limit / metric.seconds_per_tick,
+                               criterion.op == "<")
             share = 0.0 if criterion.stat == "max" else 1.0 - (criterion.percentile or 100) / 100
             budget = share * expected
         if budget is None:
@@ -214,12 +216,11 @@ def lost_early(
     return lost
 
 
-def _count_above(hist: Any, limit_seconds: float, inclusive: bool) -> int:
-    """Samples at or above (``inclusive``) or strictly above the limit."""
-    limit_us = limit_seconds * 1e6
+def _count_above(hist: Any, limit_ticks: float, inclusive: bool) -> int:
+    """Samples at or above (``inclusive``) or strictly above the limit (in histogram units)."""
     above = 0
     for item in hist.get_recorded_iterator():
         value = item.value_iterated_to
-        if value > limit_us or (inclusive and hist.values_are_equivalent(value, int(limit_us))):
+        if value > limit_ticks or (inclusive and hist.values_are_equivalent(value, int(limit_ticks))):
             above += item.count_at_value_iterated_to
     return int(above)

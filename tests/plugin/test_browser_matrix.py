@@ -429,3 +429,16 @@ def test_a():
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*pool='matrix') needs a browser matrix test*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_pool_needs_a_fixed_count(pytester: pytest.Pytester, engines: list[str]) -> None:
+    pytester.makepyfile("""
+import pytest
+
+@pytest.mark.slo("success_rate >= 95%", iterations="auto", pool="matrix")
+def test_a(roo_cell):
+    pass
+""")
+    result = pytester.runpytest(*engines, "--roo-browsers=chromium")
+    result.stdout.fnmatch_lines(["*pool='matrix') needs a fixed iterations=N*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -233,7 +233,9 @@ def test_bad_marker_arguments_are_errors(pytester: pytest.Pytester, marker: str,
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.slo(*criteria, iterations=None, abort_on_fail=False, pool=None)*"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False, "
+         "pool=None)*"])
 
 
 def test_iterations_judge_the_success_rate(pytester: pytest.Pytester) -> None:
