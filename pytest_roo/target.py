@@ -189,6 +189,40 @@ class Target:
     def stopped(self) -> bool:
         return self._stopped
 
+    def through(self, proxy: Any) -> Target:
+        """This system reached through ``proxy`` (a :func:`fault_proxy` whose upstream is this
+        target): the same target with the proxy's host and port in every URL (``url``,
+        ``ws_url``, ``base_url`` for browser contexts), its path prefix, log and facts kept.
+        The view owns nothing: stopping it stops nothing, and it is alive while this one is.
+
+        >>> class P:  # what a proxy of pytest_roo.faults provides
+        ...     class upstream: host, port = "127.0.0.1", 8080
+        ...     address, name = "127.0.0.1:9001", "app"
+        >>> Target("http://127.0.0.1:8080/app").through(P()).url("/health")
+        'http://127.0.0.1:9001/app/health'
+        """
+        parts = urlsplit(self.base_url)
+        upstream = getattr(proxy, "upstream", None)
+        host = (parts.hostname or "").strip("[]")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        if upstream is None or (str(upstream.host).strip("[]"), int(upstream.port)) != (host, port):
+            shown = getattr(upstream, "address", None) or repr(proxy)
+            raise TargetError(
+                f"target.through(proxy): the proxy forwards to {shown}, not to this target "
+                f"({_shown(self.base_url)}); make it with fault_proxy(target.url())"
+            )
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = (userinfo + "@" if userinfo else "") + str(proxy.address)
+        original = self
+
+        view = dataclasses.replace(
+            self, base_url=urlunsplit(parts._replace(netloc=netloc)), pids=(),
+            info={**self.info, "through_proxy": str(getattr(proxy, "name", proxy.address))},
+            stop_callback=lambda: None, spawn=None, _stopped=False,
+        )
+        view.alive = original.alive  # type: ignore[method-assign]
+        return view
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts for reports (no secrets: URLs in ``info`` are masked)."""
         info = {k: mask_url(v) if isinstance(v, str) and "://" in v else v
