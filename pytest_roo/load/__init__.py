@@ -13,6 +13,7 @@ __all__ = [
     "EngineFailure",
     "HttpLoad",
     "LatencyMetric",
+    "Load",
     "LoadResult",
     "RunInterrupted",
     "Session",
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_roo.load.db import DbLoad
     from pytest_roo.load.engine import EngineFailure, RunInterrupted
     from pytest_roo.load.http import HttpLoad
+    from pytest_roo.load.options import Load
     from pytest_roo.load.session import Session
     from pytest_roo.load.workload import Stage, steps
     from pytest_roo.load.ws import WsSwarm
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "DbLoad": "pytest_roo.load.db",
     "HttpLoad": "pytest_roo.load.http",
+    "Load": "pytest_roo.load.options",
     "WsSwarm": "pytest_roo.load.ws",
     "RunInterrupted": "pytest_roo.load.engine",
     "EngineFailure": "pytest_roo.load.engine",

@@ -33,20 +33,19 @@ def test_http_open_and_5xx(load_server) -> None:
     assert refused.errors["refused"] == 5
 
 
-def test_runs_while_another_event_loop_is_running(load_server) -> None:
-    # Playwright's sync API keeps an event loop running in the main thread; a load run started
-    # from such a test drives its own loop in a thread of its own.
-    import asyncio
+def test_runs_while_another_event_loop_is_running(load_server, in_loop_callback) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread and runs the test's
+    # code from a callback of that loop, with no current task: a load run started there drives
+    # its own loop in a thread of its own.
+    import threading
 
     srv = load_server()
 
-    async def inside_a_running_loop() -> tuple[int, int, str]:
-        import threading
-
+    def beside_a_running_loop() -> tuple[int, int, str]:
         result = HttpLoad().get(srv.http("/health"), clients=4, duration=0.5, rate="100/s")
         return result.operations, result.error_count, threading.current_thread().name
 
-    ops, errors, thread = asyncio.run(inside_a_running_loop())
+    ops, errors, thread = in_loop_callback(beside_a_running_loop)
     assert (ops, errors) == (50, 0)
     assert thread == "MainThread"
 
