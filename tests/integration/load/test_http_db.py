@@ -183,3 +183,21 @@ def test_db_users_that_cannot_connect_count_as_their_share(postgres_db) -> None:
     assert result.counters["clients_connected"] == 2
     assert set(result.errors) == {"sql"}
     assert 0.45 < result.error_rate < 0.75
+
+
+def test_db_load_fixture_on_the_tests_database_and_on_a_url(db_load, postgres_db) -> None:
+    """db_load is one object: its methods run on postgres_db, db_load.on(url) (or the older
+    db_load(url)) binds another database; every result lands in db_load.results."""
+    from pytest_roo.load import DbLoadFixture, Load
+
+    assert isinstance(db_load, DbLoadFixture)
+    short = Load(clients=2, duration=0.3)
+    on_test_db = db_load.query("select $1::int", 7, load=short)
+    on_url = db_load.on(postgres_db.url).queries({"one": "select 1"}, load=short)
+    called = db_load(postgres_db.url).transaction(["select 1", "select 2"], load=short)
+    assert db_load.results == [on_test_db, on_url, called]
+    assert [r.name for r in db_load.results] == ["db.queries", "db.queries", "db.queries"]
+    assert on_test_db.error_count == on_url.error_count == called.error_count == 0
+    assert called.get_metric("transaction").count > 0
+    with pytest.raises(ValueError, match="invalid database url 'mysql://"):
+        db_load.on("mysql://app@127.0.0.1/app")

@@ -246,3 +246,30 @@ def test_run_setup_failure_counts_as_that_users_failure(load_server) -> None:
     result = WsSwarm().run(scenario, clients=2, duration=0.5, setup=setup)
     assert result.errors["refused"] >= 1
     assert result.counters["clients_connected"] == 1
+
+
+def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_server) -> None:
+    """asyncio.wait_for around the awaitable method: the run in the worker thread stops within
+    a second of the cancellation, its result is still recorded, the cancellation goes on."""
+    import asyncio
+    import time
+
+    from pytest_roo.load.recorded_ws import WsSwarmFixture
+    from pytest_roo.results.metrics import LoadResult
+
+    srv = load_server()
+    recorded: list[LoadResult] = []
+    swarm = WsSwarmFixture(WsSwarm, recorded.append, None, "ws_swarm")
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(swarm.echo_async(srv.ws("/ws/echo"), clients=2,
+                                                    duration=30, rate="20/s"), 1.5)
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 15  # far from the 30 s asked for
+    (result,) = recorded
+    assert swarm.results == [result]
+    assert result.info["stopped"] == "cancelled"
+    assert 0 < result.operations < 600
