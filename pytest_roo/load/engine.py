@@ -143,7 +143,7 @@ class LoadDriver:
         self.use_uvloop = use_uvloop
         self.max_late_share = MAX_LATE_SHARE if max_late_share is None else max_late_share
         #: set from another thread to end the current run early
-        self.stop: threading.Event | None = None
+        self.stop_event: threading.Event | None = None
 
     def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
         return RunOptions(
@@ -153,7 +153,7 @@ class LoadDriver:
             timeout=timeout or self.timeout,
             use_uvloop=self.use_uvloop,
             max_late_share=self.max_late_share,
-            stop=self.stop,
+            stop=self.stop_event,
         )
 
 

@@ -174,7 +174,7 @@ class RecordedLoad(Generic[E]):
 
         plan = self._plan(method, keywords, accepts, defaults)
         engine = self._make_engine()
-        engine.stop = threading.Event()
+        engine.stop_event = threading.Event()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[LoadResult] = loop.create_future()
 
@@ -203,7 +203,7 @@ class RecordedLoad(Generic[E]):
         except asyncio.CancelledError:
             # the awaiting task was cancelled (a timeout, Ctrl-C): end the run within a second
             # and record what it measured before the cancellation goes on
-            engine.stop.set()
+            engine.stop_event.set()
             await asyncio.wait({done}, timeout=30.0)
             if done.done() and not done.cancelled() and done.exception() is None:
                 self._keep(done.result())

@@ -20,7 +20,7 @@ class FakeSwarm:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
-        self.stop = None
+        self.stop_event = None
 
     def echo(self, url: str, **kwargs: Any) -> LoadResult:
         self.calls.append(kwargs)
