@@ -47,9 +47,9 @@ class RedisLoad(LoadDriver):
     ``rediss://`` or ``unix://``). Each method runs one bounded run in a fresh event loop and
     returns a :class:`~pytest_roo.results.metrics.LoadResult` (seconds).
 
-    Keywords every method shares: ``clients=`` (connections), ``duration=``, ``rate=`` ("5000/s":
-    the open model, latency from each operation's intended start), ``stages=``, ``think=``,
-    ``model=``, ``timeout=`` (seconds per await, default 5), ``abort=``.
+    The keywords the methods share (``clients=`` are connections, ``duration=``, ``rate=``,
+    ``stages=``, ``think=``, ``model=``, ``timeout=``) mean what the fields of
+    :class:`~pytest_roo.load.options.Load` say; ``abort=`` is the engine's abort check.
     """
 
     def __init__(

@@ -47,9 +47,9 @@ class WsSwarm(WsClient):
     """A swarm of WebSocket clients. Each method runs one bounded load run in a fresh event loop
     and returns a :class:`~pytest_roo.results.metrics.LoadResult` (times in seconds).
 
-    Keywords every scenario shares: ``clients=``, ``duration=`` ("10s", "2m" or seconds),
-    ``rate=`` ("2000/s"; when given the open model), ``message_size=`` (bytes), ``timeout=``
-    (seconds per await), ``stages=``, ``think=``, ``model=``.
+    The keywords the methods share (``clients=``, ``duration=``, ``rate=``, ``stages=``,
+    ``think=``, ``model=``, ``timeout=``, ``message_size=``) mean what the fields of
+    :class:`~pytest_roo.load.options.Load` say.
     """
 
     # -- echo --
