@@ -288,7 +288,6 @@ def test_warmup_runs_first_and_is_not_recorded(pytester: pytest.Pytester,
 
         URL = os.environ["ROO_TEST_WS"] + "/ws/echo"
 
-        @pytest.mark.slo("error_rate < 1%")
         def test_warmed(ws_swarm):
             result = ws_swarm.echo(URL, clients=2, duration=0.5, rate="20/s", warmup=0.5)
             (warm,) = ws_swarm.warmups
@@ -297,7 +296,9 @@ def test_warmup_runs_first_and_is_not_recorded(pytester: pytest.Pytester,
         """
     )
     path = pytester.path / "report.json"
-    result = pytester.runpytest(f"--roo-report-json={path}")
+    # a process of its own: an inline run drops the aiohttp modules it imported, and the
+    # compiled WebSocket reader of the next run would hand out the old module's frame types
+    result = pytester.runpytest_subprocess(f"--roo-report-json={path}")
     result.assert_outcomes(passed=1)
     (recorded,) = by_test(report_of(path))["test_warmed"]["results"]
     assert "warmup" not in recorded["info"] and recorded["operations"] == 10
@@ -371,7 +372,7 @@ def test_async_tests_await_the_load_while_their_loop_serves(pytester: pytest.Pyt
     pytester.makepyfile(ASYNC_TESTS)
     path = pytester.path / "report.json"
     # a process of its own, as a user's run: the test's loop is the only one in its thread
-    result = pytester.runpytest_subprocess(f"--roo-report-json={path}", "-p", "no:playwright")
+    result = pytester.runpytest_subprocess(f"--roo-report-json={path}")
     result.assert_outcomes(passed=1, failed=1)
     out = " ".join(result.stdout.str().split())  # the message may be wrapped
     assert "BlockingCallError: ws_swarm.echo() blocks until the load run ends" in out, out
