@@ -24,10 +24,10 @@ UserHook = Callable[[Session], "Awaitable[None] | None"]
 
 
 def check_hook(name: str, hook: Any) -> None:
-    """A clear error for a ``setup=``/``teardown=`` that is not callable."""
+    """A clear error for a ``setup=``/``teardown=`` (or a trigger's) that is not callable."""
     if hook is not None and not callable(hook):
-        raise ValueError(f"invalid {name}={hook!r}: expected a function of the session "
-                         f"(`async def {name}(session)` or a plain one)")
+        raise ValueError(f"invalid {name}={hook!r}: expected a function, `async def` or "
+                         "plain (per-user hooks take the session)")
 
 
 async def call_hook(hook: Callable[..., Any], *args: Any) -> Any:

@@ -273,3 +273,14 @@ def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_se
     assert swarm.results == [result]
     assert result.info["stopped"] == "cancelled"
     assert 0 < result.operations < 600
+
+
+def test_hooks_that_are_not_functions_are_refused_before_any_connection() -> None:
+    async def scenario(session: Session) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="invalid setup='login': expected a function"):
+        WsSwarm().run(scenario, setup="login")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid trigger_teardown=1: expected a function"):
+        WsSwarm().subscribe("ws://127.0.0.1:9/ws", lambda payload: None,
+                            trigger_teardown=1)  # type: ignore[arg-type]
