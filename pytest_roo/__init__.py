@@ -12,9 +12,10 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["LatencyMetric", "LoadResult", "__version__", "slo"]
+__all__ = ["LatencyMetric", "Load", "LoadResult", "__version__", "slo"]
 
 _LAZY = {
+    "Load": ("pytest_roo.load.options", "Load"),
     "LoadResult": ("pytest_roo.results.metrics", "LoadResult"),
     "LatencyMetric": ("pytest_roo.results.metrics", "LatencyMetric"),
 }

@@ -13,14 +13,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import LoadDriver, ProgressCallback
-from pytest_roo.load.scenario import run_scenario
+from pytest_roo.load.scenario import UserHook, run_scenario
 from pytest_roo.load.session import Session
 from pytest_roo.redact import mask_url
 from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["DbLoad"]
+__all__ = ["DbLoad", "check_url"]
 
 QueryArgs = Sequence[Any] | Callable[[int], Sequence[Any]]
+
+
+def check_url(url: str) -> None:
+    """A clear error for a database URL asyncpg cannot use (the password is masked)."""
+    if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
+        shown = mask_url(url) if isinstance(url, str) else repr(url)
+        raise ValueError(f"invalid database url {shown!r}: expected "
+                         "postgresql://user:password@host:port/dbname")
 
 
 class DbLoad(LoadDriver):
@@ -39,9 +47,7 @@ class DbLoad(LoadDriver):
         use_uvloop: bool = True,
         max_late_share: float | None = None,
     ) -> None:
-        if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
-            raise ValueError(f"invalid database url {url!r}: expected "
-                             "postgresql://user:password@host:port/dbname")
+        check_url(url)
         super().__init__(progress=progress, abort=abort, max_generator_cpu=max_generator_cpu,
                          timeout=timeout, use_uvloop=use_uvloop, max_late_share=max_late_share)
         self.url = url
@@ -130,20 +136,24 @@ class DbLoad(LoadDriver):
         abort: Any = None,
         name: str = "db.run",
         latency_from_intended: bool = False,
+        setup: UserHook | None = None,
+        teardown: UserHook | None = None,
     ) -> LoadResult:
         """``async def scenario(session)`` with ``session.conn`` (this user's asyncpg
-        connection) and ``session.measure("name")``."""
+        connection) and ``session.measure("name")``. ``setup(session)`` runs once per virtual
+        user after its connection is up (``SET`` a role, prepare a statement),
+        ``teardown(session)`` before it closes; both outside the measured window."""
         url = self.url
         opts = self._options(timeout, abort)
 
-        async def setup(sess: Session) -> None:
+        async def connect(sess: Session) -> None:
             import asyncpg
 
             with sess.measure("connect"):
                 sess.conn = await asyncpg.connect(url, timeout=opts.timeout,
                                                   command_timeout=opts.timeout)
 
-        async def teardown(sess: Session) -> None:
+        async def disconnect(sess: Session) -> None:
             if sess.conn is not None:
                 await asyncio.wait_for(sess.conn.close(timeout=1.0), 2.0)
 
@@ -159,6 +169,7 @@ class DbLoad(LoadDriver):
         return run_scenario(
             scenario, name=name, primary=primary, options=opts, clients=clients,
             duration=duration, rate=rate, stages=stages, think=think, model=model, http=False,
-            setup=setup, teardown=teardown, info={"url": mask_url(url)},
+            setup=connect, teardown=disconnect, info={"url": mask_url(url)},
+            user_setup=setup, user_teardown=teardown,
         )
 

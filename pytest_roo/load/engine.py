@@ -15,6 +15,7 @@ an exception raised by a handler inside an event-loop callback is only logged by
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -28,6 +29,7 @@ from pytest_roo.units import format_duration
 
 __all__ = [
     "AbortCheck",
+    "BlockingCallError",
     "EngineFailure",
     "ProgressCallback",
     "Recorder",
@@ -61,6 +63,26 @@ class EngineFailure(RuntimeError):
     """A task of the load engine died; ``__cause__`` is what killed it."""
 
 
+class BlockingCallError(RuntimeError):
+    """A blocking load run was started from a coroutine on this thread's running event loop
+    (an ``async def`` test): it would stall that loop, and every server it serves, for the
+    whole run. The message names the awaitable spelling to use instead."""
+
+
+def check_not_in_coroutine(what: str, instead: str) -> None:
+    """Raise :class:`BlockingCallError` when called from a task of a running loop in this
+    thread. A loop that runs without a current task here is not the caller's own: Playwright's
+    sync API keeps one running between its calls (the run then gets a thread of its own)."""
+    loop = asyncio._get_running_loop()
+    if loop is None or asyncio.current_task(loop) is None:
+        return
+    raise BlockingCallError(
+        f"{what} blocks until the load run ends, and it was called from a coroutine on this "
+        "thread's running event loop (an `async def` test): that loop, and any server or "
+        f"client it serves, would stall for the whole run. Use {instead}"
+    )
+
+
 class RunOptions:
     """Knobs of the run loop that the fixtures fill from the settings."""
 
@@ -75,6 +97,7 @@ class RunOptions:
         use_uvloop: bool = True,
         handle_sigint: bool = True,
         max_late_share: float = MAX_LATE_SHARE,
+        stop: threading.Event | None = None,
     ) -> None:
         if not 0.0 <= max_late_share <= 1.0:
             raise ValueError(
@@ -96,6 +119,8 @@ class RunOptions:
         self.use_uvloop = use_uvloop
         self.handle_sigint = handle_sigint
         self.max_late_share = max_late_share
+        #: set from another thread to end the run early (an awaiting task was cancelled)
+        self.stop = stop
 
 
 class LoadDriver:
@@ -117,6 +142,8 @@ class LoadDriver:
         self.timeout = timeout
         self.use_uvloop = use_uvloop
         self.max_late_share = MAX_LATE_SHARE if max_late_share is None else max_late_share
+        #: set from another thread to end the current run early
+        self.stop_event: threading.Event | None = None
 
     def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
         return RunOptions(
@@ -126,6 +153,7 @@ class LoadDriver:
             timeout=timeout or self.timeout,
             use_uvloop=self.use_uvloop,
             max_late_share=self.max_late_share,
+            stop=self.stop_event,
         )
 
 
@@ -154,7 +182,15 @@ def run_load(
     setup_budget: float = 30.0,
 ) -> LoadResult:
     """Run ``body(rec)`` in a fresh event loop for ``duration`` seconds (plus the grace period
-    for replies in flight), with the tick, Ctrl-C handling and the saturation verdict."""
+    for replies in flight), with the tick, Ctrl-C handling and the saturation verdict.
+
+    Called from a coroutine of a loop running in this thread it raises
+    :class:`BlockingCallError` (run it in a worker thread instead); beside a loop that runs
+    with no current task (Playwright's sync API) it drives its own loop in a thread."""
+    check_not_in_coroutine(f"load run {name!r}",
+                           "the fixture's awaitable method (`await ws_swarm.echo_async(...)`, "
+                           "`await http_load.get_async(...)`), or `await asyncio.to_thread(...)` "
+                           "around the driver's call")
     # The tick folds samples with numpy into HdrHistograms: import both (~0.2 s) and build the
     # primary histogram now, not inside the first tick, where they would stall the event loop
     # and show up as latency.
@@ -277,6 +313,8 @@ async def _main(
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
                 break
+            if options.stop is not None and options.stop.is_set() and not rec.stopping:
+                rec.stop("cancelled")
             if rec.failure is not None:
                 # not the run's own: end now (within a second), the caller raises it
                 task.cancel()

@@ -15,7 +15,7 @@ from pytest_roo.load.engine import LoadDriver, run_load
 from pytest_roo.load.executor import OperationFailed, check_connection_limit, drive, mark_counted
 from pytest_roo.load.expect import make_expectation
 from pytest_roo.load.recorder import Recorder
-from pytest_roo.load.scenario import run_scenario
+from pytest_roo.load.scenario import UserHook, run_scenario
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
@@ -138,11 +138,16 @@ class HttpLoad(LoadDriver):
         timeout: float | None = None,
         primary: str = "iteration",
         abort: Any = None,
+        setup: UserHook | None = None,
+        teardown: UserHook | None = None,
     ) -> LoadResult:
         """``async def scenario(session)``: ``await session.get(url, name=...)``,
-        ``session.request(...)``, ``session.http`` (aiohttp), ``session.measure("name")``."""
+        ``session.request(...)``, ``session.http`` (aiohttp), ``session.measure("name")``.
+        ``setup(session)``/``teardown(session)`` run once per virtual user, outside the
+        measured window (a log-in whose token goes to ``session.data``)."""
         return run_scenario(
             scenario, name="http.run", primary=primary, options=self._options(timeout, abort),
             clients=clients, duration=duration, rate=rate, message_size=message_size,
             stages=stages, think=think, model=model, http=True,
+            user_setup=setup, user_teardown=teardown,
         )

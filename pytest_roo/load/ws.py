@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import RunOptions, run_load
 from pytest_roo.load.executor import check_connection_limit, drive, mark_counted
 from pytest_roo.load.recorder import Recorder
-from pytest_roo.load.scenario import Scenario, run_scenario
+from pytest_roo.load.scenario import Scenario, UserHook, check_hook, run_scenario
 from pytest_roo.load.workload import Workload, make_workload
 from pytest_roo.load.ws_client import (
     CLOSING,
@@ -47,9 +47,9 @@ class WsSwarm(WsClient):
     """A swarm of WebSocket clients. Each method runs one bounded load run in a fresh event loop
     and returns a :class:`~pytest_roo.results.metrics.LoadResult` (times in seconds).
 
-    Keywords every scenario shares: ``clients=``, ``duration=`` ("10s", "2m" or seconds),
-    ``rate=`` ("2000/s"; when given the open model), ``message_size=`` (bytes), ``timeout=``
-    (seconds per await), ``stages=``, ``think=``, ``model=``.
+    The keywords the methods share (``clients=``, ``duration=``, ``rate=``, ``stages=``,
+    ``think=``, ``model=``, ``timeout=``, ``message_size=``) mean what the fields of
+    :class:`~pytest_roo.load.options.Load` say.
     """
 
     # -- echo --
@@ -138,28 +138,45 @@ class WsSwarm(WsClient):
         timeout: float | None = None,
         abort: Any = None,
         trigger_headers: Mapping[str, str] | None = None,
+        trigger_setup: Callable[[], Any] | None = None,
+        trigger_teardown: Callable[[Any], Any] | None = None,
     ) -> LoadResult:
         """``clients`` subscribers connect to ``url``; at ``rate`` (default 10/s) the engine calls
         ``trigger(payload)`` (async or plain callable, or a URL to POST the payload to, with
         ``trigger_headers`` such as an Authorization header) which must make the server push a
         frame containing the payload's ``roo`` token. ``delivery`` runs from the trigger's
-        intended start to the arrival at each subscriber; ``trigger`` times the trigger call
-        itself."""
+        intended start to the arrival at each subscriber; ``publish`` times the trigger call
+        itself.
+
+        ``trigger_setup()`` (``async def`` or plain) runs once on the run's event loop before
+        the subscribers connect (a log-in, a client bound to that loop: an aiohttp session,
+        an asyncpg or Redis connection); what it returns is handed to a callable trigger as
+        its second argument, ``trigger(payload, state)``, and to ``trigger_teardown(state)``
+        once the run is over (also when it failed)."""
         self._check_url(url)
         if not (callable(trigger) or (isinstance(trigger, str)
                                       and trigger.startswith(("http://", "https://")))):
             raise ValueError(f"invalid trigger {trigger!r}: expected an async or plain callable "
                              "taking the payload text, or an http(s):// URL to POST it to")
+        if trigger_setup is not None and not callable(trigger):
+            raise ValueError("trigger_setup= hands its state to a callable trigger, but the "
+                             f"trigger is the URL {trigger!r}: give trigger_headers= for a "
+                             "POST, or make the trigger a function")
+        check_hook("trigger_setup", trigger_setup)
+        check_hook("trigger_teardown", trigger_teardown)
         wl = make_workload(clients=clients, duration=duration, rate=rate or 10.0,
                            message_size=message_size or 64)
         check_connection_limit(wl.clients)
         opts = self._options(timeout, abort)
         return self._fanout("ws.subscribe", url, wl, opts, publisher=trigger,
-                            headers=trigger_headers, check_payload=False)
+                            headers=trigger_headers, check_payload=False,
+                            hooks=(trigger_setup, trigger_teardown))
 
     def _fanout(self, name: str, url: str, wl: Workload, opts: RunOptions,
                 publisher: Trigger, headers: Mapping[str, str] | None,
-                check_payload: bool) -> LoadResult:
+                check_payload: bool,
+                hooks: tuple[Callable[[], Any] | None, Callable[[Any], Any] | None]
+                = (None, None)) -> LoadResult:
         run_id = secrets.token_hex(3)
         schedule = wl.schedule()
         runs: list[Fanout] = []
@@ -167,7 +184,7 @@ class WsSwarm(WsClient):
         async def main(rec: Recorder) -> None:
             run = Fanout(self, rec, url, wl, opts.timeout, publisher, run_id,
                          {"Content-Type": "application/json", **(headers or {})},
-                         check_payload)
+                         check_payload, hooks)
             runs.append(run)
             await run.run()
 
@@ -267,14 +284,20 @@ class WsSwarm(WsClient):
         primary: str = "iteration",
         name: str = "ws.run",
         abort: Any = None,
+        setup: UserHook | None = None,
+        teardown: UserHook | None = None,
     ) -> LoadResult:
         """Run ``async def scenario(session)`` per user (closed) or per arrival (open).
 
         ``session.ws(url)`` opens (and keeps, per user) a WebSocket, ``session.http`` is an
         aiohttp ClientSession, ``session.measure("name")`` times a block. ``iteration`` times
-        each whole scenario call (from the intended start in the open model)."""
+        each whole scenario call (from the intended start in the open model). ``setup(session)``
+        and ``teardown(session)`` (``async def`` or plain) run once per virtual user, before and
+        after the measured window (a log-in, a subscription; ``session.data`` keeps what they
+        make)."""
         return run_scenario(
             scenario, name=name, primary=primary, options=self._options(timeout, abort),
             clients=clients, duration=duration, rate=rate, message_size=message_size,
             stages=stages, think=think, model=model, http=True,
+            user_setup=setup, user_teardown=teardown,
         )

@@ -24,6 +24,7 @@ import time
 from collections import deque
 from typing import Any
 
+from pytest_roo.load.correction import refine_interval
 from pytest_roo.load.errors import classify
 from pytest_roo.load.executor import Watchdog, begin, sleep_until
 from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
@@ -74,7 +75,7 @@ class EchoRun:
             buf = rec.batch("rtt")
             if self.correct:
                 # Expected interval: the think time plus a typical round trip; refined once the
-                # first batch is in (see _refine_interval).
+                # first batch is in (see correction.refine_interval).
                 rec.correct("rtt", max(1, int(wl.think * 1e6)) + 1000, "rtt_raw")
             think = wl.think
             prefix, pad = self.prefix, self.pad
@@ -149,7 +150,7 @@ class EchoRun:
             ]
             dog = Watchdog(rec, timeout)
             dog.watch_slots(waiting, tasks)
-            refine = rec.spawn(_refine_interval(rec, "rtt", wl.think, self.correct),
+            refine = rec.spawn(refine_interval(rec, "rtt", wl.think, self.correct),
                                "interval estimate")
             try:
                 await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
@@ -364,17 +365,3 @@ class EchoRun:
                 self.rec.error(kind or "other", share)
         self.rec.count("failed_client_ops", total)
 
-
-async def _refine_interval(rec: Recorder, metric: str, think: float, enabled: bool) -> None:
-    """Closed-model correction: the expected interval between a user's sends is the think time
-    plus the median round trip, taken from the first full second (before a stall can skew it)."""
-    if not enabled:
-        return
-    import numpy as np
-
-    await asyncio.sleep(0.5)
-    buf = rec.batches.get(metric)
-    if buf is not None and len(buf) > 10:
-        median = int(np.median(np.frombuffer(buf, dtype=np.int64)))
-        rec.correct(metric, max(1, int(think * 1e6) + median), rec.raw_twins.get(metric))
-        rec.result.info["expected_interval_us"] = rec.corrections[metric]

@@ -52,7 +52,9 @@ class Fanout:
 
     def __init__(self, client: WsClient, rec: Recorder, url: str, wl: Workload, timeout: float,
                  publisher: Trigger, run_id: str, headers: Mapping[str, str],
-                 check_payload: bool) -> None:
+                 check_payload: bool,
+                 hooks: tuple[Callable[[], Any] | None, Callable[[Any], Any] | None]
+                 = (None, None)) -> None:
         self.client = client
         self.rec = rec
         self.url = url
@@ -70,6 +72,8 @@ class Fanout:
         self.missing: list[str] = []  # kinds of the subscribers that never connected
         self.pub_ws: Any = None
         self.http: Any = None
+        self.trigger_setup, self.trigger_teardown = hooks
+        self.trigger_state: Any = None
 
     # -- receiving --
 
@@ -154,11 +158,13 @@ class Fanout:
                         raise aiohttp.ClientResponseError(
                             r.request_info, r.history, status=r.status)
             else:
+                args = (payload,) if self.trigger_setup is None else (payload,
+                                                                      self.trigger_state)
                 if inspect.iscoroutinefunction(publisher):
-                    await asyncio.wait_for(publisher(payload), timeout)
+                    await asyncio.wait_for(publisher(*args), timeout)
                 else:
                     out = await asyncio.wait_for(
-                        asyncio.get_running_loop().run_in_executor(None, publisher, payload),
+                        asyncio.get_running_loop().run_in_executor(None, publisher, *args),
                         timeout)
                     if inspect.isawaitable(out):
                         await asyncio.wait_for(out, timeout)
@@ -214,6 +220,21 @@ class Fanout:
     # -- the run --
 
     async def run(self) -> None:
+        from pytest_roo.load.scenario import call_hook
+
+        if self.trigger_setup is not None:
+            # before any subscriber connects: nothing to close if it fails, and its time
+            # is no part of the measured window
+            self.trigger_state = await asyncio.wait_for(call_hook(self.trigger_setup),
+                                                        self.timeout)
+        try:
+            await self._run()
+        finally:
+            if self.trigger_teardown is not None:
+                await asyncio.wait_for(call_hook(self.trigger_teardown, self.trigger_state),
+                                       self.timeout)
+
+    async def _run(self) -> None:
         rec, wl, timeout = self.rec, self.wl, self.timeout
         pc = time.perf_counter_ns
         async with self.client._client_session(wl.clients + 1) as http:

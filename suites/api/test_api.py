@@ -68,13 +68,10 @@ def test_api_under_concurrent_users(http_load: Any, target: Target, sizes: Sizes
             session.error("mismatch")
             session.count("mismatch")
 
-    from pytest_roo.load.http import HttpLoad
-
-    # unrecorded warm-up at the measured size: connections and the app's database pool grow
-    HttpLoad().run(user_requests, clients=sizes.api_users, rate=f"{sizes.api_rate}/s",
-                   duration=sizes.warmup)
+    # warmup=: an unrecorded run at the measured size first, so that connections and the
+    # app's database pool have grown before the measured window
     http_load.run(user_requests, clients=sizes.api_users, rate=f"{sizes.api_rate}/s",
-                  duration=sizes.api_duration, primary="request")
+                  duration=sizes.api_duration, primary="request", warmup=sizes.warmup)
 
 
 @pytest.mark.slo("errors == 0")

@@ -249,3 +249,135 @@ def test_ctrl_c_records_the_partial_result(pytester: pytest.Pytester, server_env
     # the run stopped within a second of Ctrl-C: its window began at most a second before the
     # first progress line (pytest's own report of the interrupt may take longer: not judged)
     assert res["duration"] < (sent - first_line) + 1.0 + 1.0, res["duration"]
+
+
+def test_fixtures_show_their_types_and_method_signatures(pytester: pytest.Pytester) -> None:
+    """``pytest --fixtures`` is the manual: each load fixture names its type on the first line
+    and, with -v, lists its methods with their parameters."""
+    result = pytester.runpytest("--fixtures", "-v")
+    for fixture, cls, method in [
+        ("ws_swarm", "WsSwarmFixture", ".echo(url: str, *, correct: bool = True, **load: Load)"
+                                       " -> LoadResult"),
+        ("http_load", "HttpLoadFixture", ".get(url: str, *, headers: Mapping[str, str] | None ="
+                                         " None, expect: Any = None, expect_status: "
+                                         "Sequence[int] | None = None, **load: Load) -> "
+                                         "LoadResult"),
+        ("db_load", "DbLoadFixture", ".query(sql: str, *args: Any, **load: Load) -> LoadResult"),
+        ("redis_load", "RedisLoadFixture", ".pubsub(channel: str | None = None, *, "
+                                           "subscribers: int = 10, **load: Load) -> LoadResult"),
+    ]:
+        # fnmatch would read the brackets of Mapping[...] as character classes
+        text = result.stdout.str()
+        section = text[text.index(f"\n{fixture} -- "):]
+        section = section[: section.index("Shared keywords")]
+        assert f"-> {cls}: " in section[:400]
+        assert method in section, section
+    assert ".on(url: str) -> DbLoadFixture" in text
+    assert (".run(scenario: Scenario, *, setup: UserHook | None = None, teardown: UserHook | "
+            "None = None, primary: str = 'iteration', name: str = 'ws.run', **load: Load) -> "
+            "LoadResult") in text
+    result.stdout.fnmatch_lines(["*Shared keywords (pytest_roo.Load*warmup=*abort_on_fail=*"])
+
+
+def test_warmup_runs_first_and_is_not_recorded(pytester: pytest.Pytester,
+                                               server_env: str) -> None:
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+
+        URL = os.environ["ROO_TEST_WS"] + "/ws/echo"
+
+        def test_warmed(ws_swarm):
+            result = ws_swarm.echo(URL, clients=2, duration=0.5, rate="20/s", warmup=0.5)
+            (warm,) = ws_swarm.warmups
+            assert warm.info["warmup"] is True and warm.operations == 10
+            assert ws_swarm.results == [result] and result.operations == 10
+        """
+    )
+    path = pytester.path / "report.json"
+    # a process of its own: an inline run drops the aiohttp modules it imported, and the
+    # compiled WebSocket reader of the next run would hand out the old module's frame types
+    result = pytester.runpytest_subprocess(f"--roo-report-json={path}")
+    result.assert_outcomes(passed=1)
+    (recorded,) = by_test(report_of(path))["test_warmed"]["results"]
+    assert "warmup" not in recorded["info"] and recorded["operations"] == 10
+
+
+ASYNC_TESTS = """
+import pytest
+from aiohttp import web
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def echo(request):
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        await ws.send_str(msg.data)
+    return ws
+
+
+async def health(request):
+    return web.Response(text="ok")
+
+
+async def serve():
+    # served by the test's own event loop: it must keep running during the load
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, runner.addresses[0][1]
+
+
+@pytest.mark.anyio
+async def test_awaitable_api(ws_swarm, http_load):
+    runner, port = await serve()
+    try:
+        echoed = await ws_swarm.echo_async(f"ws://127.0.0.1:{port}/ws", clients=2,
+                                           duration=1, rate="20/s")
+        got = await http_load.get_async(f"http://127.0.0.1:{port}/health", clients=2,
+                                        duration=1, rate="20/s")
+    finally:
+        await runner.cleanup()
+    assert (echoed.operations, echoed.error_count) == (20, 0)
+    assert (got.operations, got.error_count) == (20, 0)
+    assert ws_swarm.results == [echoed] and http_load.results == [got]
+
+
+@pytest.mark.anyio
+async def test_blocking_api(ws_swarm):
+    runner, port = await serve()
+    try:
+        ws_swarm.echo(f"ws://127.0.0.1:{port}/ws", clients=2, duration=1, rate="20/s")
+    finally:
+        await runner.cleanup()
+"""
+
+
+def test_async_tests_await_the_load_while_their_loop_serves(pytester: pytest.Pytester) -> None:
+    """In an ``async def`` test the awaitable methods run the load while the test's own loop
+    keeps serving an aiohttp app (no timeouts); the blocking ones raise an error naming the
+    awaitable spelling instead of stalling that loop."""
+    pytest.importorskip("anyio", reason="the async tests run under anyio's pytest plugin: "
+                        "pip install anyio")
+    pytester.makepyfile(ASYNC_TESTS)
+    path = pytester.path / "report.json"
+    # a process of its own, as a user's run: the test's loop is the only one in its thread
+    result = pytester.runpytest_subprocess(f"--roo-report-json={path}")
+    result.assert_outcomes(passed=1, failed=1)
+    out = " ".join(result.stdout.str().split())  # the message may be wrapped
+    assert "BlockingCallError: ws_swarm.echo() blocks until the load run ends" in out, out
+    assert "Use `await ws_swarm.echo_async(...)`" in out
+    tests = by_test(report_of(path))
+    names = [r["name"] for r in tests["test_awaitable_api"]["results"]]
+    assert names == ["ws.echo", "http.get"]
+    assert tests["test_blocking_api"]["results"] == []

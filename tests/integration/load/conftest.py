@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +78,27 @@ def load_server() -> Iterator[Callable[..., Server]]:
             proc.wait(3)
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.fixture
+def in_loop_callback() -> Callable[[Callable[[], Any]], Any]:
+    """``in_loop_callback(func)`` calls ``func`` from a plain callback of a running event loop
+    (no current task), as Playwright's sync API runs a test's code between its calls."""
+
+    def call(func: Callable[[], Any]) -> Any:
+        loop = asyncio.new_event_loop()
+        try:
+            done = loop.create_future()
+
+            def callback() -> None:
+                try:
+                    done.set_result(func())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+            loop.call_soon(callback)
+            return loop.run_until_complete(done)
+        finally:
+            loop.close()
+
+    return call

@@ -127,17 +127,16 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server, uvlo
     assert signal.getsignal(signal.SIGALRM) is previous
 
 
-def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server) -> None:
+def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server,
+                                                           in_loop_callback) -> None:
     """Beside a running event loop (Playwright's sync API keeps one) the run has a thread of
     its own; what the main thread's signal handler raises still stops it and propagates."""
-    import asyncio
-
     srv = load_server()
 
     def handler(signum, frame):  # type: ignore[no-untyped-def]
         raise Stop("alarm")
 
-    async def inside_a_running_loop() -> None:
+    def beside_a_running_loop() -> None:
         HttpLoad().get(srv.http("/health"), clients=2, duration=30, rate="50/s")
 
     previous = signal.signal(signal.SIGALRM, handler)
@@ -145,7 +144,7 @@ def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server) -> None:
     started = time.monotonic()
     try:
         with pytest.raises(Stop, match="alarm"):
-            asyncio.run(inside_a_running_loop())
+            in_loop_callback(beside_a_running_loop)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -33,20 +33,19 @@ def test_http_open_and_5xx(load_server) -> None:
     assert refused.errors["refused"] == 5
 
 
-def test_runs_while_another_event_loop_is_running(load_server) -> None:
-    # Playwright's sync API keeps an event loop running in the main thread; a load run started
-    # from such a test drives its own loop in a thread of its own.
-    import asyncio
+def test_runs_while_another_event_loop_is_running(load_server, in_loop_callback) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread and runs the test's
+    # code from a callback of that loop, with no current task: a load run started there drives
+    # its own loop in a thread of its own.
+    import threading
 
     srv = load_server()
 
-    async def inside_a_running_loop() -> tuple[int, int, str]:
-        import threading
-
+    def beside_a_running_loop() -> tuple[int, int, str]:
         result = HttpLoad().get(srv.http("/health"), clients=4, duration=0.5, rate="100/s")
         return result.operations, result.error_count, threading.current_thread().name
 
-    ops, errors, thread = asyncio.run(inside_a_running_loop())
+    ops, errors, thread = in_loop_callback(beside_a_running_loop)
     assert (ops, errors) == (50, 0)
     assert thread == "MainThread"
 
@@ -184,3 +183,21 @@ def test_db_users_that_cannot_connect_count_as_their_share(postgres_db) -> None:
     assert result.counters["clients_connected"] == 2
     assert set(result.errors) == {"sql"}
     assert 0.45 < result.error_rate < 0.75
+
+
+def test_db_load_fixture_on_the_tests_database_and_on_a_url(db_load, postgres_db) -> None:
+    """db_load is one object: its methods run on postgres_db, db_load.on(url) (or the older
+    db_load(url)) binds another database; every result lands in db_load.results."""
+    from pytest_roo.load import DbLoadFixture, Load
+
+    assert isinstance(db_load, DbLoadFixture)
+    short = Load(clients=2, duration=0.3)
+    on_test_db = db_load.query("select $1::int", 7, load=short)
+    on_url = db_load.on(postgres_db.url).queries({"one": "select 1"}, load=short)
+    called = db_load(postgres_db.url).transaction(["select 1", "select 2"], load=short)
+    assert db_load.results == [on_test_db, on_url, called]
+    assert [r.name for r in db_load.results] == ["db.queries", "db.queries", "db.queries"]
+    assert on_test_db.error_count == on_url.error_count == called.error_count == 0
+    assert called.get_metric("transaction").count > 0
+    with pytest.raises(ValueError, match="invalid database url 'mysql://"):
+        db_load.on("mysql://app@127.0.0.1/app")

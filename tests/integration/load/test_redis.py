@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_roo.load.redis import RedisLoad, mask_url
+from pytest_roo.load.session import Session
 from pytest_roo.services.models import RedisDatabase
 
 pytestmark = pytest.mark.integration
@@ -214,3 +215,33 @@ def test_user_scenario_gets_its_connection_and_error_kinds(redis_db: RedisDataba
     assert int(client.get("visits")) == result.get_metric("incr").count == 20
     assert result.errors == {"redis": 4}
     client.close()
+
+
+def test_fixture_on_a_url_with_user_setup_and_the_awaitable_twin(
+        redis_load: Any, redis_db: RedisDatabase) -> None:
+    """redis_load.on(url) shares the fixture's results; run(setup=) prepares each user's keys
+    before the window; the awaitable twin runs from a coroutine and is recorded too."""
+    import asyncio
+
+    from pytest_roo.load import Load, RedisLoadFixture
+
+    assert isinstance(redis_load, RedisLoadFixture)
+    prepared: list[int] = []
+
+    async def setup(session: Session) -> None:
+        await session.conn.set(f"user:{session.vu}", "1")
+        prepared.append(session.vu)
+
+    async def scenario(session: Session) -> None:
+        with session.measure("get"):
+            assert await session.conn.get(f"user:{session.vu}") == b"1"
+
+    ran = redis_load.on(redis_db.url).run(scenario, setup=setup,
+                                          load=Load(clients=2, duration=0.3))
+    awaited = asyncio.run(redis_load.command_async("PING", clients=1, duration=0.3))
+    assert redis_load.results == [ran, awaited]
+    assert sorted(prepared) == [0, 1]
+    assert ran.error_count == awaited.error_count == 0
+    assert ran.get_metric("get").count > 0
+    with pytest.raises(ValueError, match="invalid redis url"):
+        redis_load.on("http://127.0.0.1:6379/0")

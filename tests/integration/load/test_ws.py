@@ -165,3 +165,122 @@ def test_abort_on_fail_stops_early(load_server) -> None:
                                        rate="100/s", timeout=0.5)
     assert result.info["aborted"] == "too many errors"
     assert result.duration < 10
+
+
+def test_subscribe_trigger_setup_runs_once_on_the_runs_loop(load_server) -> None:
+    """The trigger's client is made once by trigger_setup on the run's own loop, handed to
+    every trigger call, and closed by trigger_teardown."""
+    import asyncio
+
+    srv = load_server()
+    events: list[str] = []
+    loops: set[int] = set()
+
+    async def setup() -> aiohttp.ClientSession:
+        events.append("setup")
+        loops.add(id(asyncio.get_running_loop()))
+        return aiohttp.ClientSession()
+
+    async def trigger(payload: str, http: aiohttp.ClientSession) -> None:
+        loops.add(id(asyncio.get_running_loop()))
+        async with http.post(srv.http("/ws/broadcast"), data=payload) as resp:
+            assert resp.status == 204
+
+    async def teardown(http: aiohttp.ClientSession) -> None:
+        events.append("teardown")
+        await http.close()
+
+    result = WsSwarm().subscribe(srv.ws("/ws/broadcast"), trigger, clients=3, duration=1,
+                                 rate="10/s", trigger_setup=setup, trigger_teardown=teardown)
+    assert events == ["setup", "teardown"]
+    assert len(loops) == 1
+    assert result.error_count == 0
+    assert result.get_metric("delivery").count == 30
+
+
+def test_subscribe_trigger_setup_needs_a_callable_trigger(load_server) -> None:
+    srv = load_server()
+    with pytest.raises(ValueError, match="trigger_setup= hands its state to a callable"):
+        WsSwarm().subscribe(srv.ws("/ws/broadcast"), srv.http("/ws/broadcast"),
+                            trigger_setup=lambda: None)
+
+
+def test_run_setup_and_teardown_once_per_virtual_user(load_server) -> None:
+    """setup/teardown (async or plain) run once per virtual user, outside the measured
+    window; what setup leaves in session.data is there in every iteration."""
+    srv = load_server()
+    set_up: list[int] = []
+    torn_down: list[int] = []
+    seen: set[str] = set()
+
+    async def setup(session: Session) -> None:
+        set_up.append(session.vu)
+        session.data["token"] = f"user-{session.vu}"
+
+    def teardown(session: Session) -> None:
+        torn_down.append(session.vu)
+
+    async def scenario(session: Session) -> None:
+        seen.add(session.data["token"])
+        ws = await session.ws(srv.ws("/ws/echo"))
+        await ws.send_str("hello")
+        await ws.receive(timeout=session.timeout)
+
+    result = WsSwarm().run(scenario, clients=3, duration=0.5, setup=setup, teardown=teardown)
+    assert sorted(set_up) == sorted(torn_down) == [0, 1, 2]
+    assert seen == {"user-0", "user-1", "user-2"}
+    assert result.error_count == 0 and result.operations > 3
+
+
+def test_run_setup_failure_counts_as_that_users_failure(load_server) -> None:
+    srv = load_server()
+
+    async def setup(session: Session) -> None:
+        if session.vu == 0:
+            raise ConnectionRefusedError("login refused")
+
+    async def scenario(session: Session) -> None:
+        async with session.http.get(srv.http("/health")) as resp:
+            await resp.read()
+
+    result = WsSwarm().run(scenario, clients=2, duration=0.5, setup=setup)
+    assert result.errors["refused"] >= 1
+    assert result.counters["clients_connected"] == 1
+
+
+def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_server) -> None:
+    """asyncio.wait_for around the awaitable method: the run in the worker thread stops within
+    a second of the cancellation, its result is still recorded, the cancellation goes on."""
+    import asyncio
+    import time
+
+    from pytest_roo.load.recorded_ws import WsSwarmFixture
+    from pytest_roo.results.metrics import LoadResult
+
+    srv = load_server()
+    recorded: list[LoadResult] = []
+    swarm = WsSwarmFixture(WsSwarm, recorded.append, None, "ws_swarm")
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(swarm.echo_async(srv.ws("/ws/echo"), clients=2,
+                                                    duration=30, rate="20/s"), 1.5)
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 15  # far from the 30 s asked for
+    (result,) = recorded
+    assert swarm.results == [result]
+    assert result.info["stopped"] == "cancelled"
+    assert 0 < result.operations < 600
+
+
+def test_hooks_that_are_not_functions_are_refused_before_any_connection() -> None:
+    async def scenario(session: Session) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="invalid setup='login': expected a function"):
+        WsSwarm().run(scenario, setup="login")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid trigger_teardown=1: expected a function"):
+        WsSwarm().subscribe("ws://127.0.0.1:9/ws", lambda payload: None,
+                            trigger_teardown=1)  # type: ignore[arg-type]
