@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from pytest_roo.fixtures import browser as browser_fixtures
 from pytest_roo.fixtures import services as services_fixtures
 from pytest_roo.fixtures import target as target_fixtures
+from pytest_roo.plugin import matrix
 from pytest_roo.plugin.options import SETTINGS_KEY, add_options, get_settings, resolve_settings
 from pytest_roo.plugin.recording import (
     RECORDING_KEY,
@@ -70,7 +70,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = resolve_settings(config)
-    browser_fixtures.configure(config)  # a bad --roo-devices is a usage error before anything
+    matrix.configure(config)  # a bad --roo-devices is a usage error before anything
     services_fixtures.configure(config)  # the Docker probe, once per run (workers: workerinput)
     for line in MARKERS:
         config.addinivalue_line("markers", line)
@@ -230,7 +230,7 @@ def pytest_runtest_makereport(
     report = yield
     _add_recording(item, report)  # first: a result that cannot be recorded fails the report
     target_fixtures.add_target_log(item, report)  # on failed reports, so after the line above
-    browser_fixtures.add_matrix_cell(item, report)  # evidence of failed cells, likewise
+    matrix.add_matrix_cell(item, report)  # evidence of failed cells, likewise
     return report
 
 
