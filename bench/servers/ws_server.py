@@ -17,6 +17,9 @@ Endpoints (the contract of docs/load.md plus failure modes):
   --delay uniform:LO:HI           /delay sleeps uniformly between LO and HI milliseconds
 
 Prints "PORT <n>" once listening; exits when stdin closes or after --max-seconds.
+
+:func:`serve`, :func:`open_ws`, :func:`echo` and :func:`broadcast_route` also serve
+faulty_server.py (the server that answers wrongly on purpose), which imports them from here.
 """
 
 from __future__ import annotations
@@ -28,8 +31,77 @@ import random
 import stat
 import sys
 import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 from aiohttp import WSMsgType, web
+
+Fanout = Callable[[str], Awaitable[None]]
+
+
+async def open_ws(request: web.Request) -> web.WebSocketResponse:
+    """The server side of a WebSocket: no compression, no message size limit."""
+    ws = web.WebSocketResponse(compress=False, max_msg_size=0)
+    await ws.prepare(request)
+    return ws
+
+
+async def echo(request: web.Request) -> web.WebSocketResponse:
+    """Echo every text and binary frame, in order."""
+    ws = await open_ws(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+async def broadcast_route(request: web.Request, subscribers: list[web.WebSocketResponse],
+                          fanout: Fanout) -> web.StreamResponse:
+    """POST: fan the body out; GET: a subscriber, each of whose text frames is fanned out."""
+    if request.method == "POST":
+        await fanout(await request.text())
+        return web.Response(status=204)
+    ws = await open_ws(request)
+    subscribers.append(ws)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await fanout(msg.data)
+    finally:
+        subscribers.remove(ws)
+    return ws
+
+
+async def serve(app: web.Application, *, max_seconds: float, port: int = 0, backlog: int = 128,
+                beside: Iterable[Coroutine[Any, Any, None]] = ()) -> None:
+    """Serve ``app`` on 127.0.0.1, print "PORT <n>", run the ``beside`` coroutines, and stop when
+    stdin (a pipe) closes or after ``max_seconds``."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, backlog=backlog)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"PORT {port}", flush=True)
+    running = [asyncio.ensure_future(task) for task in beside]  # referenced while serving
+    loop = asyncio.get_running_loop()
+    stdin_closed = asyncio.Event()
+    fd = sys.stdin.fileno()
+
+    def on_stdin() -> None:
+        if not os.read(fd, 4096):
+            stdin_closed.set()
+
+    if stat.S_ISFIFO(os.fstat(fd).st_mode):  # a pipe: its end is the signal to stop
+        loop.add_reader(fd, on_stdin)
+    try:
+        await asyncio.wait_for(stdin_closed.wait(), max_seconds)
+    except asyncio.TimeoutError:
+        pass
+    for task in running:
+        task.cancel()
+    await runner.cleanup()
 
 
 def build_app(args: argparse.Namespace) -> web.Application:
@@ -38,20 +110,9 @@ def build_app(args: argparse.Namespace) -> web.Application:
     counter = {"n": 0}
     rng = random.Random(1234)
 
-    async def echo(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await ws.send_str(msg.data)
-            elif msg.type == WSMsgType.BINARY:
-                await ws.send_bytes(msg.data)
-        return ws
-
     async def echo_slow_first(request: web.Request) -> web.WebSocketResponse:
         """Echo, but the first reply comes after --slow-first-ms (the rest wait behind it)."""
-        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
-        await ws.prepare(request)
+        ws = await open_ws(request)
         first = True
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -77,19 +138,7 @@ def build_app(args: argparse.Namespace) -> web.Application:
                 pass
 
     async def broadcast(request: web.Request) -> web.StreamResponse:
-        if request.method == "POST":
-            await fanout(await request.text())
-            return web.Response(status=204)
-        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
-        await ws.prepare(request)
-        subscribers.append(ws)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await fanout(msg.data)
-        finally:
-            subscribers.remove(ws)
-        return ws
+        return await broadcast_route(request, subscribers, fanout)
 
     async def silent(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False)
@@ -148,26 +197,9 @@ async def main(args: argparse.Namespace) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:  # one file per connection: let the idle bench hold 10,000 of them
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    runner = web.AppRunner(build_app(args), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"PORT {port}", flush=True)
-    request_tasks: list[asyncio.Future[None]] = []
-    if args.stall_every:
-        stall_task = asyncio.ensure_future(staller(args.stall_every, args.stall_ms))
-        request_tasks.append(stall_task)  # kept referenced for the life of the server
-    loop = asyncio.get_running_loop()
-    stdin_closed = asyncio.Event()
-    if stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):  # a pipe: its end is the signal
-        loop.add_reader(sys.stdin.fileno(), lambda: (os.read(sys.stdin.fileno(), 4096) or b"")
-                        or stdin_closed.set())
-    try:
-        await asyncio.wait_for(stdin_closed.wait(), args.max_seconds)
-    except asyncio.TimeoutError:
-        pass
-    await runner.cleanup()
+    beside = [staller(args.stall_every, args.stall_ms)] if args.stall_every else []
+    await serve(build_app(args), max_seconds=args.max_seconds, port=args.port, backlog=4096,
+                beside=beside)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

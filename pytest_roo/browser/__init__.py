@@ -1,7 +1,8 @@
 """The browser matrix: engines x devices, traced contexts, evidence, responsiveness.
 
 Plain Python, no pytest import; Playwright is imported only where a browser is started. The pytest
-glue (fixtures, parametrization, the summary grid) is in :mod:`pytest_roo.fixtures.browser`.
+glue: the fixtures in :mod:`pytest_roo.fixtures.browser`, the cells, report payloads and the
+summary grid in :mod:`pytest_roo.plugin.matrix`.
 """
 
 from __future__ import annotations

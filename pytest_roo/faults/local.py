@@ -585,11 +585,14 @@ class _Core:
         self.port = int(self.server.sockets[0].getsockname()[1])
         return self.port
 
-    async def stop_listening(self) -> None:
+    def _stop_accepting(self) -> None:
         self.accepting = False
         if self.server is not None:
             server, self.server = self.server, None
             server.close()
+
+    async def stop_listening(self) -> None:
+        self._stop_accepting()
         for conn in list(self.conns):
             conn.close()
         await asyncio.sleep(0)
@@ -607,10 +610,7 @@ class _Core:
         self._changed()
 
     async def close(self) -> None:
-        self.accepting = False
-        if self.server is not None:
-            server, self.server = self.server, None
-            server.close()
+        self._stop_accepting()
         for conn in list(self.conns):
             conn.close(abort=True)
         for _ in range(3):  # let the transports' connection_lost callbacks run

@@ -74,8 +74,40 @@ def _record(result: LoadResult, start: float, recovered_at: float | None, deadli
     return result
 
 
-def _failure(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:200]
+class _Attempts:
+    """The retry loop's state and rules, shared by the sync and the async form: they differ
+    only in how they call the probe and how they wait."""
+
+    def __init__(self, since: float | FaultWindow | None, timeout: float, interval: float,
+                 result: LoadResult | None, name: str) -> None:
+        _check(timeout, interval)
+        self.start = _start(since)
+        self.deadline = self.start + timeout
+        self.interval = interval
+        self.result = _result(result, name)
+        self.count = 0
+        self.last_error: str | None = None
+
+    def remaining(self) -> float:
+        """What is left of ``timeout``: the bound of one async probe."""
+        return max(0.001, self.deadline - time.monotonic())
+
+    def failed(self, exc: BaseException) -> bool:
+        """A probe that raised: "not yet" (any failure of the probe means that)."""
+        self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        return False
+
+    def settle(self, ok: bool) -> LoadResult | None:
+        """After a probe: the recorded result when done, or None to wait ``interval`` and retry."""
+        self.count += 1
+        now = time.monotonic()
+        if ok:
+            return _record(self.result, self.start, now, self.deadline, self.count,
+                           self.last_error)
+        if now + self.interval > self.deadline:
+            return _record(self.result, self.start, None, max(now, self.deadline), self.count,
+                           self.last_error)
+        return None
 
 
 def measure_recovery(
@@ -104,23 +136,15 @@ def measure_recovery(
         result = measure_recovery(lambda: urlopen(url, timeout=1), since=window)
         slo.check(result, "recovery.max < 5s")
     """
-    _check(timeout, interval)
-    start = _start(since)
-    deadline = start + timeout
-    out = _result(result, name)
-    attempts = 0
-    last_error: str | None = None
+    attempts = _Attempts(since, timeout, interval, result, name)
     while True:
-        attempts += 1
         try:
             ok = probe() is not False
-        except Exception as exc:  # any failure of the probe means "not yet"
-            ok, last_error = False, _failure(exc)
-        now = time.monotonic()
-        if ok:
-            return _record(out, start, now, deadline, attempts, last_error)
-        if now + interval > deadline:
-            return _record(out, start, None, max(now, deadline), attempts, last_error)
+        except Exception as exc:
+            ok = attempts.failed(exc)
+        done = attempts.settle(ok)
+        if done is not None:
+            return done
         time.sleep(interval)
 
 
@@ -137,25 +161,16 @@ async def measure_recovery_async(
 
     Each probe is bounded by what remains of ``timeout``.
     """
-    _check(timeout, interval)
-    start = _start(since)
-    deadline = start + timeout
-    out = _result(result, name)
-    attempts = 0
-    last_error: str | None = None
+    attempts = _Attempts(since, timeout, interval, result, name)
     while True:
-        attempts += 1
-        remaining = max(0.001, deadline - time.monotonic())
         try:
             answer: Any = probe()
             if inspect.isawaitable(answer):
-                answer = await asyncio.wait_for(answer, remaining)
+                answer = await asyncio.wait_for(answer, attempts.remaining())
             ok = answer is not False
         except Exception as exc:
-            ok, last_error = False, _failure(exc)
-        now = time.monotonic()
-        if ok:
-            return _record(out, start, now, deadline, attempts, last_error)
-        if now + interval > deadline:
-            return _record(out, start, None, max(now, deadline), attempts, last_error)
+            ok = attempts.failed(exc)
+        done = attempts.settle(ok)
+        if done is not None:
+            return done
         await asyncio.sleep(interval)

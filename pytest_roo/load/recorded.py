@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pytest_roo.load.engine import AbortCheck, LoadDriver
     from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["ENGINE_KEYWORDS", "RecordedLoad", "awaitable", "make_abort"]
+__all__ = ["ENGINE_KEYWORDS", "AbortFactory", "RecordedLoad", "awaitable"]
 
 #: The fields of :class:`Load` that go to the engine's methods as they are.
 ENGINE_KEYWORDS = ("clients", "duration", "rate", "stages", "think", "model", "timeout",
@@ -40,22 +40,9 @@ P = ParamSpec("P")
 Call = Callable[[E, dict[str, Any]], "LoadResult"]
 
 
-def make_abort(criteria: Sequence[Any]) -> AbortCheck:
-    """An abort check for the engine: the criteria that can no longer pass (k6 abortOnFail)."""
-    from pytest_roo import slo
-
-    parsed = [slo.parse(c) for c in criteria]
-
-    def check(result: LoadResult, expected: int) -> str | None:
-        try:
-            lost = slo.lost_early(result, parsed, expected)
-        except KeyError:
-            return None
-        if not lost:
-            return None
-        return "; ".join(f"{v.criterion} ({v.reason})" for v in lost)
-
-    return check
+#: ``abort_factory(criteria) -> AbortCheck``: what the fixtures hand in to turn criteria into the
+#: engine's abort check (:func:`pytest_roo.slo.abort_check`; the load engine does not judge)
+AbortFactory = Callable[[list[Any]], "AbortCheck"]
 
 
 class _Plan:
@@ -76,8 +63,10 @@ class RecordedLoad(Generic[E]):
     ``warmups`` the warm-up runs (never recorded, never judged)."""
 
     def __init__(self, make_engine: Callable[[], E], record: Callable[[LoadResult], object],
-                 marker_criteria: Sequence[Any] | None, label: str) -> None:
+                 marker_criteria: Sequence[Any] | None, label: str, *,
+                 abort_factory: AbortFactory | None = None) -> None:
         self._make_engine = make_engine
+        self._abort_factory = abort_factory
         self._record = record
         self._marker_criteria = list(marker_criteria) if marker_criteria else None
         self._label = label
@@ -123,7 +112,12 @@ class RecordedLoad(Generic[E]):
             criteria = [flag]
         else:
             criteria = list(flag)
-        return make_abort(criteria) if criteria else None
+        if not criteria:
+            return None
+        if self._abort_factory is None:
+            raise ValueError(f"{self._label}: abort_on_fail needs an abort_factory (the load "
+                             "fixtures give pytest_roo.slo.abort_check)")
+        return self._abort_factory(criteria)
 
     def _measure(self, engine: E, call: Call[E], plan: _Plan) -> LoadResult:
         """The warm-up (not recorded), then the measured run."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_roo.load.recorded import ENGINE_KEYWORDS, RecordedLoad, awaitable
+from pytest_roo.load.recorded import ENGINE_KEYWORDS, AbortFactory, RecordedLoad, awaitable
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -86,10 +86,12 @@ class DbLoadFixture(RecordedLoad["DbLoad"]):
 
     def __init__(self, url: Callable[[], str], make_engine: Callable[[str], DbLoad],
                  record: Callable[[LoadResult], object],
-                 marker_criteria: Sequence[Any] | None, label: str = "db_load") -> None:
+                 marker_criteria: Sequence[Any] | None, label: str = "db_load", *,
+                 abort_factory: AbortFactory | None = None) -> None:
         self._url = url
         self._make_db_engine = make_engine
-        super().__init__(lambda: make_engine(url()), record, marker_criteria, label)
+        super().__init__(lambda: make_engine(url()), record, marker_criteria, label,
+                         abort_factory=abort_factory)
 
     def on(self, url: str) -> DbLoadFixture:
         """The same API against the database at ``url`` (``postgresql://user:pw@host/db``);
@@ -98,7 +100,8 @@ class DbLoadFixture(RecordedLoad["DbLoad"]):
 
         check_url(url)
         bound = DbLoadFixture(lambda: url, self._make_db_engine, self._record,
-                              self._marker_criteria, self._label)
+                              self._marker_criteria, self._label,
+                              abort_factory=self._abort_factory)
         bound.results = self.results
         bound.warmups = self.warmups
         return bound

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_roo.load.recorded import ENGINE_KEYWORDS, RecordedLoad, awaitable
+from pytest_roo.load.recorded import ENGINE_KEYWORDS, AbortFactory, RecordedLoad, awaitable
 from pytest_roo.load.redis_client import NOTHING
 
 if TYPE_CHECKING:
@@ -40,11 +40,13 @@ class RedisLoadFixture(RecordedLoad["RedisLoad"]):
 
     def __init__(self, url: Callable[[], str], make_engine: Callable[[str], RedisLoad],
                  record: Callable[[LoadResult], object],
-                 marker_criteria: Sequence[Any] | None, label: str = "redis_load") -> None:
+                 marker_criteria: Sequence[Any] | None, label: str = "redis_load", *,
+                 abort_factory: AbortFactory | None = None) -> None:
         self._url = url
         self._make_redis_engine = make_engine
         self._bound_url: str | None = None
-        super().__init__(lambda: make_engine(url()), record, marker_criteria, label)
+        super().__init__(lambda: make_engine(url()), record, marker_criteria, label,
+                         abort_factory=abort_factory)
 
     def on(self, url: str) -> RedisLoadFixture:
         """The same API against the Redis server at ``url`` (``redis://:password@host:port/db``);
@@ -53,7 +55,8 @@ class RedisLoadFixture(RecordedLoad["RedisLoad"]):
 
         RedisLoad(url)  # a bad URL is an error here, with the password masked
         bound = RedisLoadFixture(lambda: url, self._make_redis_engine, self._record,
-                                 self._marker_criteria, self._label)
+                                 self._marker_criteria, self._label,
+                              abort_factory=self._abort_factory)
         bound._bound_url = url
         bound.results = self.results
         bound.warmups = self.warmups

@@ -1,5 +1,10 @@
 """pytest-roo's pytest hooks: options, markers, fixture modules, criteria, session report.
 
+This module owns every pytest hook that more than one part of the plugin takes part in
+(``pytest_configure``, ``pytest_configure_node``, ``pytest_report_header``,
+``pytest_runtest_makereport``): each calls the parts as plain functions, in the order written
+here, instead of relying on the order pluggy happens to call several implementations in.
+
 Only wiring lives here (and in this package's modules: :mod:`.options`, :mod:`.recording`,
 :mod:`.iterations`, :mod:`.session`); the logic is in plain modules (slo/, load/, report/) that
 never import pytest. Importing this module is cheap: no Playwright, docker SDK, asyncpg,
@@ -15,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.plugin import matrix
 from pytest_roo.plugin.options import SETTINGS_KEY, add_options, get_settings, resolve_settings
 from pytest_roo.plugin.recording import (
     RECORDING_KEY,
@@ -65,6 +71,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = resolve_settings(config)
+    matrix.configure(config)  # a bad --roo-devices is a usage error before anything
+    # fixture modules are imported here, after pytest registered them for assertion rewriting
+    from pytest_roo.fixtures import services as services_fixtures
+
+    services_fixtures.configure(config)  # the Docker probe, once per run (workers: workerinput)
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     report = SessionReport(config)
@@ -75,13 +86,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(PooledVerdicts(config), "roo-pooled-verdicts")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller, for each worker it starts: hand over what the controller
+    worked out once (``node.workerinput`` becomes the worker's ``config.workerinput``)."""
+    from pytest_roo.fixtures import services as services_fixtures
+
+    services_fixtures.configure_node(node)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     from pytest_roo.redact import mask_url
 
     settings = get_settings(config)
     target = mask_url(settings.target) if settings.target else "started by pytest_roo_start_target"
     report = settings.report_json or "off"
-    return f"roo: profile={settings.profile} target={target} report-json={report}"
+    return [
+        f"roo: profile={settings.profile} target={target} report-json={report}",
+        _services_header(config),
+    ]
 
 
 # --- the slo marker and the recording of each test ----------------------------------------------
@@ -229,20 +252,36 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    recording = item.stash.get(RECORDING_KEY, None)
-    if recording is not None:
-        payload, text, problem = _payload_or_problem(recording)
-        if payload is not None:
-            setattr(report, PROPERTY, text)
-            # JUnit XML reads the teardown report's properties, made from the item's
-            junit = verdict_properties(payload["verdicts"], item.user_properties)
-            item.user_properties.extend(junit)
-            if report.when == "teardown":
-                report.user_properties.extend(junit)
-        elif problem:
-            report.outcome = "failed"
-            report.longrepr = problem
+    _add_recording(item, report)  # first: a result that cannot be recorded fails the report
+    from pytest_roo.fixtures import target as target_fixtures
+
+    target_fixtures.add_target_log(item, report)  # on failed reports, so after the line above
+    matrix.add_matrix_cell(item, report)  # evidence of failed cells, likewise
     return report
+
+
+def _add_recording(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the test's unsent results and verdicts on ``report`` (and its JUnit properties)."""
+    recording = item.stash.get(RECORDING_KEY, None)
+    if recording is None:
+        return
+    payload, text, problem = _payload_or_problem(recording)
+    if payload is not None:
+        setattr(report, PROPERTY, text)
+        # JUnit XML reads the teardown report's properties, made from the item's
+        junit = verdict_properties(payload["verdicts"], item.user_properties)
+        item.user_properties.extend(junit)
+        if report.when == "teardown":
+            report.user_properties.extend(junit)
+    elif problem:
+        report.outcome = "failed"
+        report.longrepr = problem
+
+
+def _services_header(config: pytest.Config) -> str:
+    from pytest_roo.fixtures import services as services_fixtures
+
+    return services_fixtures.report_header(config)
 
 
 __all__ = [

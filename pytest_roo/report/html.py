@@ -26,6 +26,7 @@ from pytest_roo import units
 from pytest_roo.report import figures
 from pytest_roo.report.assets import UPLOT_VERSION
 from pytest_roo.report.assets import read as read_asset
+from pytest_roo.results.verdict import format_value
 
 __all__ = ["host_facts", "main", "render_html", "result_figures", "write_html"]
 
@@ -43,13 +44,7 @@ def _format(kind: str | None, value: Any) -> str:
     """A base-unit value in the verdict's own unit (as the terminal table prints it)."""
     if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if kind == "latency":
-        return units.format_duration(value)
-    if kind == "ratio":
-        return units.format_percent(value)
-    if kind == "rate":
-        return units.format_rate(value)
-    return units.format_count(value)
+    return format_value(kind or "count", value)
 
 
 def _margin_text(share: float | None) -> str:

@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "docker", "local", "external")
-PROBE_ENV = "ROO_DOCKER_PROBE"  # "yes|no <where>[\t<reason>]": the controller's answer for workers
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,14 @@ class DockerProbe:
     available: bool
     where: str
     reason: str = ""  # why an engine that answered cannot serve (an image it cannot provide)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for an xdist worker's ``workerinput``."""
+        return {"available": self.available, "where": self.where, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DockerProbe:
+        return cls(bool(data["available"]), str(data["where"]), str(data.get("reason", "")))
 
     def describe(self) -> str:
         if self.available:
@@ -126,13 +133,7 @@ def missing_image(endpoint: str, images: Sequence[str], timeout: float = 5.0) ->
 
 
 def probe_docker(timeout: float = 1.0, images: Sequence[str] = ()) -> DockerProbe:
-    """Does a Docker engine answer, and can it provide ``images`` (present, or pullable)?
-    Reuses the answer an xdist controller put in the env."""
-    cached = os.environ.get(PROBE_ENV)
-    if cached:
-        head, _, reason = cached.partition("\t")
-        answer, _, where = head.partition(" ")
-        return DockerProbe(answer == "yes", where, reason)
+    """Does a Docker engine answer, and can it provide ``images`` (present, or pullable)?"""
     endpoints = _docker_endpoints()
     deadline = time.monotonic() + timeout
     for endpoint in endpoints:
@@ -140,11 +141,6 @@ def probe_docker(timeout: float = 1.0, images: Sequence[str] = ()) -> DockerProb
             reason = missing_image(endpoint, images) if images else ""
             return DockerProbe(not reason, endpoint, reason)
     return DockerProbe(False, " or ".join(endpoints))
-
-
-def remember_probe(probe: DockerProbe) -> None:
-    reason = f"\t{probe.reason}" if probe.reason else ""
-    os.environ[PROBE_ENV] = f"{'yes' if probe.available else 'no'} {probe.where}{reason}"
 
 
 # --- backends -----------------------------------------------------------------------------------

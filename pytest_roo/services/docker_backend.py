@@ -22,21 +22,40 @@ Passwords go into the container as files, never into its command or environment.
 from __future__ import annotations
 
 import contextlib
-import io
 import ipaddress
 import os
 import secrets
 import socket
 import sys
-import tarfile
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_roo.services import docker_engine
+from pytest_roo.services.docker_owners import (
+    LABEL_HOST,
+    LABEL_OWNER,
+    LABEL_SESSION,
+    cleanup_argv,
+    container_labels,
+    dead_owner,
+    sweep_dead_owners,
+)
+from pytest_roo.services.docker_readiness import READY_TIMEOUT, Started, exit_error, poll
+from pytest_roo.services.docker_spec import (
+    INITDB_ARGS,
+    PGDATA,
+    PGDATA_TMPFS,
+    POSTGRES_PASSWORD_FILE,
+    REDIS_CONFIG_FILE,
+    SOCKET_MOUNT,
+    archive,
+    postgres_command,
+    redis_command,
+    redis_config,
+)
 from pytest_roo.services.models import (
     PostgresServer,
     RedisServer,
@@ -44,8 +63,20 @@ from pytest_roo.services.models import (
     ServiceUnavailable,
 )
 
+# what a container is started with: docker_spec.py; who owns it: docker_owners.py (both
+# re-exported here, where they used to live)
 __all__ = [
+    "INITDB_ARGS",
+    "LABEL_HOST",
+    "LABEL_OWNER",
+    "LABEL_SESSION",
+    "PGDATA",
+    "PGDATA_TMPFS",
+    "POSTGRES_PASSWORD_FILE",
+    "REDIS_CONFIG_FILE",
+    "SOCKET_MOUNT",
     "DockerBackend",
+    "archive",
     "cleanup_argv",
     "container_labels",
     "dead_owner",
@@ -55,70 +86,6 @@ __all__ = [
     "redis_config",
     "sweep_dead_owners",
 ]
-
-LABEL_SESSION = "io.pytest-roo.session"
-LABEL_OWNER = "io.pytest-roo.owner"  # "<pid> <start time>" of the pytest process
-LABEL_HOST = "io.pytest-roo.host"  # pids only mean something on the host that made them
-
-# PGDATA on a tmpfs mounted in the container; a subdirectory, so the image's entrypoint
-# creates it with the owner and mode PostgreSQL wants
-PGDATA_TMPFS = "/var/lib/pytest-roo"
-PGDATA = f"{PGDATA_TMPFS}/pgdata"
-SECRETS_DIR = "/pytest-roo"  # files copied into the container before it starts
-POSTGRES_PASSWORD_FILE = f"{SECRETS_DIR}/postgres-password"
-SOCKET_MOUNT = "/var/run/pytest-roo"  # PostgreSQL's extra unix socket directory
-REDIS_CONFIG_FILE = f"{SECRETS_DIR}/redis.conf"
-
-# the local backend's throwaway settings: CREATE/DROP DATABASE checkpoint and scan every shared
-# buffer, so small shared_buffers keep the per-test clone cheap; shared memory segments in
-# PGDATA (tmpfs), not the container's 64 MB /dev/shm
-DOCKER_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off",
-                            "full_page_writes": "off", "max_connections": "300",
-                            "shared_buffers": "32MB", "max_wal_size": "256MB",
-                            "dynamic_shared_memory_type": "mmap"}
-# as the local backend's initdb: small WAL segments, C collation
-INITDB_ARGS = "--no-sync --wal-segsize=1 --no-locale --encoding=UTF8"
-READY_TIMEOUT = 60.0
-STATE_EVERY = 0.25  # how often a container that is not ready yet is asked whether it exited
-LOG_LINES = 20
-
-
-def postgres_command(settings: Mapping[str, str] | None = None) -> list[str]:
-    """The container's command: the image's ``postgres`` with fast, throwaway settings."""
-    command = ["postgres"]
-    for key, value in {**DOCKER_POSTGRES_SETTINGS, **(settings or {})}.items():
-        command += ["-c", f"{key}={value}"]
-    return command
-
-
-def redis_config(password: str) -> str:
-    """Redis's configuration file: the password, and no persistence."""
-    if any(ch.isspace() or ch in "\"'\\" for ch in password):
-        raise ServiceError("a Redis password in a configuration file must not contain spaces, "
-                           "quotes or backslashes")
-    return f'requirepass {password}\nsave ""\nappendonly no\n'
-
-
-def redis_command() -> list[str]:
-    """The password is in the configuration file, so ``docker inspect`` does not show it."""
-    return ["redis-server", REDIS_CONFIG_FILE]
-
-
-def archive(files: Mapping[str, str]) -> bytes:
-    """A tar of ``files`` (path under SECRETS_DIR -> text) for ``PUT /containers/ID/archive``.
-    World-readable inside the container: the server may run as any user there."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folder = tarfile.TarInfo(SECRETS_DIR.lstrip("/"))
-        folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-        tar.addfile(folder)
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
 
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -143,50 +110,6 @@ def published_host(endpoint: str) -> tuple[str, str]:
     return "127.0.0.1", "127.0.0.1"
 
 
-def owner_label(pid: int | None = None) -> str:
-    from pytest_roo.services.procs import process_start_time
-
-    pid = os.getpid() if pid is None else pid
-    return f"{pid} {process_start_time(pid)}"
-
-
-def container_labels(session: str, pid: int | None = None) -> dict[str, str]:
-    return {LABEL_SESSION: session, LABEL_OWNER: owner_label(pid),
-            LABEL_HOST: socket.gethostname()}
-
-
-def dead_owner(labels: Mapping[str, str], host: str | None = None,
-               start_time: Callable[[int], str | None] | None = None) -> bool:
-    """Is the pytest process that owns a container with these labels gone? Only for containers
-    made on this host; a label that cannot be read is not a reason to remove anything."""
-    from pytest_roo.services.procs import process_start_time
-
-    if labels.get(LABEL_HOST) != (host or socket.gethostname()):
-        return False
-    try:
-        pid_text, started = labels[LABEL_OWNER].split()
-        pid = int(pid_text)
-    except (KeyError, ValueError):
-        return False
-    return (start_time or process_start_time)(pid) != started
-
-
-def sweep_dead_owners(endpoint: str) -> list[str]:
-    """Remove the containers whose owner process died without removing them."""
-    removed = []
-    for container in docker_engine.list_containers(endpoint, LABEL_OWNER):
-        if (dead_owner(container.get("Labels") or {})
-                and docker_engine.remove_container(endpoint, container["Id"])):
-            removed.append(container["Id"])
-    return removed
-
-
-def cleanup_argv(endpoint: str, session: str) -> list[str]:
-    """What the watchdog runs when pytest dies: remove this session's containers."""
-    return [sys.executable, "-S", docker_engine.__file__, "remove", endpoint,
-            f"{LABEL_SESSION}={session}"]
-
-
 def same_host(endpoint: str, engine_name: str) -> bool:
     """Does the engine run on this machine, sharing its file system? Then a bind-mounted
     directory is the same directory on both sides. (Docker Desktop runs in a VM, and a CI job
@@ -201,41 +124,6 @@ def docker_endpoint(probed: str) -> str:
     if host:
         return host
     return probed.split(" or ")[0]
-
-
-@dataclass
-class _Started:
-    container: Any
-    image: str
-    host: str
-    port: int
-    secret: str
-
-    def state(self) -> dict[str, Any]:
-        self.container.reload()
-        state: dict[str, Any] = self.container.attrs.get("State") or {}
-        return state
-
-    def crashed(self) -> ServiceError | None:
-        """An error naming the exit code and the last log lines if the container has exited."""
-        state = self.state()
-        if state.get("Status") not in ("exited", "dead"):
-            return None
-        return _exit_error(self.container, self.image, state, self.secret)
-
-
-def _exit_error(container: Any, image: str, state: Mapping[str, Any],
-                secret: str) -> ServiceError:
-    try:
-        logs = container.logs(tail=LOG_LINES).decode(errors="replace")
-    except Exception as exc:  # the engine may have removed it already
-        logs = f"(no logs: {exc})"
-    if secret:
-        logs = logs.replace(secret, "***")
-    lines = "\n".join("    " + line for line in logs.rstrip().splitlines()) or "    (none)"
-    detail = f" ({state['Error']})" if state.get("Error") else ""
-    return ServiceError(f"Docker: the {image} container exited at start with code "
-                        f"{state.get('ExitCode')}{detail}; its last log lines:\n{lines}")
 
 
 class DockerBackend:
@@ -319,7 +207,7 @@ class DockerBackend:
     def _run(self, image: str, port: int, *, env: Mapping[str, str], command: list[str],
              files: Mapping[str, str], secret: str,
              tmpfs: Mapping[str, str] | None = None,
-             volumes: Mapping[str, dict[str, str]] | None = None) -> _Started:
+             volumes: Mapping[str, dict[str, str]] | None = None) -> Started:
         docker = _sdk()
 
         client = self._engine()
@@ -343,18 +231,18 @@ class DockerBackend:
         except docker.errors.APIError as exc:
             raise ServiceError(f"Docker: the {image} container did not start: "
                                f"{exc.explanation}") from None
-        started = _Started(container, image, host, 0, secret)
+        started = Started(container, image, host, 0, secret)
         started.port = self._host_port(started, port)
         return started
 
-    def _host_port(self, started: _Started, port: int) -> int:
+    def _host_port(self, started: Started, port: int) -> int:
         """The published port, once the engine assigned it; a container that exited before
         (a bad command, a crashing entrypoint) is reported with its exit code and logs."""
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             state = started.state()
             if state.get("Status") in ("exited", "dead"):
-                raise _exit_error(started.container, started.image, state, started.secret)
+                raise exit_error(started.container, started.image, state, started.secret)
             ports = (started.container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
             bindings = ports.get(f"{port}/tcp") or []
             for binding in bindings:
@@ -414,7 +302,7 @@ class DockerBackend:
             with server.connect(timeout=1.0) as conn:
                 return conn.parameters.get("server_version", "")
 
-        found = _poll(version, started, "PostgreSQL container")
+        found = poll(version, started, "PostgreSQL container")
         fields = {**_fields(server), "version": found}
         if socket_dir is not None:
             fields["socket_dir"] = _link_socket(socket_dir, started.port)
@@ -433,7 +321,7 @@ class DockerBackend:
                 conn.command("PING")
             return ""
 
-        _poll(ping, started, "Redis container")
+        poll(ping, started, "Redis container")
         return server
 
     def close(self) -> None:
@@ -482,23 +370,3 @@ def _sdk() -> Any:
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
-
-
-def _poll(check: Callable[[], str], started: _Started, what: str) -> str:
-    """Retry ``check`` until it answers; stop at once if the container exits."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    next_state = time.monotonic() + STATE_EVERY
-    while True:
-        try:
-            return check()
-        except Exception as exc:
-            now = time.monotonic()
-            if now >= next_state:
-                crashed = started.crashed()
-                if crashed is not None:
-                    raise crashed from None
-                next_state = now + STATE_EVERY
-            if now > deadline:
-                raise ServiceError(f"{what} was not ready after {READY_TIMEOUT:.0f} s: "
-                                   f"{exc}") from None
-        time.sleep(0.02)

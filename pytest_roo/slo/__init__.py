@@ -15,7 +15,7 @@ from typing import Any
 from pytest_roo.results.metrics import LoadResult
 from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo.confidence import DEFAULT_CONFIDENCE
-from pytest_roo.slo.judge import SloFailure, evaluate, lost_early
+from pytest_roo.slo.judge import SloFailure, abort_check, evaluate, lost_early
 from pytest_roo.slo.spec import ACCEPTED_FORMS, Criterion, CriterionError, parse
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "NothingMeasured",
     "SloFailure",
     "Verdict",
+    "abort_check",
     "as_result",
     "check",
     "evaluate",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pytest_roo.results.metrics import LoadResult
@@ -12,7 +12,7 @@ from pytest_roo.results.verdict import Verdict, format_verdicts
 from pytest_roo.slo import confidence as confidence_
 from pytest_roo.slo.spec import Criterion, parse
 
-__all__ = ["SloFailure", "describe_errors", "evaluate", "lost_early"]
+__all__ = ["SloFailure", "abort_check", "describe_errors", "evaluate", "lost_early"]
 
 
 class SloFailure(AssertionError):
@@ -224,3 +224,21 @@ def _count_above(hist: Any, limit_ticks: float, inclusive: bool) -> int:
         if value > limit_ticks or (inclusive and hist.values_are_equivalent(value, int(limit_ticks))):
             above += item.count_at_value_iterated_to
     return int(above)
+
+
+def abort_check(criteria: Iterable[str | Criterion]) -> Callable[[LoadResult, int], str | None]:
+    """The load engine's abort check for ``criteria`` (k6's abortOnFail): given what was measured
+    so far and the operations the whole run will attempt, the criteria that can no longer pass,
+    as one line, or None."""
+    parsed = [parse(c) for c in criteria]
+
+    def check(result: LoadResult, expected: int) -> str | None:
+        try:
+            lost = lost_early(result, parsed, expected)
+        except KeyError:
+            return None
+        if not lost:
+            return None
+        return "; ".join(f"{v.criterion} ({v.reason})" for v in lost)
+
+    return check

@@ -151,7 +151,7 @@ def test_explicit_backend_unavailable_is_an_error(pytester: pytest.Pytester,
 def test_explicit_docker_without_engine_is_an_error(pytester: pytest.Pytester,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
-    monkeypatch.setenv("ROO_DOCKER_PROBE", f"no unix://{tmp_path}/docker.sock")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")  # nothing answers there
     pytester.makepyfile('''
         def test_needs_redis(redis_server):
             pass
@@ -200,3 +200,49 @@ def test_xdist_auto(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-n", "auto", "--roo-services=local")
     result.assert_outcomes(passed=4)
     assert re.search(r"created: \d+/\d+ workers", result.stdout.str())
+
+
+PROBE_COUNTER = '''
+import os
+from pathlib import Path
+
+from pytest_roo.services import backends
+
+_probe_docker = backends.probe_docker
+
+
+def counted_probe(*args, **kwargs):
+    with open(Path(__file__).parent / "probes.log", "a") as fh:
+        fh.write(os.environ.get("PYTEST_XDIST_WORKER", "controller") + "\\n")
+    return _probe_docker(*args, **kwargs)
+
+
+backends.probe_docker = counted_probe
+'''
+
+
+def test_xdist_workers_get_the_controllers_docker_probe(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    socket = f"unix://{tmp_path}/docker.sock"  # nothing answers there
+    monkeypatch.setenv("DOCKER_HOST", socket)
+    pytester.makeconftest(PROBE_COUNTER)
+    pytester.makepyfile('''
+        import os, pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_answer(roo_services, i):
+            assert roo_services.probe is not None
+            worker = os.environ["PYTEST_XDIST_WORKER"]
+            with open(f"answer-{worker}-{i}", "w") as fh:
+                fh.write(roo_services.probe.describe())
+    ''')
+    result = pytester.runpytest_subprocess("-n", "2", "--roo-services=auto", "-p",
+                                           "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    assert (pytester.path / "probes.log").read_text().split() == ["controller"]
+    result.stdout.fnmatch_lines([f"roo services: auto -> local (no Docker engine answered at "
+                                 f"{socket} within 1 s)"])
+    answers = {path.name.split("-")[1]: path.read_text()
+               for path in pytester.path.glob("answer-*")}
+    assert sorted(answers) == ["gw0", "gw1"]
+    assert set(answers.values()) == {f"no Docker engine answered at {socket} within 1 s"}

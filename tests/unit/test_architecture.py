@@ -13,15 +13,39 @@ PYTEST_ALLOWED = {"hookspecs.py"}
 PYTEST_PACKAGES = {"fixtures", "plugin"}
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def imports_of(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every module ``source`` (the module ``module``) imports, as absolute dotted names:
+    ``from pytest_roo import slo`` counts as ``pytest_roo.slo`` too, relative imports are
+    resolved, and imports under ``if TYPE_CHECKING:`` count like any other."""
+    here = module.split(".") if is_package else module.split(".")[:-1]
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            name = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(name)
+            names.update(f"{name}.{alias.name}" for alias in node.names if alias.name != "*")
     return names
+
+
+def imported_modules(path: Path) -> set[str]:
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    is_package = path.name == "__init__.py"
+    if is_package:
+        module = module.rsplit(".", 1)[0]
+    return imports_of(path.read_text(), module, is_package)
+
+
+def test_every_form_of_import_is_seen() -> None:
+    """The checker itself: the forms of import that would otherwise slip past the rules."""
+    source = ("from pytest_roo import report\nfrom ..report import terminal\n"
+              "from . import judge\nimport pytest_roo.plugin\nfrom .spec import Spec\n")
+    found = imports_of(source, "pytest_roo.slo.check")
+    assert {"pytest_roo.report", "pytest_roo.report.terminal", "pytest_roo.slo.judge",
+            "pytest_roo.plugin", "pytest_roo.slo.spec"} <= found
+    assert "pytest_roo.slo.judge" in imports_of("from . import judge\n", "pytest_roo.slo", True)
 
 
 def library_modules() -> list[Path]:

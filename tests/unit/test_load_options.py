@@ -13,6 +13,7 @@ from pytest_roo.load.engine import BlockingCallError
 from pytest_roo.load.options import SHARED, Load, LoadKeywords, resolve
 from pytest_roo.load.recorded_ws import WsSwarmFixture
 from pytest_roo.results.metrics import LoadResult
+from pytest_roo.slo import abort_check
 
 
 class FakeSwarm:
@@ -33,7 +34,8 @@ def swarm(criteria: list[str] | None = None) -> tuple[WsSwarmFixture, FakeSwarm,
                                                       list[LoadResult]]:
     engine = FakeSwarm()
     recorded: list[LoadResult] = []
-    fixture = WsSwarmFixture(lambda: engine, recorded.append, criteria, "ws_swarm")  # type: ignore[arg-type, return-value]
+    fixture = WsSwarmFixture(lambda: engine, recorded.append, criteria, "ws_swarm",
+                             abort_factory=abort_check)  # type: ignore[arg-type, return-value]
     return fixture, engine, recorded
 
 

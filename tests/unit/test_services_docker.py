@@ -15,12 +15,9 @@ import pytest
 
 from pytest_roo.services import docker_engine
 from pytest_roo.services.backends import (
-    PROBE_ENV,
     DockerProbe,
     ServiceConfig,
     Services,
-    probe_docker,
-    remember_probe,
 )
 from pytest_roo.services.docker_backend import (
     LABEL_HOST,
@@ -120,19 +117,18 @@ def test_engine_client_rejects_unknown_endpoints() -> None:
         docker_engine.connection("ssh://x", 1.0)
 
 
-def test_probe_answer_with_reason_reaches_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(PROBE_ENV, raising=False)
+def test_probe_answer_with_reason_reaches_workers() -> None:
     probe = DockerProbe(False, "unix:///run/x/docker.sock",
                         "has no image postgres:16 and cannot pull it (no such host)")
-    remember_probe(probe)
-    assert probe_docker() == probe
-    services = Services(ServiceConfig(services="auto"))
+    handed_over = DockerProbe.from_dict(probe.to_dict())  # what a worker reads in workerinput
+    assert handed_over == probe
+    services = Services(ServiceConfig(services="auto"), probe=handed_over)
     assert services.choose() == "local"
     assert services.describe() == (
         "auto -> local (the Docker engine at unix:///run/x/docker.sock has no image "
         "postgres:16 and cannot pull it (no such host))")
-    remember_probe(DockerProbe(True, "unix:///run/x/docker.sock"))
-    assert probe_docker() == DockerProbe(True, "unix:///run/x/docker.sock")
+    available = DockerProbe(True, "unix:///run/x/docker.sock")
+    assert DockerProbe.from_dict(available.to_dict()) == available
 
 
 def test_socket_dir_only_for_an_engine_on_this_machine() -> None:

@@ -112,7 +112,6 @@ def test_find_postgres_bin_reports_what_was_probed(monkeypatch: pytest.MonkeyPat
 
 
 def test_docker_probe_without_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("ROO_DOCKER_PROBE", raising=False)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
     probe = probe_docker(timeout=0.2)
     assert not probe.available

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 SERVER = Path(__file__).resolve().parents[3] / "bench" / "servers" / "ws_server.py"
-FAULTY = Path(__file__).resolve().parent / "faulty_server.py"
+FAULTY = SERVER.parent / "faulty_server.py"
 
 
 def raise_priority() -> None:
@@ -51,7 +51,8 @@ def priority_preexec() -> Callable[[], None]:
 @pytest.fixture
 def load_server() -> Iterator[Callable[..., Server]]:
     """Start the test server with extra flags (``--stall-every 1``...), or with ``faulty=True``
-    the server that answers wrongly on purpose (faulty_server.py); stopped after the test."""
+    the server that answers wrongly on purpose (bench/servers/faulty_server.py); stopped after
+    the test."""
     procs: list[subprocess.Popen[str]] = []
 
     def start(*flags: str, priority: bool = False, faulty: bool = False) -> Server:

@@ -1,6 +1,6 @@
 """The load engine checks what comes back: altered echoes, frames that are no echo, dropped
 replies, altered broadcasts, wrong HTTP answers, failed scenario checks; and refused or dropped
-clients count as their share of the load. Against tests/integration/load/faulty_server.py."""
+clients count as their share of the load. Against bench/servers/faulty_server.py."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -69,6 +69,22 @@ class Client:
         tok = self.token if token is None else token
         url = self.ws_base + path + (f"{sep}token={tok}" if tok else "")
         return await self.session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+
+    async def watch_logs(self, deployment: int) -> aiohttp.ClientWebSocketResponse:
+        """The deployment's live log WebSocket, once the app confirmed the subscription."""
+        ws = await self.ws(f"/ws/deployments/{deployment}/logs")
+        await receive_until(ws, lambda m: m["type"] == "subscribed")
+        return ws
+
+
+def in_session(scenario: Callable[[aiohttp.ClientSession], Awaitable[None]]) -> None:
+    """Run ``scenario(session)`` in a new event loop with one aiohttp session, closed after."""
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            await scenario(session)
+
+    asyncio.run(main())
 
 
 async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Any:

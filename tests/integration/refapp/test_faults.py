@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from refapp_client import Client, StartApp, receive_json, receive_until
+from refapp_client import Client, StartApp, in_session, receive_json, receive_until
 
 from fixtures.refapp.faults import SWITCHES, parse_faults
 from fixtures.refapp.launcher import RefApp
@@ -58,121 +58,112 @@ async def _broadcast_delays(app: RefApp, s: aiohttp.ClientSession, n: int) -> li
 def test_echo_delay_ms(start_app: StartApp) -> None:
     app = start_app("echo_delay_ms=150")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            assert await _echo_rtt(app, s) >= 0.150
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        assert await _echo_rtt(app, s) >= 0.150
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_broadcast_delay_ms_and_drop_messages(start_app: StartApp) -> None:
     delayed = start_app("broadcast_delay_ms=150")
     dropping = start_app("drop_messages=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            delays = await _broadcast_delays(delayed, s, 3)
-            assert all(d is not None and d >= 0.150 for d in delays), delays
-            assert await _broadcast_delays(dropping, s, 3) == [None, None, None]
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        delays = await _broadcast_delays(delayed, s, 3)
+        assert all(d is not None and d >= 0.150 for d in delays), delays
+        assert await _broadcast_delays(dropping, s, 3) == [None, None, None]
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_drop_messages_affects_log_delivery(start_app: StartApp) -> None:
     app = start_app("drop_messages=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            dep = await c.deployment()
-            ws = await c.ws(f"/ws/deployments/{dep}/logs")
-            await receive_until(ws, lambda m: m["type"] == "subscribed")
-            assert (await c.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
-            with pytest.raises((TimeoutError, asyncio.TimeoutError)):
-                await receive_until(ws, lambda m: m["type"] == "log", 0.5)
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        dep = await c.deployment()
+        ws = await c.watch_logs(dep)
+        assert (await c.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
+        with pytest.raises((TimeoutError, asyncio.TimeoutError)):
+            await receive_until(ws, lambda m: m["type"] == "log", 0.5)
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_slow_queries_ms_and_pool_size(start_app: StartApp) -> None:
     app = start_app("slow_queries_ms=120,pool_size=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            started = time.perf_counter()
-            assert (await c.call("GET", "/api/deployments"))[0] == 200
-            assert time.perf_counter() - started >= 0.120
-            assert await _metric(s, app, "refapp_db_pool_max") == 1
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        started = time.perf_counter()
+        assert (await c.call("GET", "/api/deployments"))[0] == 200
+        assert time.perf_counter() - started >= 0.120
+        assert await _metric(s, app, "refapp_db_pool_max") == 1
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_leak_kb_per_conn(start_app: StartApp) -> None:
     app = start_app("leak_kb_per_conn=256")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            before = await _metric(s, app, "refapp_leaked_bytes")
-            for _ in range(8):
-                await _echo_rtt(app, s)
-            after = await _metric(s, app, "refapp_leaked_bytes")
-            assert after - before == 8 * 256 * 1024
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        before = await _metric(s, app, "refapp_leaked_bytes")
+        for _ in range(8):
+            await _echo_rtt(app, s)
+        after = await _metric(s, app, "refapp_leaked_bytes")
+        assert after - before == 8 * 256 * 1024
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_login_fail_rate(start_app: StartApp) -> None:
     app = start_app("login_fail_rate=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = Client(app.base_url, s)
-            body = {"username": "carol", "password": "password123"}
-            assert (await c.call("POST", "/api/auth/register", body))[0] == 201
-            assert (await c.call("POST", "/api/auth/login", body))[0] == 503
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = Client(app.base_url, s)
+        body = {"username": "carol", "password": "password123"}
+        assert (await c.call("POST", "/api/auth/register", body))[0] == 201
+        assert (await c.call("POST", "/api/auth/login", body))[0] == 503
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_api_error_rate(start_app: StartApp) -> None:
     app = start_app("api_error_rate=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = Client(app.base_url, s)
-            assert (await c.call("GET", "/api/deployments"))[0] == 500
-            async with s.get(app.url("/health")) as resp:  # only /api/* is affected
-                assert resp.status == 200
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = Client(app.base_url, s)
+        assert (await c.call("GET", "/api/deployments"))[0] == 500
+        async with s.get(app.url("/health")) as resp:  # only /api/* is affected
+            assert resp.status == 200
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 @pytest.mark.parametrize(("fault", "expected"), [("relay_drop=1", 0), ("relay_duplicate=1", 2)])
 def test_relay_faults(start_app: StartApp, fault: str, expected: int) -> None:
     app = start_app(fault)
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            status, dev = await c.call("POST", "/api/devices", {"name": "d"})
-            assert status == 201
-            ws = await c.ws("/ws/device", token=dev["token"])
-            assert (await receive_json(ws))["type"] == "hello"
-            status, _ = await c.call("POST", f"/api/devices/{dev['id']}/commands", {"payload": 1})
-            assert status == 201
-            got = 0
-            try:
-                while True:
-                    msg = await receive_json(ws, 0.5)
-                    got += msg["type"] == "command"
-            except (TimeoutError, asyncio.TimeoutError):
-                pass
-            assert got == expected
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        status, dev = await c.call("POST", "/api/devices", {"name": "d"})
+        assert status == 201
+        ws = await c.ws("/ws/device", token=dev["token"])
+        assert (await receive_json(ws))["type"] == "hello"
+        status, _ = await c.call("POST", f"/api/devices/{dev['id']}/commands", {"payload": 1})
+        assert status == 201
+        got = 0
+        try:
+            while True:
+                msg = await receive_json(ws, 0.5)
+                got += msg["type"] == "command"
+        except (TimeoutError, asyncio.TimeoutError):
+            pass
+        assert got == expected
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_cold_start_delay_ms(start_app: StartApp) -> None:
@@ -183,13 +174,13 @@ def test_cold_start_delay_ms(start_app: StartApp) -> None:
 def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
     app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s, s.get(app.url("/")) as resp:
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        async with s.get(app.url("/")) as resp:
             page = await resp.text()
         config = '{"faults": {"firefox_script_error": 1, "slow_log_panel_ms": 300.0, '
         assert config + '"overflow_on_phone": 1}}' in page
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_every_switch_is_tested_here() -> None:
@@ -200,165 +191,152 @@ def test_every_switch_is_tested_here() -> None:
 def test_login_any_password(start_app: StartApp) -> None:
     app = start_app("login_any_password=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = Client(app.base_url, s)
-            body = {"username": "dave", "password": "password123"}
-            assert (await c.call("POST", "/api/auth/register", body))[0] == 201
-            wrong = {"username": "dave", "password": "not-the-password"}
-            assert (await c.call("POST", "/api/auth/login", wrong))[0] == 200
-            # an unknown user is still refused
-            assert (await c.call("POST", "/api/auth/login", {**wrong, "username": "x"}))[0] == 401
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = Client(app.base_url, s)
+        body = {"username": "dave", "password": "password123"}
+        assert (await c.call("POST", "/api/auth/register", body))[0] == 201
+        wrong = {"username": "dave", "password": "not-the-password"}
+        assert (await c.call("POST", "/api/auth/login", wrong))[0] == 200
+        # an unknown user is still refused
+        assert (await c.call("POST", "/api/auth/login", {**wrong, "username": "x"}))[0] == 401
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_writes_skip_owner(start_app: StartApp) -> None:
     app = start_app("writes_skip_owner=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            alice = await Client(app.base_url, s).signup()
-            bob = await Client(app.base_url, s).signup()
-            dep = await alice.deployment()
-            assert (await bob.call("GET", f"/api/deployments/{dep}"))[0] == 404  # reads: still
-            assert (await bob.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
-            assert (await bob.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
-            assert (await bob.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
-            assert (await bob.call("DELETE", f"/api/deployments/{dep}"))[0] == 204
-            assert (await alice.call("GET", f"/api/deployments/{dep}"))[0] == 404
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        alice = await Client(app.base_url, s).signup()
+        bob = await Client(app.base_url, s).signup()
+        dep = await alice.deployment()
+        assert (await bob.call("GET", f"/api/deployments/{dep}"))[0] == 404  # reads: still
+        assert (await bob.call("POST", f"/api/deployments/{dep}/logs", {"line": "x"}))[0] == 202
+        assert (await bob.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
+        assert (await bob.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
+        assert (await bob.call("DELETE", f"/api/deployments/{dep}"))[0] == 204
+        assert (await alice.call("GET", f"/api/deployments/{dep}"))[0] == 404
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_stop_keeps_emitting(start_app: StartApp) -> None:
     app = start_app("stop_keeps_emitting=1", env={"REFAPP_EMIT_INTERVAL_MS": "100"})
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            dep = await c.deployment()
-            ws = await c.ws(f"/ws/deployments/{dep}/logs")
-            await receive_until(ws, lambda m: m["type"] == "subscribed")
-            assert (await c.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
-            assert (await c.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
-            await receive_until(ws, lambda m: m.get("status") == "stopped")
-            line = await receive_until(ws, lambda m: m["type"] == "log", 2.0)
-            assert line["source"] == "app"
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        dep = await c.deployment()
+        ws = await c.watch_logs(dep)
+        assert (await c.call("POST", f"/api/deployments/{dep}/start"))[0] == 200
+        assert (await c.call("POST", f"/api/deployments/{dep}/stop"))[0] == 200
+        await receive_until(ws, lambda m: m.get("status") == "stopped")
+        line = await receive_until(ws, lambda m: m["type"] == "log", 2.0)
+        assert line["source"] == "app"
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_echo_truncate(start_app: StartApp) -> None:
     app = start_app("echo_truncate=16")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s, s.ws_connect(app.ws_url("/ws/echo")) as ws:
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        async with s.ws_connect(app.ws_url("/ws/echo")) as ws:
             await ws.send_str("a" * 40)
             assert (await asyncio.wait_for(ws.receive(), 5)).data == "a" * 16
             await ws.send_str("short")
             assert (await asyncio.wait_for(ws.receive(), 5)).data == "short"
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_log_alter_rate(start_app: StartApp) -> None:
     app = start_app("log_alter_rate=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            dep = await c.deployment()
-            ws = await c.ws(f"/ws/deployments/{dep}/logs")
-            await receive_until(ws, lambda m: m["type"] == "subscribed")
-            body = {"line": "hello world", "id": 7}
-            assert (await c.call("POST", f"/api/deployments/{dep}/logs", body))[0] == 202
-            event = await receive_until(ws, lambda m: m["type"] == "log")
-            assert event["line"] == "hello worl?" and event["meta"] == body
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        dep = await c.deployment()
+        ws = await c.watch_logs(dep)
+        body = {"line": "hello world", "id": 7}
+        assert (await c.call("POST", f"/api/deployments/{dep}/logs", body))[0] == 202
+        event = await receive_until(ws, lambda m: m["type"] == "log")
+        assert event["line"] == "hello worl?" and event["meta"] == body
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_api_warmup_ms(start_app: StartApp) -> None:
     app = start_app("api_warmup_ms=60000")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = Client(app.base_url, s)
-            assert (await c.call("GET", "/api/deployments"))[0] == 503
-            async with s.get(app.url("/health")) as resp:
-                assert resp.status == 200
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = Client(app.base_url, s)
+        assert (await c.call("GET", "/api/deployments"))[0] == 503
+        async with s.get(app.url("/health")) as resp:
+            assert resp.status == 200
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_api_tail_rate_and_ms(start_app: StartApp) -> None:
     app = start_app("api_tail_rate=1,api_tail_ms=200")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = Client(app.base_url, s)
-            started = time.perf_counter()
-            assert (await c.call("GET", "/api/me"))[0] == 401
-            assert time.perf_counter() - started >= 0.2
-            started = time.perf_counter()
-            async with s.get(app.url("/health")) as resp:
-                assert resp.status == 200
-            assert time.perf_counter() - started < 0.2  # not an /api/* route
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = Client(app.base_url, s)
+        started = time.perf_counter()
+        assert (await c.call("GET", "/api/me"))[0] == 401
+        assert time.perf_counter() - started >= 0.2
+        started = time.perf_counter()
+        async with s.get(app.url("/health")) as resp:
+            assert resp.status == 200
+        assert time.perf_counter() - started < 0.2  # not an /api/* route
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_broadcast_tail_rate_and_ms(start_app: StartApp) -> None:
     app = start_app("broadcast_tail_rate=1,broadcast_tail_ms=150")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            delays = await _broadcast_delays(app, s, 3)
-            assert all(d is not None and d >= 0.150 for d in delays), delays
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        delays = await _broadcast_delays(app, s, 3)
+        assert all(d is not None and d >= 0.150 for d in delays), delays
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_log_stall_ms_and_every_ms(start_app: StartApp) -> None:
     # a 400 ms stall every 500 ms: most deliveries wait, none waits longer than the stall
     app = start_app("log_stall_ms=400,log_stall_every_ms=500")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            c = await Client(app.base_url, s).signup()
-            dep = await c.deployment()
-            ws = await c.ws(f"/ws/deployments/{dep}/logs")
-            await receive_until(ws, lambda m: m["type"] == "subscribed")
-            delays = []
-            for i in range(6):
-                started = time.perf_counter()
-                await c.call("POST", f"/api/deployments/{dep}/logs", {"line": f"l{i}"})
-                await receive_until(ws, lambda m, i=i: m.get("line") == f"l{i}")
-                delays.append(time.perf_counter() - started)
-                await asyncio.sleep(0.13)
-            assert sum(d >= 0.1 for d in delays) >= 3 and max(delays) < 2.0, delays
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c = await Client(app.base_url, s).signup()
+        dep = await c.deployment()
+        ws = await c.watch_logs(dep)
+        delays = []
+        for i in range(6):
+            started = time.perf_counter()
+            await c.call("POST", f"/api/deployments/{dep}/logs", {"line": f"l{i}"})
+            await receive_until(ws, lambda m, i=i: m.get("line") == f"l{i}")
+            delays.append(time.perf_counter() - started)
+            await asyncio.sleep(0.13)
+        assert sum(d >= 0.1 for d in delays) >= 3 and max(delays) < 2.0, delays
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)
 
 
 def test_log_leak_rate(start_app: StartApp) -> None:
     app = start_app("log_leak_rate=1")
 
-    async def scenario() -> None:
-        async with aiohttp.ClientSession() as s:
-            alice = await Client(app.base_url, s).signup()
-            bob = await Client(app.base_url, s).signup()
-            secret, own = await alice.deployment(), await bob.deployment()
-            ws = await bob.ws(f"/ws/deployments/{own}/logs")
-            await receive_until(ws, lambda m: m["type"] == "subscribed")
-            body = {"line": "alice's secret"}
-            assert (await alice.call("POST", f"/api/deployments/{secret}/logs", body))[0] == 202
-            leaked = await receive_until(ws, lambda m: m["type"] == "log")
-            assert (leaked["deployment_id"], leaked["line"]) == (secret, "alice's secret")
-            await ws.close()
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        alice = await Client(app.base_url, s).signup()
+        bob = await Client(app.base_url, s).signup()
+        secret, own = await alice.deployment(), await bob.deployment()
+        ws = await bob.watch_logs(own)
+        body = {"line": "alice's secret"}
+        assert (await alice.call("POST", f"/api/deployments/{secret}/logs", body))[0] == 202
+        leaked = await receive_until(ws, lambda m: m["type"] == "log")
+        assert (leaked["deployment_id"], leaked["line"]) == (secret, "alice's secret")
+        await ws.close()
 
-    asyncio.run(scenario())
+    in_session(scenario)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_roo.services import procs
-from pytest_roo.services.backends import PROBE_ENV, ServiceConfig, probe_docker
+from pytest_roo.services.backends import ServiceConfig, probe_docker
 from pytest_roo.services.local import LocalPostgres, LocalRedis
 from pytest_roo.services.models import PostgresServer, RedisServer
 
@@ -81,12 +81,7 @@ def test_external_backend_unreachable_is_an_error(pytester: pytest.Pytester) -> 
 def test_docker_backend(pytester: pytest.Pytester) -> None:
     images = (os.environ.get("ROO_POSTGRES_IMAGE") or ServiceConfig().postgres_image,
               os.environ.get("ROO_REDIS_IMAGE") or ServiceConfig().redis_image)
-    cached = os.environ.pop(PROBE_ENV, None)  # the outer session's answer knows no images
-    try:
-        probe = probe_docker(images=images)
-    finally:
-        if cached is not None:
-            os.environ[PROBE_ENV] = cached
+    probe = probe_docker(images=images)
     if not probe.available:
         reason = (f"docker backend: {probe.describe()}; it runs where an engine exists "
                   f'(GitHub Actions ubuntu runners; here: `eval "$(ci/docker.sh up)"` as root '

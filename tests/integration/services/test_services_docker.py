@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from pytest_roo.services import docker_engine
-from pytest_roo.services.backends import PROBE_ENV, DockerProbe, ServiceConfig, probe_docker
+from pytest_roo.services.backends import DockerProbe, ServiceConfig, probe_docker
 from pytest_roo.services.docker_backend import (
     LABEL_OWNER,
     LABEL_SESSION,
@@ -68,12 +68,7 @@ docker.models.containers.Container.start = start
 @pytest.fixture(scope="module")
 def engine() -> str:
     """The endpoint of an engine that has the images (or can pull them)."""
-    cached = os.environ.pop(PROBE_ENV, None)  # the outer session's answer knows no images
-    try:
-        probe = probe_docker(images=(POSTGRES_IMAGE, REDIS_IMAGE))
-    finally:
-        if cached is not None:
-            os.environ[PROBE_ENV] = cached
+    probe = probe_docker(images=(POSTGRES_IMAGE, REDIS_IMAGE))
     if not probe.available:
         reason = (f"docker backend: {probe.describe()}. Start a private engine with its images "
                   f'(`eval "$(ci/docker.sh up)"`, root on Debian) or install Docker Engine')
@@ -109,7 +104,7 @@ def _wait_gone(endpoint: str, pid: int, timeout: float = 30) -> list[dict[str, A
 def _session(cwd: Path, *args: str, env: dict[str, str] | None = None,
              ) -> tuple[subprocess.Popen[bytes], Path]:
     log = cwd / "pytest.log"
-    full_env = {k: v for k, v in os.environ.items() if k != PROBE_ENV}
+    full_env = dict(os.environ)
     full_env.update(env or {})
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
@@ -274,8 +269,7 @@ def test_pgdata_on_tmpfs_and_no_password_in_the_container_config(engine: str) ->
 
 
 def test_auto_falls_back_to_local_when_the_engine_lacks_the_image(
-        pytester: pytest.Pytester, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(PROBE_ENV, raising=False)
+        pytester: pytest.Pytester, engine: str) -> None:
     pytester.makepyfile('def test_x(postgres_server):\n    assert postgres_server.backend == "local"\n')
     result = pytester.runpytest_subprocess("--roo-services=auto",
                                            "--roo-postgres-image=pytest-roo/none:missing")
@@ -335,7 +329,6 @@ def tcp_engine(engine: str) -> Iterator[str]:
 def test_a_tcp_docker_host_works(pytester: pytest.Pytester, tcp_engine: str,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", tcp_engine)
-    monkeypatch.delenv(PROBE_ENV, raising=False)
     pytester.makepyfile('''
 def test_x(postgres_server, redis_server):
     assert postgres_server.backend == "docker"

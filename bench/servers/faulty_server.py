@@ -1,6 +1,6 @@
 """An aiohttp server that answers wrongly on purpose, for the load engine's correctness checks
 (127.0.0.1 only). Prints "PORT <n>" once listening; exits when stdin closes or after
---max-seconds.
+--max-seconds. Serving, echo and broadcast are ws_server.py's (next to this file).
 
   GET  /ws/echo                plain echo
   GET  /ws/echo-truncated      echo cut to 16 characters
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import stat
-import sys
 
 from aiohttp import WSMsgType, web
+from ws_server import broadcast_route, echo, open_ws, serve  # this script's folder is on sys.path
 
 
 def build_app() -> web.Application:
@@ -35,11 +33,6 @@ def build_app() -> web.Application:
     accepted: dict[str, int] = {}
     posted = {"n": 0}
 
-    async def prepare(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=0)
-        await ws.prepare(request)
-        return ws
-
     def over_limit(request: web.Request) -> bool:
         limit = int(request.query.get("n", "1000000"))
         key = request.path
@@ -47,7 +40,7 @@ def build_app() -> web.Application:
         return accepted[key] > limit
 
     async def echo_with(request: web.Request, reply: object) -> web.WebSocketResponse:
-        ws = await prepare(request)
+        ws = await open_ws(request)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 out = reply(msg.data)  # type: ignore[operator]
@@ -55,14 +48,11 @@ def build_app() -> web.Application:
                     await ws.send_str(out)
         return ws
 
-    async def echo(request: web.Request) -> web.WebSocketResponse:
-        return await echo_with(request, lambda text: text)
-
     async def truncated(request: web.Request) -> web.WebSocketResponse:
         return await echo_with(request, lambda text: text[:16])
 
     async def greeting(request: web.Request) -> web.WebSocketResponse:
-        ws = await prepare(request)
+        ws = await open_ws(request)
         await ws.send_str('0{"sid":"AbCdEf","upgrades":[],"pingInterval":25000}')
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -87,7 +77,7 @@ def build_app() -> web.Application:
     async def close_first(request: web.Request) -> web.WebSocketResponse:
         first = not over_limit(request) and accepted[request.path] == 1
         after = int(request.query["after"])
-        ws = await prepare(request)
+        ws = await open_ws(request)
         n = 0
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -113,26 +103,12 @@ def build_app() -> web.Application:
                     if left <= 1:
                         await ws.close()
 
-    async def subscriber(request: web.Request) -> web.WebSocketResponse:
-        ws = await prepare(request)
-        subscribers.append(ws)
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await fanout(msg.data)
-        finally:
-            subscribers.remove(ws)
-        return ws
-
     async def broadcast(request: web.Request) -> web.StreamResponse:
-        if request.method == "POST":
-            await fanout(await request.text())
-            return web.Response(status=204)
-        return await subscriber(request)
+        return await broadcast_route(request, subscribers, fanout)
 
     async def broadcast_close_first(request: web.Request) -> web.StreamResponse:
         over_limit(request)
-        ws = await prepare(request)
+        ws = await open_ws(request)
         if accepted[request.path] == 1:
             budgets[id(ws)] = int(request.query["after"])
         subscribers.append(ws)
@@ -147,7 +123,7 @@ def build_app() -> web.Application:
     async def broadcast_limited(request: web.Request) -> web.StreamResponse:
         if over_limit(request):
             return web.Response(status=503, text="too many subscribers")
-        return await subscriber(request)
+        return await broadcast(request)
 
     async def broadcast_altered(request: web.Request) -> web.Response:
         every = int(request.query["every"])
@@ -178,26 +154,7 @@ def build_app() -> web.Application:
     return app
 
 
-async def main(max_seconds: float) -> None:
-    runner = web.AppRunner(build_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"PORT {port}", flush=True)
-    loop = asyncio.get_running_loop()
-    stdin_closed = asyncio.Event()
-    fd = sys.stdin.fileno()
-    if stat.S_ISFIFO(os.fstat(fd).st_mode):  # a pipe: its end is the signal to stop
-        loop.add_reader(fd, lambda: (os.read(fd, 4096) or b"") or stdin_closed.set())
-    try:
-        await asyncio.wait_for(stdin_closed.wait(), max_seconds)
-    except asyncio.TimeoutError:
-        pass
-    await runner.cleanup()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=300)
-    asyncio.run(main(parser.parse_args().max_seconds))
+    asyncio.run(serve(build_app(), max_seconds=parser.parse_args().max_seconds))
