@@ -4,7 +4,8 @@ stdin closes or after --max-seconds.
 
 Namespaces ``/`` and ``/chat``: ``echo(data)`` acks ``data``; ``join(room)`` enters the room and
 acks its name; ``publish(room, payload)`` emits ``message(payload)`` to the room and acks True.
-Namespace ``/private``: CONNECT needs the auth payload ``{"token": <--token>}``, then ``echo``.
+Namespace ``/private``: CONNECT needs the auth payload ``{"token": $SIO_TEST_TOKEN}`` (from the
+environment, not the command line: process lists are readable), then ``echo``.
 
 --fault (one of):
   altered-ack      the echo ack carries the data with its last character replaced
@@ -88,7 +89,8 @@ def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
 
 
 async def main(args: argparse.Namespace) -> None:
-    runner = web.AppRunner(build_app(args.fault, args.token, args.ping_interval),
+    token = os.environ.get("SIO_TEST_TOKEN") or os.urandom(16).hex()
+    runner = web.AppRunner(build_app(args.fault, token, args.ping_interval),
                            access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -111,7 +113,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=300)
     parser.add_argument("--fault", choices=FAULTS, default="none")
-    parser.add_argument("--token", default="")
     parser.add_argument("--ping-interval", type=float, default=25.0)
     parsed = parser.parse_args()
     try:
