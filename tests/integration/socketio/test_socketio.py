@@ -187,3 +187,14 @@ def test_fixture_records_results(sio_server: Start, sio_swarm: Any) -> None:
         sio_swarm.call(url, auth="token")
     with pytest.raises(ValueError, match="invalid expect"):
         sio_swarm.call(url, expect=42)
+
+
+def test_fixture_abort_on_fail_stops_early(sio_server: Start, sio_swarm: Any) -> None:
+    url = sio_server(fault="altered-ack")
+    result = sio_swarm.call(url, clients=2, duration=30, rate="100/s",
+                            abort_on_fail=["error_rate < 1%"])
+    assert result.duration < 15
+    assert "error_rate" in result.info["stopped"]
+    assert result.errors["mismatch"] > 0
+    with pytest.raises(ValueError, match="abort_on_fail=True needs criteria"):
+        sio_swarm.call(url, abort_on_fail=True)
