@@ -198,3 +198,26 @@ def test_fixture_abort_on_fail_stops_early(sio_server: Start, sio_swarm: Any) ->
     assert result.errors["mismatch"] > 0
     with pytest.raises(ValueError, match="abort_on_fail=True needs criteria"):
         sio_swarm.call(url, abort_on_fail=True)
+
+
+def test_node_socket_io_server(node_sio_server: Start) -> None:
+    """A server nobody here wrote, in the language socket.io comes from: round trips in both
+    models answering its pings, a namespace, auth refused with its message, broadcast, churn."""
+    url = node_sio_server(ping_interval=1.0)
+    swarm = SioSwarm()
+    closed = swarm.call(url, clients=4, duration=3)
+    assert closed.error_count == 0, closed.info.get("error_examples")
+    assert closed.counters["pings"] >= 4 and closed.counters["unexpected"] == 0
+    opened = swarm.call(url, namespace="/chat", clients=4, duration=1, rate="200/s")
+    assert opened.error_count == 0 and opened.get_metric("ack").count == 200
+    ok = swarm.call(url, namespace="/private", auth={"token": TOKEN}, clients=2, duration=1,
+                    rate="20/s")
+    assert ok.error_count == 0 and ok.operations == 20
+    refused = swarm.call(url, namespace="/private", auth={"token": "wrong"}, clients=2,
+                         duration=1, rate="20/s")
+    assert refused.errors["connect_error"] == refused.operations == 20
+    assert "invalid token" in refused.info["error_examples"]["connect_error"]
+    room = swarm.broadcast(url, namespace="/chat", clients=8, duration=2, rate="10/s")
+    assert room.error_count == 0 and room.get_metric("delivery").count == 160
+    churn = swarm.churn(url, clients=4, duration=1, rate="40/s")
+    assert churn.error_count == 0 and churn.get_metric("session").count == 40
