@@ -431,6 +431,7 @@ class RoomFanout(Fanout):
         self.delivery_head = f"42{self.nsp}[{json.dumps(event)},"
         self.publish_head = f"42{self.nsp}"
         self.publish_args = f"[{json.dumps(publish_event)},{json.dumps(room)},"
+        self.disconnect = "41" + self.nsp
         self.sent_at: dict[int, int] = {}
 
     async def _publish_one(self, seq: int, payload: str) -> None:
@@ -481,6 +482,10 @@ class RoomFanout(Fanout):
                     sub.last = self.published
                     return
                 continue
+            if data == EIO_CLOSE or data == self.disconnect:
+                sub.kind = "closed"  # the server ended the session or left the namespace
+                sub.last = self.published
+                return
             match = finder(data)
             if match is None or match.group(1) != run_id:
                 rec.count("unexpected")

@@ -14,6 +14,7 @@ environment, not the command line: process lists are readable), then ``echo``.
   refuse-connect   every CONNECT is answered with CONNECT_ERROR "server full"
   lossy-room       every 4th publish is not emitted to the room
   duplicate-room   every 5th publish is emitted to the room twice
+  kick-first       the 5th publish first disconnects the room's first member from the namespace
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import socketio
 from aiohttp import web
 
 FAULTS = ("none", "altered-ack", "greeting", "drop-acks", "refuse-connect", "lossy-room",
-          "duplicate-room")
+          "duplicate-room", "kick-first")
 
 
 def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
@@ -39,6 +40,7 @@ def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
     app = web.Application()
     sio.attach(app)
     counts = {"echo": 0, "publish": 0}
+    members: list[str] = []  # in the order they joined
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         if fault == "refuse-connect":
@@ -64,6 +66,7 @@ def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
 
         async def on_join(sid: str, room: str) -> str:
             await sio.enter_room(sid, room, namespace=namespace)
+            members.append(sid)
             return room
 
         async def on_publish(sid: str, room: str, payload: Any) -> bool:
@@ -71,6 +74,8 @@ def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
             n = counts["publish"]
             if fault == "lossy-room" and n % 4 == 0:
                 return True
+            if fault == "kick-first" and n == 5 and members:
+                await sio.disconnect(members[0], namespace=namespace)
             await sio.emit("message", payload, to=room, namespace=namespace)
             if fault == "duplicate-room" and n % 5 == 0:
                 await sio.emit("message", payload, to=room, namespace=namespace)

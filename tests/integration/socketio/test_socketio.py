@@ -221,3 +221,15 @@ def test_node_socket_io_server(node_sio_server: Start) -> None:
     assert room.error_count == 0 and room.get_metric("delivery").count == 160
     churn = swarm.churn(url, clients=4, duration=1, rate="40/s")
     assert churn.error_count == 0 and churn.get_metric("session").count == 40
+
+
+def test_subscriber_disconnected_by_the_server(sio_server: Start) -> None:
+    result = SioSwarm(timeout=1.0).broadcast(sio_server(fault="kick-first"), clients=4,
+                                             duration=2, rate="10/s")
+    published = result.counters["published"]
+    assert published == 20
+    # the kicked subscriber had messages 0..3; the other 16 fail for it (closed, or lost for
+    # the one published while its DISCONNECT was on the way); the other three got every one
+    assert result.errors["closed"] >= 1
+    assert result.errors["closed"] + result.errors["lost"] == published - 4
+    assert result.get_metric("delivery").count == 3 * published + 4
