@@ -30,13 +30,19 @@ from pytest_roo.load.executor import check_connection_limit, drive, is_counted, 
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Measure, Session
-from pytest_roo.load.socketio_client import ConnectRefused, SioClient, SioSocket, classify_sio
+from pytest_roo.load.socketio_client import (
+    ConnectRefused,
+    SioChannel,
+    SioClient,
+    SioSocket,
+    classify_sio,
+)
 from pytest_roo.load.socketio_codec import check_namespace, encode_connect, engineio_url
 from pytest_roo.load.socketio_runs import AckCheck, AckRun, RoomFanout
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["AckCheck", "ConnectRefused", "SioScenario", "SioSession", "SioSwarm"]
+__all__ = ["AckCheck", "ConnectRefused", "SioChannel", "SioScenario", "SioSession", "SioSwarm"]
 
 
 class SioSession:
@@ -45,7 +51,8 @@ class SioSession:
 
     ``await session.emit(event, *args)``; ``await session.call(event, *args)`` (emit with an
     ack, returns the ack's arguments); ``await session.wait_for(event)`` (the next event's
-    arguments); ``session.measure(name)``, ``record``, ``check``, ``error``, ``count``;
+    arguments); ``await session.of("/other", auth=...)`` another namespace on the same
+    connection; ``session.measure(name)``, ``record``, ``check``, ``error``, ``count``;
     ``vu``, ``iteration``, ``data``, ``sid``, ``stopping``.
     """
 
@@ -67,20 +74,29 @@ class SioSession:
 
     @property
     def sid(self) -> str:
-        return self.socket.sid
+        return self.socket.channel.sid
 
     @property
     def stopping(self) -> bool:
         return self._base.stopping
 
     async def emit(self, event: str, *args: Any) -> None:
-        await self.socket.emit(event, *args)
+        """Send ``event(*args)`` on the run's namespace, without an ack."""
+        await self.socket.channel.emit(event, *args)
 
     async def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
-        return await self.socket.call(event, *args, timeout=timeout)
+        """Send ``event(*args)`` asking for an ack; return the ack's arguments."""
+        return await self.socket.channel.call(event, *args, timeout=timeout)
 
     async def wait_for(self, event: str, timeout: float | None = None) -> list[Any]:
-        return await self.socket.wait_for(event, timeout=timeout)
+        """The arguments of the next ``event`` from the server on the run's namespace."""
+        return await self.socket.channel.wait_for(event, timeout=timeout)
+
+    async def of(self, namespace: str, auth: dict[str, Any] | None = None) -> SioChannel:
+        """Another namespace multiplexed on this user's connection (CONNECTed with ``auth``
+        on first use, timed as ``connect_namespace``), with its own ``emit``, ``call`` and
+        ``wait_for``."""
+        return await self.socket.of(namespace, auth)
 
     def measure(self, name: str) -> Measure:
         return self._base.measure(name)
@@ -344,7 +360,8 @@ class SioSwarm(SioClient):
                 await scenario(sess.data["_sio"])
             except Exception as exc:
                 if not is_counted(exc):
-                    sess.error(classify_sio(exc))
+                    # with the exception's text: a CONNECT_ERROR's is the server's message
+                    sess._rec.error(classify_sio(exc), detail=f"{type(exc).__name__}: {exc}")
                     mark_counted(exc)
                 raise
 

@@ -233,3 +233,27 @@ def test_subscriber_disconnected_by_the_server(sio_server: Start) -> None:
     assert result.errors["closed"] >= 1
     assert result.errors["closed"] + result.errors["lost"] == published - 4
     assert result.get_metric("delivery").count == 3 * published + 4
+
+
+def test_namespaces_multiplexed_in_a_scenario(sio_server: Start) -> None:
+    url = sio_server()
+
+    async def multi(session: SioSession) -> None:
+        chat = await session.of("/chat")
+        session.check("chat", await chat.call("echo", "x") == ["x"])
+        private = await session.of("/private", auth={"token": TOKEN})
+        session.check("private", await private.call("echo", 1) == [1])
+        session.check("default", await session.call("echo", "d") == ["d"])
+
+    result = SioSwarm().run(multi, url, clients=2, duration=1)
+    assert result.error_count == 0, result.info.get("error_examples")
+    assert result.operations > 2
+    # each user connects each namespace once and keeps it
+    assert result.get_metric("connect_namespace").count == 4
+
+    async def refused(session: SioSession) -> None:
+        await session.of("/private", auth={"token": "wrong"})
+
+    bad = SioSwarm().run(refused, url, clients=2, duration=0.5)
+    assert bad.errors["connect_error"] == bad.operations > 0
+    assert "invalid token" in bad.info["error_examples"]["connect_error"]
