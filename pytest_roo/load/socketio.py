@@ -209,6 +209,7 @@ class SioSwarm(SioClient):
         room: str | None = None,
         event: str = "message",
         publish_event: str = "publish",
+        join_event: str = "join",
         namespace: str = "/",
         auth: dict[str, Any] | None = None,
         path: str = "/socket.io/",
@@ -220,7 +221,7 @@ class SioSwarm(SioClient):
         timeout: float | None = None,
         abort: Any = None,
     ) -> LoadResult:
-        """``clients`` subscribers connect and emit ``join(room)`` (each join acknowledged
+        """``clients`` subscribers connect and emit ``join_event(room)`` (each acknowledged
         before the first publish); one more client emits ``publish(room, payload)`` with an
         ack at ``rate`` (default 10/s) and the server emits ``event(payload)`` to the room.
         ``delivery`` runs from the intended publish time to the arrival at each subscriber;
@@ -230,7 +231,8 @@ class SioSwarm(SioClient):
         ws_url = engineio_url(url, path)
         check_namespace(namespace)
         _check_auth(auth)
-        for name, value in (("event", event), ("publish_event", publish_event)):
+        for name, value in (("event", event), ("publish_event", publish_event),
+                            ("join_event", join_event)):
             _check_event(name, value)
         run_id = secrets.token_hex(3)
         if room is None:
@@ -249,7 +251,7 @@ class SioSwarm(SioClient):
         async def main(rec: Recorder) -> None:
             run = RoomFanout(self, rec, ws_url, wl, opts.timeout, run_id, room=chosen_room,
                              namespace=namespace, auth=auth, event=event,
-                             publish_event=publish_event)
+                             publish_event=publish_event, join_event=join_event)
             runs.append(run)
             await run.run()
 

@@ -133,9 +133,10 @@ class SioClient(WsClient):
 
     async def _sio_connect_all(self, rec: Recorder, http: Any, url: str, n: int,
                                timeout: float, namespace: str, auth: Any,
-                               join: str | None = None) -> tuple[list[Any], list[str]]:
+                               join: str | None = None, join_event: str = "join",
+                               ) -> tuple[list[Any], list[str]]:
         """``n`` clients (None where one failed) and per client the kind of its failure ("":
-        connected); with ``join`` each one also emits ``join(room)`` and waits for its ack,
+        connected); with ``join`` each one also emits ``<join_event>(join)`` and waits for its ack,
         so the room holds every client before the run starts. Failures are not counted as
         errors here: each scenario counts a failed client as its share of the operations."""
         import aiohttp
@@ -149,7 +150,7 @@ class SioClient(WsClient):
 
         async def joined(ws: Any) -> None:
             assert join is not None
-            await ws.send_str(encode_event("join", join, namespace=namespace, ack_id=0))
+            await ws.send_str(encode_event(join_event, join, namespace=namespace, ack_id=0))
             while True:
                 msg = await ws.receive()
                 if msg.type in CLOSING:

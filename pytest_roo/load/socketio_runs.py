@@ -421,10 +421,11 @@ class RoomFanout(Fanout):
 
     def __init__(self, client: SioClient, rec: Recorder, url: str, wl: Workload,
                  timeout: float, run_id: str, *, room: str, namespace: str, auth: Any,
-                 event: str, publish_event: str) -> None:
+                 event: str, publish_event: str, join_event: str = "join") -> None:
         super().__init__(client, rec, url, wl, timeout, "ws", run_id, {}, True)
         self.sio = client
         self.room = room
+        self.join_event = join_event
         self.namespace = namespace
         self.auth = auth
         self.nsp = namespace_prefix(namespace)
@@ -547,7 +548,7 @@ class RoomFanout(Fanout):
             self.http = http
             conns, kinds = await self.sio._sio_connect_all(
                 rec, http, self.url, wl.clients, timeout, self.namespace, self.auth,
-                join=self.room)
+                join=self.room, join_event=self.join_event)
             self.missing = [kind for kind in kinds if kind]
             try:
                 self.pub_ws = await self.sio._sio_connect(rec, http, self.url, timeout,
