@@ -1,11 +1,13 @@
 """Socket.IO emit-with-ack bench: pytest-roo's driver against python-socketio's AsyncClient.
 
     .venv/bin/python bench/socketio.py [--clients 50] [--duration 5] [--rounds 3]
+                                       [--server python|node]
 
 The same workload for both: ``--clients`` Socket.IO clients (WebSocket transport, default
 namespace), each emitting ``echo`` with a 32-character string and waiting for its ack (closed
-loop), against the same python-socketio server (tests/integration/socketio/sio_server.py,
-AsyncServer on aiohttp + uvloop, pinned to core 0). Each client runs in its own process pinned
+loop), against the same server pinned to core 0: python-socketio (tests/integration/socketio/
+sio_server.py, AsyncServer on aiohttp + uvloop) or, with ``--server node``, node socket.io 4.8
+(sio_server.js beside it; ``cd tests/integration/socketio && npm ci`` first). Each client runs in its own process pinned
 to core 1. Rounds alternate the two and the medians are printed, with the ratios of
 pytest-roo's figures to the AsyncClient's. Client CPU per ack is measured inside each client
 over its measured window (``time.process_time``). The server is Python too: with enough
@@ -41,7 +43,7 @@ from bench._common import (  # noqa: E402
     stamp,
 )
 
-SERVER = ROOT / "tests" / "integration" / "socketio" / "sio_server.py"
+SERVERS = ROOT / "tests" / "integration" / "socketio"
 
 ROO = r"""
 import json, sys, time
@@ -104,9 +106,11 @@ TOOLS = {"pytest-roo": ROO, "python-socketio": REFERENCE}
 class SioServer:
     """The python-socketio test server in its own process group, pinned to the server core."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
+        argv = ([PYTHON, str(SERVERS / "sio_server.py"), "--max-seconds", "3600"]
+                if kind == "python" else ["node", str(SERVERS / "sio_server.js")])
         self.proc = subprocess.Popen(
-            [PYTHON, str(SERVER), "--max-seconds", "3600"], stdin=subprocess.PIPE,
+            argv, cwd=SERVERS, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, start_new_session=True,
             preexec_fn=pin(SERVER_CORE),
         )
@@ -144,12 +148,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", choices=("python", "node"), default="python")
     args = parser.parse_args()
-    print(f"socket.io emit-with-ack bench, {stamp()}; {load_average()}")
+    print(f"socket.io emit-with-ack bench, {args.server} server, {stamp()}; {load_average()}")
     if not have_two_cores():
         print("note: fewer than two cores: server and client share one")
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TOOLS}
-    server = SioServer()
+    server = SioServer(args.server)
     try:
         for k in range(args.rounds):
             order = list(TOOLS) if k % 2 == 0 else list(reversed(TOOLS))
