@@ -15,6 +15,7 @@ environment, not the command line: process lists are readable), then ``echo``.
   lossy-room       every 4th publish is not emitted to the room
   duplicate-room   every 5th publish is emitted to the room twice
   kick-first       the 5th publish first disconnects the room's first member from the namespace
+  kick-echo        the 20th echo disconnects its caller instead of acknowledging
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import socketio
 from aiohttp import web
 
 FAULTS = ("none", "altered-ack", "greeting", "drop-acks", "refuse-connect", "lossy-room",
-          "duplicate-room", "kick-first")
+          "duplicate-room", "kick-first", "kick-echo")
 
 
 def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
@@ -54,6 +55,9 @@ def build_app(fault: str, token: str, ping_interval: float) -> web.Application:
         counts["echo"] += 1
         if fault == "greeting":
             await sio.emit("greeting", "hello", to=sid, namespace=namespace)
+        if fault == "kick-echo" and counts["echo"] == 20:
+            await sio.disconnect(sid, namespace=namespace)
+            return None
         if fault == "drop-acks" and counts["echo"] % 3 == 0:
             await asyncio.sleep(3600)  # never acknowledged; ends with the connection
         if fault == "altered-ack" and isinstance(data, str) and data:

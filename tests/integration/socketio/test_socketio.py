@@ -257,3 +257,14 @@ def test_namespaces_multiplexed_in_a_scenario(sio_server: Start) -> None:
     bad = SioSwarm().run(refused, url, clients=2, duration=0.5)
     assert bad.errors["connect_error"] == bad.operations > 0
     assert "invalid token" in bad.info["error_examples"]["connect_error"]
+
+
+@pytest.mark.parametrize("rate", [None, "100/s"])
+def test_a_dropped_client_counts_as_its_share(sio_server: Start, rate: str | None) -> None:
+    result = SioSwarm(timeout=1.0).call(sio_server(fault="kick-echo"), clients=4, duration=2,
+                                        rate=rate)
+    # one client of four is disconnected early: about a quarter of the operations fail as
+    # "closed", not one failure beside thousands of successes
+    assert result.errors["closed"] > 0
+    assert result.errors["closed"] == result.error_count
+    assert 0.1 < result.error_rate < 0.4, (result.error_rate, dict(result.errors))
