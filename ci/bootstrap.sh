@@ -62,3 +62,11 @@ if [ -f package.json ] && command -v npm >/dev/null 2>&1; then
     touch node_modules
   fi
 fi
+# the node socket.io server of tests/integration/socketio (a server not written here)
+sio=tests/integration/socketio
+if [ -f $sio/package.json ] && command -v npm >/dev/null 2>&1; then
+  if [ ! -d $sio/node_modules ] || [ $sio/package.json -nt $sio/node_modules ]; then
+    say "installing npm packages of $sio"
+    (cd $sio && npm ci --no-audit --no-fund --silent) && touch $sio/node_modules
+  fi
+fi

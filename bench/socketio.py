@@ -1,0 +1,192 @@
+"""Socket.IO emit-with-ack bench: pytest-roo's driver against python-socketio's AsyncClient.
+
+    .venv/bin/python bench/socketio.py [--clients 50] [--duration 5] [--rounds 3]
+                                       [--server python|node]
+
+The same workload for both: ``--clients`` Socket.IO clients (WebSocket transport, default
+namespace), each emitting ``echo`` with a 32-character string and waiting for its ack (closed
+loop), against the same server pinned to core 0: python-socketio (tests/integration/socketio/
+sio_server.py, AsyncServer on aiohttp + uvloop) or, with ``--server node``, node socket.io 4.8
+(sio_server.js beside it; ``cd tests/integration/socketio && npm ci`` first). Each client runs in its own process pinned
+to core 1. Rounds alternate the two and the medians are printed, with the ratios of
+pytest-roo's figures to the AsyncClient's. Client CPU per ack is measured inside each client
+over its measured window (``time.process_time``). The server is Python too: with enough
+clients it is the bottleneck, and the throughput ratio then says little; the CPU per ack says
+what each client costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+# bench/ is not put first on sys.path: bench/http.py would shadow the standard library's
+# http package. Import the helpers from the root.
+sys.path[0] = str(HERE.parent)
+from bench._common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    SERVER_CORE,
+    fmt,
+    have_two_cores,
+    last_json,
+    load_average,
+    median,
+    pin,
+    run_client,
+    stamp,
+)
+
+SERVERS = ROOT / "tests" / "integration" / "socketio"
+
+ROO = r"""
+import json, sys, time
+import aiohttp, numpy, hdrh.histogram, uvloop  # imported before the CPU clock starts
+from pytest_roo.load.socketio import SioSwarm
+url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+c0 = time.process_time()
+r = SioSwarm(max_generator_cpu=4.0).call(url, "echo", clients=clients, duration=duration,
+                                         message_size=32)
+cpu = time.process_time() - c0
+m = r.get_metric("ack_raw")
+print(json.dumps({"acks": m.count, "seconds": r.duration, "cpu": cpu,
+                  "errors": r.error_count,
+                  "p50": m.percentile(50) * 1e3, "p95": m.percentile(95) * 1e3,
+                  "p99": m.percentile(99) * 1e3}))
+"""
+
+REFERENCE = r"""
+import asyncio, json, sys, time
+import aiohttp, numpy as np, socketio, uvloop
+url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+PAYLOAD = "x" * 32
+samples = []
+async def main():
+    c0 = time.process_time()
+    conns = []
+    for _ in range(clients):
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False)
+        await client.connect(url, transports=["websocket"])
+        conns.append(client)
+    t0 = time.perf_counter()
+    end = t0 + duration
+    errors = 0
+    async def loop(client):
+        nonlocal errors
+        buf = []
+        while time.perf_counter() < end:
+            t = time.perf_counter_ns()
+            ack = await client.call("echo", PAYLOAD, timeout=5)
+            if ack != PAYLOAD:
+                errors += 1
+            buf.append(time.perf_counter_ns() - t)
+        samples.extend(buf)
+    await asyncio.gather(*(loop(c) for c in conns))
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    for client in conns:
+        await client.disconnect()
+    a = np.array(samples) / 1e6
+    print(json.dumps({"acks": len(a), "seconds": seconds, "cpu": cpu, "errors": errors,
+                      "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+                      "p99": float(np.percentile(a, 99))}))
+uvloop.install()
+asyncio.run(main())
+"""
+
+TOOLS = {"pytest-roo": ROO, "python-socketio": REFERENCE}
+
+
+class SioServer:
+    """The python-socketio test server in its own process group, pinned to the server core."""
+
+    def __init__(self, kind: str) -> None:
+        argv = ([PYTHON, str(SERVERS / "sio_server.py"), "--max-seconds", "3600"]
+                if kind == "python" else ["node", str(SERVERS / "sio_server.js")])
+        self.proc = subprocess.Popen(
+            argv, cwd=SERVERS, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, start_new_session=True,
+            preexec_fn=pin(SERVER_CORE),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise SystemExit(f"socket.io bench server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def run_tool(name: str, url: str, clients: int, duration: float) -> dict[str, Any]:
+    out, rss = run_client([PYTHON, "-c", TOOLS[name], url, str(clients), str(duration)],
+                          timeout=duration + 120,
+                          env={"PYTHONPATH": str(ROOT)})
+    data = last_json(out)
+    data["rate"] = data["acks"] / data["seconds"] if data["seconds"] else None
+    data["cpu_us"] = data["cpu"] / data["acks"] * 1e6 if data["acks"] else None
+    data["rss"] = rss
+    return data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", choices=("python", "node"), default="python")
+    args = parser.parse_args()
+    print(f"socket.io emit-with-ack bench, {args.server} server, {stamp()}; {load_average()}")
+    if not have_two_cores():
+        print("note: fewer than two cores: server and client share one")
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TOOLS}
+    server = SioServer(args.server)
+    try:
+        for k in range(args.rounds):
+            order = list(TOOLS) if k % 2 == 0 else list(reversed(TOOLS))
+            for name in order:
+                data = run_tool(name, server.url, args.clients, args.duration)
+                rows[name].append(data)
+                print(f"  round {k + 1} {name:16s} {fmt(data['rate'], '8.0f')} acks/s  "
+                      f"{fmt(data['cpu_us'], '6.1f')} us CPU/ack  p50 {data['p50']:.2f} ms  "
+                      f"p99 {data['p99']:.2f} ms  errors {data['errors']}", flush=True)
+    finally:
+        server.stop()
+    print(f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.duration:g} s, "
+          "32-char payload, closed loop")
+    print(f"{'client':16s} {'acks/s':>8s} {'CPU us/ack':>10s} {'p50 ms':>7s} {'p95 ms':>7s} "
+          f"{'p99 ms':>7s} {'RSS MB':>7s}")
+    med: dict[str, dict[str, float | None]] = {}
+    for name, runs in rows.items():
+        med[name] = {key: median([r[key] for r in runs])
+                     for key in ("rate", "cpu_us", "p50", "p95", "p99", "rss")}
+        m = med[name]
+        print(f"{name:16s} {fmt(m['rate'], '8.0f')} {fmt(m['cpu_us'], '10.1f')} "
+              f"{fmt(m['p50'], '7.2f')} {fmt(m['p95'], '7.2f')} {fmt(m['p99'], '7.2f')} "
+              f"{fmt(m['rss'], '7.0f')}")
+    roo, ref = med["pytest-roo"], med["python-socketio"]
+
+    def ratio(key: str) -> str:
+        a, b = roo[key], ref[key]
+        return f"{a / b:.2f}x" if a and b else "-"
+
+    print(f"\npytest-roo / python-socketio: throughput {ratio('rate')}, "
+          f"client CPU per ack {ratio('cpu_us')}, p50 {ratio('p50')}, p99 {ratio('p99')}")
+
+
+if __name__ == "__main__":
+    main()

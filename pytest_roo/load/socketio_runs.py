@@ -1,0 +1,582 @@
+"""The Socket.IO runs: emit-with-ack round trips (both workload models) and the broadcast to a
+room, built on the WebSocket echo and fan-out runs (their accounting of failed clients, the
+watchdog, the ``lost`` / ``duplicate`` counting) with Socket.IO frames instead of raw text.
+
+Round trip: message ``k`` is EVENT ``42<ns,>k["<event>","roo:<run id>:<k>:xxx..."]`` asking
+for ack ``k`` (ack ids are unique over the run, so a late ack is never taken for another
+message's). Only the ACK with that id answers it: its arguments must equal what was sent (or
+pass ``expect``), else ``mismatch``. Every other frame (a greeting event, an ack of another id,
+a namespace's packet) is counted in ``counters["unexpected"]``; pings are answered and counted
+in ``counters["pings"]``; a second ack of the message just answered is a ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from pytest_roo.load.errors import classify
+from pytest_roo.load.executor import Watchdog, begin, sleep_until
+from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
+from pytest_roo.load.socketio_client import SioClient
+from pytest_roo.load.socketio_codec import (
+    EIO_CLOSE,
+    EIO_PING,
+    EIO_PONG,
+    SocketIOProtocolError,
+    decode,
+    namespace_prefix,
+)
+from pytest_roo.load.workload import Workload
+from pytest_roo.load.ws_client import CLOSING, TOKEN_RE, echo_message
+from pytest_roo.load.ws_echo import MAX_IN_FLIGHT, EchoRun, _refine_interval
+from pytest_roo.load.ws_fanout import Fanout, _Subscriber
+
+__all__ = ["AckCheck", "AckRun", "RoomFanout"]
+
+#: ``expect=`` of a round trip: "echo" (the ack's arguments equal the emitted ones), None (any
+#: ack), or ``check(sent_args, ack_args) -> bool``
+AckCheck = str | Callable[[list[Any], list[Any]], Any] | None
+
+_ANSWERED = 1
+_EXPIRED = Watchdog.EXPIRED
+
+# what a frame that is not an ack of this run is
+_PING = 0
+_OTHER = 1
+_GONE = 2
+
+
+class AckRun(EchoRun):
+    """One emit-with-ack run; :meth:`closed` and :meth:`open` are the two workload models."""
+
+    def __init__(self, client: SioClient, rec: Recorder, url: str, wl: Workload,
+                 timeout: float, correct: bool, *, event: str, namespace: str, auth: Any,
+                 expect: AckCheck) -> None:
+        super().__init__(client, rec, url, wl, timeout, correct)
+        self.sio = client
+        self.event_json = json.dumps(event)
+        self.namespace = namespace
+        self.auth = auth
+        self.nsp = namespace_prefix(namespace)
+        self.ack_head = "43" + self.nsp
+        self.disconnect = "41" + self.nsp
+        self.expect = expect
+        self.fast = expect == "echo"  # the expected ack frame can be compared as text
+
+    def frame(self, k: int, message: str) -> str:
+        return f'42{self.nsp}{k}[{self.event_json},"{message}"]'
+
+    def echo_ack(self, k: int, message: str) -> str:
+        return f'{self.ack_head}{k}["{message}"]'
+
+    def ack_id(self, data: str) -> int | None:
+        """The id of an ACK of this run's namespace, or None when ``data`` is none."""
+        head = self.ack_head
+        if not data.startswith(head):
+            return None
+        start = len(head)
+        end = start
+        while end < len(data) and data[end].isdigit():
+            end += 1
+        if end == start or (self.nsp == "" and data[start:start + 1] == "/"):
+            return None
+        return int(data[start:end])
+
+    def judge(self, k: int, message: str, data: str) -> bool:
+        """Is ``data``, the ACK of message ``k``, the right answer? A wrong one is counted as
+        a ``mismatch``."""
+        if self.fast and data == self.echo_ack(k, message):
+            return True
+        try:
+            got = decode(data).args
+        except SocketIOProtocolError as exc:
+            self._wrong(k, data, str(exc))
+            return False
+        expect = self.expect
+        if expect is None:
+            return True
+        if expect == "echo":
+            if got == [message]:
+                return True
+            self._wrong(k, data, "the ack's arguments differ from the emitted ones")
+            return False
+        assert callable(expect)
+        try:
+            ok = expect([message], got)
+        except Exception as exc:
+            self._wrong(k, data, f"expect raised {exc!r}")
+            return False
+        if not ok:
+            self._wrong(k, data, f"expect {getattr(expect, '__name__', 'check')} failed")
+        return bool(ok)
+
+    def _wrong(self, k: int, data: str, why: str) -> None:
+        self.rec.error("mismatch", detail=f"ack of message {k}: {why}: {data[:60]!r}")
+        self.rec.result.info.setdefault("first_mismatch", f"message {k}: {data[:120]!r}")
+
+    def other(self, data: str) -> int:
+        """A text frame that is no ack of this run: a ping (to answer), the end of the
+        connection, or something else (counted as ``unexpected``)."""
+        if data == EIO_PING:
+            self.rec.count("pings")
+            return _PING
+        if data == EIO_CLOSE or data == self.disconnect:
+            return _GONE
+        self.rec.count("unexpected")
+        self.rec.result.info.setdefault("first_unexpected", data[:120])
+        return _OTHER
+
+    # -- closed model --
+
+    async def closed(self) -> None:
+        import aiohttp
+
+        rec, wl, timeout = self.rec, self.wl, self.timeout
+        TEXT = aiohttp.WSMsgType.TEXT
+        async with self.sio._client_session(wl.clients) as http:
+            conns, kinds = await self.sio._sio_connect_all(rec, http, self.url, wl.clients,
+                                                          timeout, self.namespace, self.auth)
+            begin(rec, wl.duration)
+            start_ns = time.perf_counter_ns()
+            deadline_ns = int(rec.deadline * 1e9)
+            buf = rec.batch("ack")
+            if self.correct:
+                rec.correct("ack", max(1, int(wl.think * 1e6)) + 1000, "ack_raw")
+            think = wl.think
+            prefix, pad = self.prefix, self.pad
+            ids = itertools.count(1)
+            waiting = [0] * len(conns)
+            left_at = [0] * len(conns)
+            done = [0] * len(conns)
+
+            async def loop(i: int, ws: Any) -> None:
+                pc = time.perf_counter_ns
+                send = ws.send_str
+                receive = ws.receive
+                append = buf.append
+                fast = self.fast
+                previous = -1
+                try:
+                    while not rec.stopping:
+                        t0 = pc()
+                        if t0 >= deadline_ns:
+                            return
+                        k = next(ids)
+                        message = echo_message(prefix, k, pad)
+                        want = self.echo_ack(k, message) if fast else None
+                        rec.ops += 1
+                        done[i] += 1
+                        waiting[i] = t0
+                        try:
+                            await send(self.frame(k, message))
+                            while True:
+                                msg = await receive()
+                                if msg.type is TEXT:
+                                    data = msg.data
+                                    if data == want:
+                                        append((pc() - t0) // 1000)
+                                        break
+                                    rid = self.ack_id(data)
+                                    if rid == k:
+                                        if self.judge(k, message, data):
+                                            append((pc() - t0) // 1000)
+                                        break
+                                    if rid is not None:
+                                        if rid == previous:
+                                            rec.error("duplicate",
+                                                      detail=f"ack {rid} received twice")
+                                            rec.count("duplicate")
+                                        else:
+                                            rec.count("unexpected")
+                                        continue
+                                    what = self.other(data)
+                                    if what == _PING:
+                                        await send(EIO_PONG)
+                                    elif what == _GONE:
+                                        raise ConnectionError("the server disconnected")
+                                elif msg.type in CLOSING:
+                                    raise ConnectionError("the server closed the socket")
+                                else:
+                                    rec.count("unexpected")
+                        except Exception as exc:
+                            kinds[i] = classify(exc)
+                            rec.error(kinds[i], detail=repr(exc))
+                            left_at[i] = pc()
+                            return
+                        finally:
+                            waiting[i] = 0
+                        previous = k
+                        if think:
+                            await asyncio.sleep(think)
+                except asyncio.CancelledError:
+                    if not rec.stopping and pc() < deadline_ns:  # the watchdog's timeout
+                        kinds[i] = "timeout"
+                        left_at[i] = pc()
+                    raise
+
+            tasks: list[asyncio.Future[Any] | None] = [
+                None if ws is None else rec.spawn(loop(i, ws), "socket.io client")
+                for i, ws in enumerate(conns)
+            ]
+            dog = Watchdog(rec, timeout)
+            dog.watch_slots(waiting, tasks)
+            refine = rec.spawn(_refine_interval(rec, "ack", wl.think, self.correct),
+                               "interval estimate")
+            try:
+                await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
+            finally:
+                refine.cancel()
+                await self.sio._sio_close_all(rec, conns, self.namespace)
+            end_ns = min(deadline_ns, time.perf_counter_ns())
+            if not rec.stopping:
+                self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
+
+    # -- open model --
+
+    async def open(self) -> None:
+        import aiohttp
+
+        rec, wl, timeout = self.rec, self.wl, self.timeout
+        TEXT = aiohttp.WSMsgType.TEXT
+        schedule = wl.schedule()
+        n = wl.clients
+        prefix, pad = self.prefix, self.pad
+        async with self.sio._client_session(n) as http:
+            conns, kinds = await self.sio._sio_connect_all(rec, http, self.url, n, timeout,
+                                                          self.namespace, self.auth)
+            begin(rec, wl.duration)
+            start_ns = int(rec.window_start * 1e9)
+            deadline_ns = int(rec.deadline * 1e9)
+            buf = rec.batch("ack")
+            pc = time.perf_counter_ns
+            # per connection: the messages in flight as (intended ns, id, text), oldest first;
+            # per message id (= ack id): answered or expired
+            inflights: list[deque[tuple[int, int, str]] | None] = [None] * n
+            dead = [ws is None for ws in conns]
+            status = bytearray(schedule.total)
+
+            async def sender() -> None:
+                """Arrival k goes out on connection k mod n at its intended time (one task for
+                every connection, as in the WebSocket echo)."""
+                sends = [None if ws is None else ws.send_str for ws in conns]
+                k = 0
+                while not rec.stopping:
+                    t = schedule.time_of(k)
+                    if math.isinf(t):
+                        return
+                    due = start_ns + int(t * 1e9)
+                    if due >= deadline_ns:
+                        return
+                    now = pc()
+                    if due > now + EARLY_NS:
+                        if not await sleep_until(rec, due):
+                            return
+                        now = pc()
+                    i = k % n
+                    rec.starts += 1
+                    rec.ops += 1
+                    if dead[i]:
+                        status[k] = _EXPIRED
+                        rec.error(kinds[i] or "closed")
+                        k += 1
+                        continue
+                    inflight = inflights[i]
+                    if inflight is None:
+                        inflight = inflights[i] = deque()
+                    elif len(inflight) >= MAX_IN_FLIGHT:
+                        status[k] = _EXPIRED
+                        rec.error("dropped", detail=f"{MAX_IN_FLIGHT} acks outstanding on "
+                                                    "one connection")
+                        rec.count("dropped")
+                        k += 1
+                        continue
+                    if now - due > LATE_NS:
+                        rec.count("late")
+                    message = echo_message(prefix, k, pad)
+                    entry = (due if due <= now else now, k, message)
+                    inflight.append(entry)
+                    try:
+                        await sends[i](self.frame(k, message))  # type: ignore[misc]
+                    except Exception as exc:
+                        if entry in inflight:
+                            inflight.remove(entry)
+                        status[k] = _EXPIRED
+                        dead[i] = True
+                        kinds[i] = classify(exc)
+                        rec.error(kinds[i], detail=repr(exc))
+                    k += 1
+
+            def take(i: int, rid: int) -> tuple[int, int, str] | None:
+                """The message in flight that ack ``rid`` answers, out of its queue; None
+                (and counted) for a late, repeated or unknown ack."""
+                inflight = inflights[i]
+                if inflight and inflight[0][1] == rid:
+                    return inflight.popleft()
+                state = status[rid] if rid < len(status) else 0
+                if state == _ANSWERED:
+                    rec.error("duplicate", detail=f"ack {rid} received twice")
+                    rec.count("duplicate")
+                    return None
+                if state == _EXPIRED:
+                    rec.count("late_replies")
+                    return None
+                for entry in inflight or ():
+                    if entry[1] == rid:
+                        assert inflight is not None
+                        inflight.remove(entry)  # acks may come out of order
+                        return entry
+                rec.count("unexpected")  # another connection's id, or never sent
+                return None
+
+            def fail_pending(i: int, kind: str, detail: str, at_least: int) -> None:
+                inflight = inflights[i]
+                pending = len(inflight) if inflight else 0
+                if inflight:
+                    for entry in inflight:
+                        status[entry[1]] = _EXPIRED
+                    inflight.clear()
+                if pending or at_least:
+                    rec.error(kind, max(at_least, pending), detail=detail)
+                kinds[i] = kind
+
+            async def reader(i: int, ws: Any) -> None:
+                receive = ws.receive
+                append = buf.append
+                fast = self.fast
+                try:
+                    while True:
+                        try:
+                            msg = await receive()
+                        except Exception as exc:
+                            fail_pending(i, classify(exc), repr(exc), 1)
+                            return
+                        if msg.type is TEXT:
+                            data = msg.data
+                            rid = self.ack_id(data)
+                            if rid is None:
+                                what = self.other(data)
+                                if what == _PING:
+                                    try:
+                                        await ws.send_str(EIO_PONG)
+                                    except Exception as exc:
+                                        fail_pending(i, classify(exc), repr(exc), 1)
+                                        return
+                                elif what == _GONE:
+                                    fail_pending(i, "closed", "the server disconnected", 0)
+                                    return
+                                continue
+                            entry = take(i, rid)
+                            if entry is None:
+                                continue
+                            status[rid] = _ANSWERED
+                            if (fast and data == self.echo_ack(rid, entry[2])) or \
+                                    self.judge(rid, entry[2], data):
+                                append((pc() - entry[0]) // 1000)
+                        elif msg.type in CLOSING:
+                            fail_pending(i, "closed", "the server closed the socket", 0)
+                            return
+                        else:
+                            rec.count("unexpected")
+                finally:
+                    dead[i] = True
+
+            if all(dead):
+                self._all_refused(schedule.total, kinds)
+                return
+            send_task = rec.spawn(sender(), "sender")
+            readers = [rec.spawn(reader(i, ws), "reader")
+                       for i, ws in enumerate(conns) if ws is not None]
+            dog = Watchdog(rec, timeout)
+            dog.watch_queues(inflights, status)
+            try:
+                await dog.run_until_done([send_task], deadline_ns)
+                await dog.run_until(lambda: not any(inflights),
+                                    pc() + int(timeout * 1e9) + 500_000_000)
+                left = sum(len(q) for q in inflights if q)
+                if left and not rec.stopping:
+                    rec.error("timeout", left, detail="no ack by the end of the grace period")
+            finally:
+                if not send_task.done():
+                    send_task.cancel()
+                for task in readers:
+                    task.cancel()
+                await asyncio.wait([send_task, *readers], timeout=1.0)
+                await self.sio._sio_close_all(rec, conns, self.namespace)
+
+
+class RoomFanout(Fanout):
+    """A broadcast to a room: ``clients`` subscribers connect and ``join`` the room (each join
+    acknowledged before anything is published), one more client emits ``publish(room,
+    payload)`` with an ack at the rate, the server emits ``event`` with the payload to the
+    room. Deliveries are timed from the intended publish time and checked as in the
+    WebSocket broadcast (``lost``, ``duplicate``, ``mismatch``); ``publish`` times the
+    publish's ack. Pings are answered, other frames counted as ``unexpected``."""
+
+    def __init__(self, client: SioClient, rec: Recorder, url: str, wl: Workload,
+                 timeout: float, run_id: str, *, room: str, namespace: str, auth: Any,
+                 event: str, publish_event: str, join_event: str = "join") -> None:
+        super().__init__(client, rec, url, wl, timeout, "ws", run_id, {}, True)
+        self.sio = client
+        self.room = room
+        self.join_event = join_event
+        self.namespace = namespace
+        self.auth = auth
+        self.nsp = namespace_prefix(namespace)
+        self.delivery_head = f"42{self.nsp}[{json.dumps(event)},"
+        self.publish_head = f"42{self.nsp}"
+        self.publish_args = f"[{json.dumps(publish_event)},{json.dumps(room)},"
+        self.disconnect = "41" + self.nsp
+        self.sent_at: dict[int, int] = {}
+
+    async def _publish_one(self, seq: int, payload: str) -> None:
+        # the payload is a JSON object: sent as one (not as a string), so that the room gets
+        # the fields the delivery check looks for
+        frame = f"{self.publish_head}{seq}{self.publish_args}{payload}]"
+        self.sent_at[seq] = time.perf_counter_ns()
+        try:
+            await asyncio.wait_for(self.pub_ws.send_str(frame), self.timeout)
+        except Exception as exc:
+            self.published_ok[seq] = 0
+            self.rec.error(classify(exc), detail=f"publishing message {seq}: {exc!r}")
+            self.rec.count("publish_failed")
+
+    async def _read(self, ws: Any, sub: _Subscriber) -> None:
+        import aiohttp
+
+        TEXT = aiohttp.WSMsgType.TEXT
+        rec, run_id, intended = self.rec, self.run_id, self.intended
+        seen = sub.seen
+        receive = ws.receive
+        finder = TOKEN_RE.search
+        pc = time.perf_counter_ns
+        buf = rec.batch("delivery")
+        head = self.delivery_head
+        while not rec.stopping:
+            try:
+                msg = await receive()
+            except Exception as exc:
+                sub.kind = classify(exc)
+                sub.last = self.published
+                return
+            if msg.type is not TEXT:
+                if msg.type in CLOSING:
+                    sub.kind = "closed"
+                    sub.last = self.published
+                    return
+                rec.count("unexpected")
+                continue
+            now = pc()
+            data = msg.data
+            if data == EIO_PING:
+                rec.count("pings")
+                try:
+                    await ws.send_str(EIO_PONG)
+                except Exception as exc:
+                    sub.kind = classify(exc)
+                    sub.last = self.published
+                    return
+                continue
+            if data == EIO_CLOSE or data == self.disconnect:
+                sub.kind = "closed"  # the server ended the session or left the namespace
+                sub.last = self.published
+                return
+            match = finder(data)
+            if match is None or match.group(1) != run_id:
+                rec.count("unexpected")
+                rec.result.info.setdefault("first_unexpected", data[:120])
+                continue
+            seq = int(match.group(2))
+            if seq >= len(intended):
+                rec.count("unexpected")
+                continue
+            if seq >= len(seen):
+                seen.extend(bytes(seq + 1024 - len(seen)))
+            if seen[seq]:
+                rec.error("duplicate", detail=f"message {seq} delivered twice")
+                rec.count("duplicate")
+                continue
+            seen[seq] = 1
+            if not data.startswith(head) or not self._intact(data, seq):
+                rec.error("mismatch", detail=f"message {seq} arrived altered: {data[:60]!r}")
+                continue
+            buf.append((now - intended[seq]) // 1000)
+
+    async def _drain(self, ws: Any) -> None:
+        """The publisher's reader: the acks of its publishes (``publish``), pings answered."""
+        import aiohttp
+
+        TEXT = aiohttp.WSMsgType.TEXT
+        head = "43" + self.nsp
+        pc = time.perf_counter_ns
+        buf = self.rec.batch("publish")
+        while not self.rec.stopping:
+            try:
+                msg = await ws.receive()
+            except Exception:
+                return
+            if msg.type in CLOSING:
+                return
+            if msg.type is not TEXT:
+                continue
+            data = msg.data
+            if data == EIO_PING:
+                try:
+                    await ws.send_str(EIO_PONG)
+                except Exception:
+                    return
+            elif data.startswith(head):
+                digits = ""
+                for c in data[len(head):]:
+                    if not c.isdigit():
+                        break
+                    digits += c
+                sent = self.sent_at.pop(int(digits), None) if digits else None
+                if sent is not None:
+                    buf.append((pc() - sent) // 1000)
+
+    async def run(self) -> None:
+        rec, wl, timeout = self.rec, self.wl, self.timeout
+        pc = time.perf_counter_ns
+        async with self.sio._client_session(wl.clients + 1) as http:
+            self.http = http
+            conns, kinds = await self.sio._sio_connect_all(
+                rec, http, self.url, wl.clients, timeout, self.namespace, self.auth,
+                join=self.room, join_event=self.join_event)
+            self.missing = [kind for kind in kinds if kind]
+            try:
+                self.pub_ws = await self.sio._sio_connect(rec, http, self.url, timeout,
+                                                         self.namespace, self.auth)
+            except Exception:
+                rec.stop("the publisher could not connect")
+            readers = []
+            for ws in conns:
+                if ws is None:
+                    continue
+                sub = _Subscriber()
+                self.subscribers.append(sub)
+                readers.append(rec.spawn(self._read(ws, sub), "subscriber"))
+            if self.pub_ws is not None:
+                readers.append(rec.spawn(self._drain(self.pub_ws), "publisher reader"))
+            begin(rec, wl.duration)
+            self.epoch_offset = time.time_ns() - pc()
+            if self.pub_ws is not None:
+                await self._publish()
+            end = pc() + int(timeout * 1e9)
+            while not rec.stopping and pc() < end:
+                want = sum(1 for ok in self.published_ok if ok)
+                if all(sum(sub.seen) >= want for sub in self.subscribers
+                       if sub.last > self.published):
+                    break
+                await asyncio.sleep(0.05)
+            for task in readers:
+                task.cancel()
+            if readers:
+                await asyncio.wait(readers, timeout=1.0)
+            await self.sio._sio_close_all(rec, [*conns, self.pub_ws], self.namespace)

@@ -1,0 +1,92 @@
+"""A python-socketio server (sio_server.py) on 127.0.0.1, one process group each, stopped
+after the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parent / "sio_server.py"
+TOKEN = "t0ken-for-tests"
+
+
+@pytest.fixture
+def sio_server() -> Iterator[Callable[..., str]]:
+    """``sio_server(fault="none", ping_interval=1.0)`` starts the server and returns its base
+    URL (``http://127.0.0.1:<port>``); ``/private`` wants ``{"token": TOKEN}``. The short
+    ping interval makes the server drop a client that does not answer pings within ~2 s."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(fault: str = "none", ping_interval: float = 1.0) -> str:
+        proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--max-seconds", "300", "--fault", fault,
+             "--ping-interval", str(ping_interval)],
+            env={**os.environ, "SIO_TEST_TOKEN": TOKEN},  # not on the command line
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), f"socket.io test server did not start: {line!r}"
+        return f"http://127.0.0.1:{int(line.split()[1])}"
+
+    yield start
+    for proc in procs:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(3)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+NODE_SERVER = Path(__file__).resolve().parent / "sio_server.js"
+
+
+@pytest.fixture
+def node_sio_server() -> Iterator[Callable[..., str]]:
+    """``node_sio_server(ping_interval=1.0)``: the same contract served by node socket.io 4.8
+    (sio_server.js); its base URL."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: apt-get install -y nodejs npm")
+    if not (NODE_SERVER.parent / "node_modules" / "socket.io").is_dir():
+        pytest.skip("the npm package socket.io is not installed: "
+                    "cd tests/integration/socketio && npm ci")
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(ping_interval: float = 1.0) -> str:
+        proc = subprocess.Popen(
+            [node, str(NODE_SERVER)], cwd=NODE_SERVER.parent,
+            env={**os.environ, "SIO_TEST_TOKEN": TOKEN,
+                 "SIO_PING_INTERVAL_MS": str(int(ping_interval * 1000))},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), f"node socket.io server did not start: {line!r}"
+        return f"http://127.0.0.1:{int(line.split()[1])}"
+
+    yield start
+    for proc in procs:
+        if proc.stdin:
+            proc.stdin.close()
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(3)
+        if proc.stdout:
+            proc.stdout.close()
