@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from pytest_roo.load.correction import refine_interval
 from pytest_roo.load.errors import classify
 from pytest_roo.load.executor import Watchdog, begin, sleep_until
 from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
@@ -35,7 +36,7 @@ from pytest_roo.load.socketio_codec import (
 )
 from pytest_roo.load.workload import Workload
 from pytest_roo.load.ws_client import CLOSING, TOKEN_RE, echo_message
-from pytest_roo.load.ws_echo import MAX_IN_FLIGHT, EchoRun, _refine_interval
+from pytest_roo.load.ws_echo import MAX_IN_FLIGHT, EchoRun
 from pytest_roo.load.ws_fanout import Fanout, _Subscriber
 
 __all__ = ["AckCheck", "AckRun", "RoomFanout"]
@@ -227,7 +228,7 @@ class AckRun(EchoRun):
             ]
             dog = Watchdog(rec, timeout)
             dog.watch_slots(waiting, tasks)
-            refine = rec.spawn(_refine_interval(rec, "ack", wl.think, self.correct),
+            refine = rec.spawn(refine_interval(rec, "ack", wl.think, self.correct),
                                "interval estimate")
             try:
                 await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
