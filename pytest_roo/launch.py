@@ -22,7 +22,6 @@ Example, a conftest for your own system::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import tempfile
@@ -117,8 +116,7 @@ def start_process(
 
     def stop() -> None:
         kill_groups(pids, grace=stop_grace)
-        with contextlib.suppress(Exception):
-            proc.wait(5)
+        procs.reap(proc)  # its exit status, so that it does not stay a zombie
         watchdog.forget_pid(proc.pid)
         watchdog.close()
 

@@ -228,7 +228,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
-    """SIGTERM the process group of every pid, SIGKILL what is left after ``grace`` s."""
+    """SIGTERM the process group of every pid, SIGKILL what is left after ``grace`` s, and
+    reap the pids that are children of this process (bounded), so none stays a zombie."""
+    from pytest_roo.services.procs import reap_pid
+
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
@@ -241,6 +244,8 @@ def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+    for pid in pids:
+        reap_pid(pid, timeout=1.0)
 
 
 def _get(url: str, timeout: float) -> tuple[int, Any]:
