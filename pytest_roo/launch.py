@@ -127,10 +127,11 @@ def start_process(
         else:
             _wait_callable(health, timeout, alive)
     except BaseException as exc:
+        status = proc.poll()  # before stop(): what it did by itself, not what stopping did
         stop()
         if isinstance(exc, (TimeoutError, RuntimeError)):
-            status = proc.returncode
-            how = f"exited with status {status}" if status is not None else "still running"
+            how = (f"exited with status {status}" if status is not None
+                   else "was still running and has been stopped")
             raise StartError(
                 f"{shlex.join(argv)!s:.200} was not ready ({exc}); it {how}. "
                 f"Last lines of {log}:\n{tail(_read(log), 30)}"

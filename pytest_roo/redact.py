@@ -5,9 +5,10 @@ Every report, log line, error message and header goes through these before it is
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
-__all__ = ["mask_text", "mask_url"]
+__all__ = ["mask_secrets", "mask_text", "mask_url"]
 
 _SECRET_QUERY_KEYS = ("token", "key", "password", "passwd", "secret", "auth", "signature", "sig",
                       "credential", "session")
@@ -46,3 +47,23 @@ def mask_text(text: str, *secrets: str | None) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+_USERINFO_RE = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@'\"]*):[^@\s/'\"]+@")
+_PAIR_RE = re.compile(
+    r"(?P<key>[\w-]*(?:" + "|".join((*_SECRET_QUERY_KEYS, "pwd")) + r")[\w-]*)"
+    r"(?P<sep>\s*[=:]\s*)(?P<value>(?:(?:Bearer|Basic|Token)\s+)?[^\s&'\",;]+)",
+    re.IGNORECASE,
+)
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` from elsewhere (an error, a server's answer) with the secrets it may carry
+    masked without knowing them: the password of any URL's userinfo, and the value of every
+    ``key=value`` / ``key: value`` whose key names a secret (password, token, auth...).
+
+    >>> mask_secrets("redis://:pw@h:6379/0 failed; password=abc token: xyz")
+    'redis://:***@h:6379/0 failed; password=*** token: ***'
+    """
+    text = _USERINFO_RE.sub(lambda m: m.group("head") + ":***@", text)
+    return _PAIR_RE.sub(lambda m: m.group("key") + m.group("sep") + "***", text)
