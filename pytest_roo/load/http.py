@@ -128,7 +128,7 @@ class HttpLoad(LoadDriver):
             expected = lambda rec, elapsed: total  # noqa: E731
         return run_load("http." + method.lower(), "latency", main, duration=wl.duration,
                         options=opts, expected_ops=expected,
-                        info={"url": url, "method": method.upper(), "scenario": "request",
+                        info={"url": mask_url(url), "method": method.upper(), "scenario": "request",
                               **wl.describe()})
 
     def run(
