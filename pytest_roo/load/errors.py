@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["Mismatch", "classify", "timeout_words"]
+__all__ = ["Mismatch", "classify", "describe", "timeout_words"]
 
 
 class Mismatch(Exception):
@@ -114,3 +114,21 @@ def _cancelled_in(exc: BaseException) -> str:
                 in_connector = True
         tb = tb.tb_next
     return "pool" if in_connector else ""
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as an error example: its repr, except that aiohttp's response errors are
+    shown without the request they carry (its headers may hold a token), and URL passwords
+    and secret-looking values are masked."""
+    from pytest_roo.redact import mask_secrets
+
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover
+        return mask_secrets(repr(exc))
+    if isinstance(exc, aiohttp.ClientResponseError):
+        kind = "not HTTP: " if _not_http(exc) else ""
+        text = f"{type(exc).__name__}({kind}status {exc.status}: {exc.message!r})"
+    else:
+        text = repr(exc)
+    return mask_secrets(text)

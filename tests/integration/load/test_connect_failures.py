@@ -93,3 +93,13 @@ def test_ws_broadcast_counts_a_garbage_answer_as_protocol() -> None:
         result = WsSwarm().broadcast(url, clients=2, duration="1s", timeout=1.0, rate="5/s")
     assert result.errors and set(result.errors) <= {"protocol"}, result.errors
     assert "is not HTTP" in result.info["error_examples"]["protocol"]
+
+
+def test_http_garbage_answer_is_protocol_and_the_request_headers_stay_out() -> None:
+    with raw_server(GARBAGE) as port:
+        result = HttpLoad().get(f"http://127.0.0.1:{port}/x", headers={
+            "Authorization": "Bearer hdr-secret-1"}, **RUN)
+    assert set(result.errors) == {"protocol"}, result.errors  # not http_4xx
+    example = result.info["error_examples"]["protocol"]
+    assert "not HTTP" in example, example
+    assert "hdr-secret-1" not in example and "hunter2" not in example
