@@ -118,7 +118,8 @@ def test_the_target_answers_and_the_database_works(target, postgres_db, http_loa
     # a server of the system under test, with the database URL in its environment
     port = free_port()
     app = start_process([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
-                        health=f"http://127.0.0.1:{port}/", env={"DATABASE_URL": postgres_db.url})
+                        health=f"http://127.0.0.1:{port}/", env={"DATABASE_URL": postgres_db.url},
+                        log_path=roo_settings.output / "app.log")
     try:
         open("running.flag", "w").close()  # the outer test reads the process list now
         deadline = time.monotonic() + 30
@@ -147,6 +148,7 @@ def run_session(pytester: pytest.Pytester, postgres_url: str, port: int,
            "--roo-services=external", f"--roo-target=http://alice:{TARGET_PASSWORD}@127.0.0.1:{port}/",
            f"--roo-report-json={pytester.path / 'report.json'}",
            f"--junitxml={pytester.path / 'junit.xml'}", f"--roo-output={out_dir}", "-rA",
+           f"--roo-report-html={out_dir / 'report.html'}",
            *style, "test_inner.py"]
     proc = subprocess.Popen(cmd, cwd=pytester.path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -187,6 +189,7 @@ def test_no_password_anywhere(pytester: pytest.Pytester, postgres_url: str,
     places["report.json"] = (pytester.path / "report.json").read_text()
     places["junit.xml"] = (pytester.path / "junit.xml").read_text()
     files = [p for p in (pytester.path / "roo-out").rglob("*") if p.is_file()]
+    assert {"app.log", "report.html"} <= {p.name for p in files}, files
     for path in files:
         places[str(path.relative_to(pytester.path))] = path.read_text(errors="replace")
     places["target request log"] = "\n".join(request_log)
