@@ -22,7 +22,6 @@ Example, a conftest for your own system::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import tempfile
@@ -117,8 +116,7 @@ def start_process(
 
     def stop() -> None:
         kill_groups(pids, grace=stop_grace)
-        with contextlib.suppress(Exception):
-            proc.wait(5)
+        procs.reap(proc)  # its exit status, so that it does not stay a zombie
         watchdog.forget_pid(proc.pid)
         watchdog.close()
 
@@ -129,10 +127,11 @@ def start_process(
         else:
             _wait_callable(health, timeout, alive)
     except BaseException as exc:
+        status = proc.poll()  # before stop(): what it did by itself, not what stopping did
         stop()
         if isinstance(exc, (TimeoutError, RuntimeError)):
-            status = proc.returncode
-            how = f"exited with status {status}" if status is not None else "still running"
+            how = (f"exited with status {status}" if status is not None
+                   else "was still running and has been stopped")
             raise StartError(
                 f"{shlex.join(argv)!s:.200} was not ready ({exc}); it {how}. "
                 f"Last lines of {log}:\n{tail(_read(log), 30)}"

@@ -15,11 +15,14 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import http.client
 import json
 import os
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +36,7 @@ from pytest_roo.redact import mask_url
 __all__ = [
     "Target",
     "TargetError",
+    "fetch",
     "kill_groups",
     "normalize_base_url",
     "tail",
@@ -175,6 +179,23 @@ class Target:
         """GET ``path``: (status, parsed JSON body or the text); status 0 when unreachable."""
         return _get(self.url(path), timeout)
 
+    def probe(self, path: str = "/health", timeout: float = 2.0) -> tuple[int, Any, str]:
+        """GET ``path``: (status, body, problem). ``problem`` is "" when any HTTP answer came,
+        else says what happened, starting with its kind: ``refused`` (nothing listens),
+        ``timeout`` (no TCP connection in time, or a connection accepted and then no answer
+        in time), ``closed`` / ``reset`` (the connection ended without an answer),
+        ``protocol`` (the answer is not HTTP), ``dns``, ``other``."""
+        return fetch(self.url(path), timeout)
+
+    @property
+    def shown_url(self) -> str:
+        """``base_url`` as reports show it (the password of its userinfo masked)."""
+        return mask_url(self.base_url)
+
+    def __repr__(self) -> str:
+        kind = "external" if self.external else f"pids={list(self.pids)}"
+        return f"Target({self.shown_url!r}, {kind})"
+
     def stop(self) -> None:
         """Stop what was started for the target (once; a no-op for external targets)."""
         if self._stopped:
@@ -229,7 +250,7 @@ class Target:
                 for k, v in self.info.items()
                 if _json_ready(v) and not any(w in k.lower() for w in SECRET_WORDS)}
         return {
-            "base_url": self.base_url,
+            "base_url": self.shown_url,
             "external": self.external,
             "pids": list(self.pids),
             "log_path": str(self.log_path) if self.log_path else None,
@@ -262,7 +283,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
-    """SIGTERM the process group of every pid, SIGKILL what is left after ``grace`` s."""
+    """SIGTERM the process group of every pid, SIGKILL what is left after ``grace`` s, and
+    reap the pids that are children of this process (bounded), so none stays a zombie."""
+    from pytest_roo.services.procs import reap_pid
+
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
@@ -275,21 +299,74 @@ def kill_groups(pids: tuple[int, ...] | list[int], grace: float = 5.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+    for pid in pids:
+        reap_pid(pid, timeout=1.0)
 
 
-def _get(url: str, timeout: float) -> tuple[int, Any]:
+def _request(url: str) -> urllib.request.Request:
+    """A GET of ``url``; userinfo (``http://user:pw@host/``) becomes a Basic Authorization
+    header, as browsers and aiohttp do (urllib would take it for part of the host name)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url)
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    plain = urlunsplit(parts._replace(netloc=hostport))
+    from urllib.parse import unquote
+
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urllib.request.Request(plain, headers={"Authorization": f"Basic {token}"})
+
+
+def _unreachable(reason: object, timeout: float) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "refused: connection refused (nothing listens there)"
+    if isinstance(reason, TimeoutError):
+        return f"timeout: connect timeout: no TCP connection within {timeout:g} s"
+    if isinstance(reason, socket.gaierror):
+        return f"dns: the host name does not resolve ({reason.strerror})"
+    if isinstance(reason, ConnectionResetError):
+        return "reset: the connection was reset before an answer came"
+    if isinstance(reason, OSError):
+        return f"other: {type(reason).__name__}: {reason.strerror or reason}"
+    return f"other: {mask_url(str(reason))[:200]}"
+
+
+def fetch(url: str, timeout: float) -> tuple[int, Any, str]:
+    """GET ``url``: (status, parsed JSON body or the text, problem); see :meth:`Target.probe`.
+
+    Connect failures are told apart from a server that accepted the connection and then did
+    not answer: urllib raises the connect phase's errors wrapped in URLError and the ones
+    after it (reading the answer) as they are.
+    """
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(_request(url), timeout=timeout) as resp:
             status, body = int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         status, body = int(exc.code), exc.read()
-    except (OSError, ValueError):
-        return 0, None
+    except urllib.error.URLError as exc:
+        return 0, None, _unreachable(exc.reason, timeout)
+    except TimeoutError:
+        return 0, None, (f"timeout: the connection was accepted but no response came within "
+                         f"{timeout:g} s")
+    except http.client.RemoteDisconnected:
+        return 0, None, "closed: the connection was accepted, then closed without an answer"
+    except ConnectionResetError:
+        return 0, None, "reset: the connection was accepted, then reset without an answer"
+    except http.client.HTTPException as exc:
+        return 0, None, f"protocol: the answer is not HTTP ({type(exc).__name__})"
+    except (OSError, ValueError) as exc:
+        return 0, None, f"other: {type(exc).__name__}"
     text = body.decode(errors="replace")
     try:
-        return status, json.loads(text) if text else None
+        return status, json.loads(text) if text else None, ""
     except ValueError:
-        return status, text
+        return status, text, ""
+
+
+def _get(url: str, timeout: float) -> tuple[int, Any]:
+    status, body, _ = fetch(url, timeout)
+    return status, body
 
 
 def wait_healthy(url: str, timeout: float = 30.0, interval: float = 0.01,
@@ -301,17 +378,17 @@ def wait_healthy(url: str, timeout: float = 30.0, interval: float = 0.01,
     """
     started = time.monotonic()
     deadline = started + timeout
+    shown = mask_url(url)
     last = "no answer"
     while True:
         if alive is not None and not alive():
-            raise RuntimeError(f"the target exited before {url} answered ({last})")
-        status, body = _get(url, min(1.0, timeout))
+            raise RuntimeError(f"the target exited before {shown} answered ({last})")
+        status, body, problem = fetch(url, min(1.0, timeout))
         if 200 <= status < 300:
             return time.monotonic() - started
-        if status:
-            last = f"last answer {status}: {str(body)[:200]}"
+        last = f"last answer {status}: {str(body)[:200]}" if status else f"last try: {problem}"
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} not healthy after {timeout:g} s ({last})")
+            raise TimeoutError(f"{shown} not healthy after {timeout:g} s ({last})")
         time.sleep(interval)
 
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pytest_roo.load.errors import classify
+from pytest_roo.load.errors import classify, describe
 from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
 from pytest_roo.load.workload import Workload
 
@@ -191,7 +191,7 @@ async def drive(
             except Exception as exc:
                 kinds[i] = classify(exc)
                 if not is_counted(exc):
-                    rec.error(kinds[i], detail=f"client setup failed: {exc!r}")
+                    rec.error(kinds[i], detail=f"client setup failed: {describe(exc)}")
                 rec.ops += 1
                 states[i] = None
 
@@ -230,7 +230,7 @@ async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None
         raise
     except Exception as exc:
         if not is_counted(exc):
-            rec.error(classify(exc), detail=repr(exc))
+            rec.error(classify(exc), detail=describe(exc))
 
 
 async def _closed(

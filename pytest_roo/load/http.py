@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pytest_roo.load.engine import LoadDriver, run_load
+from pytest_roo.load.errors import timeout_words
 from pytest_roo.load.executor import OperationFailed, check_connection_limit, drive, mark_counted
 from pytest_roo.load.expect import make_expectation
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.scenario import UserHook, run_scenario
 from pytest_roo.load.session import Session
 from pytest_roo.load.workload import make_workload
+from pytest_roo.redact import mask_url
 from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["HttpLoad"]
@@ -98,15 +100,20 @@ class HttpLoad(LoadDriver):
                 pc = time.perf_counter_ns
                 req = http.request
                 hdrs = dict(headers or {})
+                shown = f"{method.upper()} {mask_url(url)}"
 
                 async def one(_: Any, intended: int) -> None:
-                    async with req(method, url, data=data, headers=hdrs) as resp:
-                        payload = await resp.read()
-                        status = resp.status
-                        if needs_body:
-                            wrong = expectation.failure(status, resp.headers, payload)
-                        else:
-                            wrong = status_failure(status)
+                    try:
+                        async with req(method, url, data=data, headers=hdrs) as resp:
+                            payload = await resp.read()
+                            status = resp.status
+                            if needs_body:
+                                wrong = expectation.failure(status, resp.headers, payload)
+                            else:
+                                wrong = status_failure(status)
+                    except TimeoutError as exc:
+                        rec.error("timeout", detail=f"{shown}: {timeout_words(exc, opts.timeout)}")
+                        raise mark_counted(exc) from None
                     if wrong is not None:
                         kind, detail = wrong
                         rec.error(kind, detail=f"{method.upper()} {url}: {detail}")
@@ -121,7 +128,7 @@ class HttpLoad(LoadDriver):
             expected = lambda rec, elapsed: total  # noqa: E731
         return run_load("http." + method.lower(), "latency", main, duration=wl.duration,
                         options=opts, expected_ops=expected,
-                        info={"url": url, "method": method.upper(), "scenario": "request",
+                        info={"url": mask_url(url), "method": method.upper(), "scenario": "request",
                               **wl.describe()})
 
     def run(

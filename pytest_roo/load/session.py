@@ -7,7 +7,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from pytest_roo.load.errors import Mismatch, classify
+from pytest_roo.load.errors import Mismatch, classify, describe
 from pytest_roo.load.executor import mark_counted
 from pytest_roo.load.recorder import Recorder
 
@@ -47,7 +47,7 @@ class Measure:
         if exc is None:
             rec.batch(self._name).append((time.perf_counter_ns() - self._t0) // 1000)
         elif isinstance(exc, Exception):
-            rec.error(classify(exc), detail=f"{self._name}: {exc!r}")
+            rec.error(classify(exc), detail=f"{self._name}: {describe(exc)}")
             mark_counted(exc)
 
     async def __aenter__(self) -> Measure:

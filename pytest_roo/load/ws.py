@@ -35,6 +35,7 @@ from pytest_roo.load.ws_client import (
 )
 from pytest_roo.load.ws_echo import EchoRun
 from pytest_roo.load.ws_fanout import Fanout, Trigger
+from pytest_roo.redact import mask_url
 from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["TOKEN_RE", "WsSwarm", "make_payload", "run_scenario"]
@@ -92,7 +93,7 @@ class WsSwarm(WsClient):
         return run_load(
             "ws.echo", "rtt", main, duration=wl.duration, options=opts,
             expected_ops=self._expected(wl),
-            info={"url": url, "scenario": "echo", **wl.describe()},
+            info={"url": mask_url(url), "scenario": "echo", **wl.describe()},
             setup_budget=opts.timeout * (2 + wl.clients / 256),
         )
 
@@ -195,7 +196,7 @@ class WsSwarm(WsClient):
         return run_load(
             name, "delivery", main, duration=wl.duration, options=opts,
             expected_ops=lambda rec, elapsed: schedule.total * wl.clients,
-            info={"url": url, "scenario": name.split(".")[1], **wl.describe()},
+            info={"url": mask_url(url), "scenario": name.split(".")[1], **wl.describe()},
             finish=finish, setup_budget=opts.timeout * (2 + wl.clients / 256),
         )
 
@@ -264,7 +265,7 @@ class WsSwarm(WsClient):
         return run_load(
             "ws.churn", "session", main, duration=wl.duration, options=opts,
             expected_ops=self._expected(wl),
-            info={"url": url, "scenario": "churn", **wl.describe()},
+            info={"url": mask_url(url), "scenario": "churn", **wl.describe()},
         )
 
     # -- user scenarios --

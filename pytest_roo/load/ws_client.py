@@ -5,6 +5,7 @@ accounting of clients that could not connect or were dropped."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -15,10 +16,111 @@ from pytest_roo.load.errors import classify
 from pytest_roo.load.executor import mark_counted
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.workload import Workload
+from pytest_roo.redact import mask_secrets, mask_url
 
-__all__ = ["CLOSING", "TOKEN_RE", "WsClient", "echo_message", "make_payload", "reply_id"]
+__all__ = [
+    "CLOSING",
+    "TOKEN_RE",
+    "WsClient",
+    "echo_message",
+    "handshake_failure",
+    "make_payload",
+    "reply_id",
+]
 
 TOKEN_RE = re.compile(r"roo:([0-9a-f]{6}):([0-9]+)")
+
+#: How much of a non-HTTP answer to the upgrade is shown (escaped).
+_SHOWN_BYTES = 48
+_BYTES_RE = re.compile(r"""b(['"]).*?(?<!\\)\1""", re.S)
+
+#: Per handshake: set to True by the client session's trace once the TCP connection is up, so
+#: that a timeout can say whether the server accepted the connection and then stayed silent.
+_CONNECTED: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "roo_ws_connected", default=None)
+
+
+async def _on_connected(session: Any, context: Any, params: Any) -> None:
+    box = _CONNECTED.get()
+    if box is not None:
+        box[0] = True
+
+
+def _trace_config() -> Any:
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(_on_connected)
+    trace.on_connection_reuseconn.append(_on_connected)
+    return trace
+
+
+def _first_bytes(message: str) -> str:
+    """The bytes the parser quotes in its message (escaped, at most ``_SHOWN_BYTES``)."""
+    match = _BYTES_RE.search(message)
+    shown = match.group(0) if match else repr(message.split("\n", 1)[0])
+    if len(shown) > _SHOWN_BYTES:
+        shown = shown[:_SHOWN_BYTES] + "..."
+    return mask_secrets(shown)
+
+
+def _parse_error(exc: BaseException) -> BaseException | None:
+    """The HTTP parser's error behind ``exc`` (an answer that is not HTTP), if there is one."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    seen = 0
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and seen < 5:
+        if isinstance(cause, HttpProcessingError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return None
+
+
+def handshake_failure(exc: BaseException, url: str, timeout: float,
+                      connected: bool | None = None) -> tuple[str, str]:
+    """``(kind, detail)`` of a failed WebSocket handshake, in words.
+
+    The detail names what came back (never the request's headers, which may carry a token):
+    a refused connection, a connect timeout, a connection accepted and then left without an
+    answer, an answer that is not HTTP (its first bytes, escaped), an HTTP status other than
+    101, a 101 whose ``Sec-WebSocket-Accept`` or upgrade headers are wrong. ``connected``: the
+    TCP connection was established (None when unknown).
+    """
+    import aiohttp
+
+    where = f"connect {mask_url(url)}"
+    kind = classify(exc)
+    if isinstance(exc, aiohttp.ClientConnectorError) and kind == "refused":
+        return kind, f"{where}: connection refused (nothing listens there)"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        status, message = exc.status, str(exc.message)
+        if status == 101:
+            what = {"Invalid challenge response": "a wrong Sec-WebSocket-Accept",
+                    "Invalid upgrade header": "a wrong or missing Upgrade header",
+                    "Invalid connection header": "a wrong or missing Connection header",
+                    }.get(message, mask_secrets(message[:80]))
+            return "protocol", f"{where}: the server answered 101 Switching Protocols with {what}"
+        return kind, (f"{where}: the server answered HTTP {status} to the WebSocket upgrade "
+                      f"(expected 101 Switching Protocols)")
+    if isinstance(exc, aiohttp.ClientResponseError) and _parse_error(exc) is not None:
+        message = str(exc.message)
+        if message.startswith("Bad status line"):
+            return "protocol", (f"{where}: the answer to the WebSocket upgrade is not HTTP; "
+                                f"it began with {_first_bytes(message)}")
+        return "protocol", (f"{where}: the answer to the WebSocket upgrade is not valid HTTP: "
+                            f"{mask_secrets(message.splitlines()[0][:80])}")
+    if kind == "timeout":
+        if isinstance(exc, aiohttp.ConnectionTimeoutError) or connected is False:
+            return kind, (f"{where}: connect timeout: no TCP connection within {timeout:g} s")
+        if connected:
+            return kind, (f"{where}: the connection was accepted but no answer to the "
+                          f"WebSocket upgrade came within {timeout:g} s")
+        return kind, f"{where}: no answer within {timeout:g} s"
+    shown = mask_secrets(mask_url(str(exc)))[:120] if not isinstance(
+        exc, aiohttp.ClientResponseError) else f"status {exc.status}: {exc.message}"
+    return kind, f"{where}: {type(exc).__name__}: {shown}"
 
 
 def make_payload(run_id: str, seq: int, size: int, intended_epoch_ns: int) -> str:
@@ -82,7 +184,8 @@ class WsClient(LoadDriver):
 
         connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=False)
         return aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=None))
+                                     timeout=aiohttp.ClientTimeout(total=None),
+                                     trace_configs=[_trace_config()])
 
     @staticmethod
     def _expected(wl: Workload) -> Callable[[Recorder, float], int] | None:
@@ -96,15 +199,23 @@ class WsClient(LoadDriver):
         """One handshake, timed as ``metric``. A failure is counted as an error of its kind
         when ``count_error`` (else the caller accounts for it) and raised."""
         t0 = time.perf_counter_ns()
+        connected = [False]
+        _CONNECTED.set(connected)  # this task's handshake: the trace marks the TCP connection
         try:
             ws = await asyncio.wait_for(
                 http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),
                 timeout,
             )
         except Exception as exc:
+            kind, detail = handshake_failure(exc, url, timeout, connected[0])
+            # the kind and words travel with the exception to whoever accounts for it
+            exc.roo_kind = kind  # type: ignore[attr-defined]
+            exc.roo_detail = detail  # type: ignore[attr-defined]
             if count_error:
-                rec.error(classify(exc), detail=f"connect {url}: {exc!r}")
+                rec.error(kind, detail=detail)
             raise mark_counted(exc) from None
+        finally:
+            _CONNECTED.set(None)
         rec.batch(metric).append((time.perf_counter_ns() - t0) // 1000)
         return ws
 
@@ -130,8 +241,13 @@ class WsClient(LoadDriver):
                 except Exception as exc:
                     conns[i] = None
                     kinds[i] = classify(exc)
+                    detail = getattr(exc, "roo_detail", None) or f"connect {mask_url(url)}: {exc!r}"
                     if not examples:
-                        examples.append(f"connect {url}: {exc!r}")
+                        examples.append(detail)
+                    # the failed clients are counted by the scenario; the words of the first
+                    # failure of each kind are kept here, where they are known
+                    rec.result.info.setdefault("error_examples", {}).setdefault(
+                        kinds[i], detail)
 
         await asyncio.gather(*(worker() for _ in range(min(n, 256))))
         failed = sum(1 for c in conns if c is None)

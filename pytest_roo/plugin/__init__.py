@@ -35,6 +35,7 @@ from pytest_roo.report.junit import verdict_properties
 from pytest_roo.report.store import PROPERTY, get_store
 
 pytest_plugins = [
+    "pytest_roo.plugin.secrets",
     "pytest_roo.fixtures.core",
     "pytest_roo.fixtures.services",
     "pytest_roo.fixtures.load",

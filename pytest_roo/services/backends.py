@@ -53,6 +53,16 @@ class ServiceConfig:
     def images(self) -> tuple[str, str]:
         return (self.postgres_image, self.redis_image)
 
+    def __repr__(self) -> str:
+        # the URLs' passwords stay out of tracebacks (--showlocals) and logs
+        from pytest_roo.redact import mask_url
+
+        fields = ", ".join(
+            f"{name}={mask_url(value) if isinstance(value, str) and '://' in value else value!r}"
+            if name.endswith("_url") else f"{name}={value!r}"
+            for name, value in ((n, getattr(self, n)) for n in self.__dataclass_fields__))
+        return f"ServiceConfig({fields})"
+
     @classmethod
     def from_settings(cls, settings: Any) -> ServiceConfig:
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})

@@ -342,10 +342,7 @@ class LocalPostgres:
 
     def _kill(self, running: _Running) -> None:
         procs.kill_group(running.proc.pid, signal.SIGKILL)
-        try:
-            running.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        procs.reap(running.proc)
         if self.watchdog is not None:
             self.watchdog.forget_pid(running.proc.pid)
 
@@ -357,7 +354,8 @@ class LocalPostgres:
         if running is not None:
             procs.kill_group(running.proc.pid, signal.SIGKILL)
             procs.remove_postgres_segment(self.data_dir)
-            procs.reap_later(running.proc)
+            # waited for here, not in a thread: a killed child nobody waits for stays a zombie
+            procs.reap(running.proc)
         if remove:
             procs.rmtree(self.data_dir)
             procs.rmtree(self.socket_dir)
@@ -522,10 +520,7 @@ class LocalRedis:
 
     def _kill(self, proc: subprocess.Popen[bytes]) -> None:
         procs.kill_group(proc.pid, signal.SIGKILL)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
+        procs.reap(proc)
         if self.watchdog is not None:
             self.watchdog.forget_pid(proc.pid)
 
@@ -533,6 +528,6 @@ class LocalRedis:
         proc, self._proc = self._proc, None
         if proc is not None:  # nothing to persist: SIGKILL takes under a millisecond
             procs.kill_group(proc.pid, signal.SIGKILL)
-            procs.reap_later(proc)
+            procs.reap(proc)
         if remove:
             procs.rmtree(self.dir)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from pytest_roo.redact import remember_secret
+
 if TYPE_CHECKING:
     from pytest_roo.services.pgwire import Connection
     from pytest_roo.services.resp import RespConnection
@@ -73,6 +75,9 @@ class PostgresServer:
     backend: str = "local"
     version: str = ""
     socket_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        remember_secret(self.password)  # masked in test reports from now on
 
     @property
     def url(self) -> str:
@@ -143,6 +148,9 @@ class RedisServer:
     backend: str = "local"
     version: str = ""
     socket_path: str | None = None
+
+    def __post_init__(self) -> None:
+        remember_secret(self.password)  # masked in test reports from now on
 
     @property
     def url(self) -> str:

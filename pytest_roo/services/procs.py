@@ -37,6 +37,7 @@ __all__ = [
     "Watchdog",
     "free_port",
     "process_start_time",
+    "reap",
     "run_as_for",
     "run_bounded",
     "runtime_base",
@@ -184,7 +185,7 @@ def run_bounded(
         except subprocess.TimeoutExpired:  # a member escaped the group and holds the pipe
             if proc.stdout is not None:
                 proc.stdout.close()
-            reap_later(proc)
+            reap(proc)
         if isinstance(exc, subprocess.TimeoutExpired):
             raise ServiceError(
                 f"`{shown}` did not finish within {timeout:g} s; it was stopped (its process "
@@ -208,8 +209,64 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
         os.kill(pid, sig)
 
 
+#: Seconds a killed child gets to be reaped before its group is sent SIGKILL (again).
+REAP_TIMEOUT = 5.0
+
+
+def reap(proc: subprocess.Popen[bytes], timeout: float = REAP_TIMEOUT) -> int | None:
+    """Collect the exit status of ``proc`` after it was signalled, within bounds.
+
+    A child that was killed but never waited for stays a zombie (a process table entry) for as
+    long as this process lives, which under a long pytest session, or a test process that runs
+    sessions inside itself, is until the end. So: wait up to ``timeout`` s, then SIGKILL its
+    group and wait one more second; a process that even SIGKILL has not ended by then (stuck in
+    the kernel) is left to a background thread. Returns the exit status, or None in that case.
+    """
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    kill_group(proc.pid, signal.SIGKILL)
+    try:
+        return proc.wait(1.0)
+    except subprocess.TimeoutExpired:
+        reap_later(proc)
+        return None
+
+
+def reap_pid(pid: int, timeout: float = REAP_TIMEOUT) -> None:
+    """:func:`reap` for a child known only by its pid; a pid that is not our child (or is
+    already reaped) is left alone."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    killed = False
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done == pid:
+            return
+        if time.monotonic() >= deadline:
+            if killed:
+                threading.Thread(target=_waitpid_quietly, args=(pid,), name="roo-reap",
+                                 daemon=True).start()
+                return
+            kill_group(pid, signal.SIGKILL)
+            killed = True
+            deadline = time.monotonic() + 1.0
+        time.sleep(0.005)
+
+
+def _waitpid_quietly(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
 def reap_later(proc: subprocess.Popen[bytes]) -> None:
-    """Collect the exit status of a process just killed without waiting for it here."""
+    """Collect the exit status of a process just killed without waiting for it here (only for
+    a process that did not end within :func:`reap`'s bounds)."""
     threading.Thread(target=proc.wait, name="roo-reap", daemon=True).start()
 
 
@@ -438,4 +495,4 @@ class Watchdog:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.wait(1)
+            reap(self._proc, 1.0)

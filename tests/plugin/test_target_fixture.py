@@ -61,7 +61,7 @@ def test_roo_target_url_is_external_and_derives_ws(pytester: pytest.Pytester) ->
         from pytest_roo.target import Target
 
         # staging.example.com is not reachable from a test: pretend it answers 404
-        Target.health = lambda self, path="/health", timeout=2.0: (404, None)
+        Target.probe = lambda self, path="/health", timeout=2.0: (404, None, "")
 
         def test_it(target):
             assert target.external and target.pids == ()
