@@ -81,8 +81,18 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
             histograms[name] = LatencyMetric.decode(name, encoded).histogram
     info = result.get("info") or {}
     resources = info.get("resources") if isinstance(info, Mapping) else None
+    timeline = figures.downsample_timeline(result.get("timeline") or [], max_points)
+    # a result compared against a baseline: the baseline drawn beside it (see roo-baseline)
+    overlay = info.get("baseline") if isinstance(info, Mapping) else None
+    if isinstance(overlay, Mapping):
+        label = f"baseline {overlay.get('name', '')}"
+        body = overlay.get("metric")
+        if isinstance(body, Mapping) and body.get("hdr"):
+            name = f"{overlay.get('primary')} ({label})"
+            histograms[name] = LatencyMetric.decode(name, body["hdr"]).histogram
+        figures.overlay_baseline(timeline, overlay.get("timeline") or [], label, max_points)
     return {
-        "timeline": figures.downsample_timeline(result.get("timeline") or [], max_points),
+        "timeline": timeline,
         "spectrum": figures.spectrum(histograms),
         "histogram": figures.latency_histogram(histograms),
         "resources": (
