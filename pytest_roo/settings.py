@@ -384,7 +384,14 @@ class Settings:
             try:
                 load(self.baseline_dir, self.baseline_compare)
             except BaselineError as exc:
-                raise SettingsError(f"pytest-roo: --roo-baseline-compare: {exc}") from None
+                raise SettingsError(f"pytest-roo: {self._label('baseline_compare')}="
+                                    f"{self.baseline_compare!r}: {exc}") from None
+        if self.baseline_save is not None:
+            problem = _writable_path_problem(Path(self.baseline_dir), True)
+            if problem:
+                raise SettingsError(f"pytest-roo: {self._label('baseline_dir')}="
+                                    f"{str(self.baseline_dir)!r} cannot hold the baseline to "
+                                    f"save: {problem}")
         if self.services == "external" and not (self.postgres_url or self.redis_url):
             raise SettingsError(
                 "pytest-roo: --roo-services=external needs --roo-postgres-url and/or "
@@ -397,6 +404,11 @@ class Settings:
                     f"pytest-roo: {given[0]} is only used by --roo-services=external (or auto), "
                     f"but --roo-services={self.services} starts its own servers; drop one of them"
                 )
+
+    def _label(self, name: str) -> str:
+        """How the user gave setting ``name``: its CLI option, env var or ini key."""
+        spec = _BY_NAME[name]
+        return {"env": spec.env, "ini": spec.ini}.get(self.sources.get(name, ""), spec.cli)
 
     def public(self) -> dict[str, Any]:
         """The settings as JSON-ready values, with secrets (URLs with passwords) masked."""

@@ -40,6 +40,7 @@ class BaselineGate:
                 self.baseline = load(self.settings.baseline_dir, self.settings.baseline_compare)
             except BaselineError as exc:
                 raise pytest.UsageError(f"pytest-roo: --roo-baseline-compare: {exc}") from None
+        # (Settings.validate refused a missing baseline already; this catches one removed since)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:

@@ -123,7 +123,7 @@ def test_a_missing_baseline_name_is_a_usage_error(
     result = pytester.runpytest("--roo-baseline-compare", "release-1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
-        "*--roo-baseline-compare: no baseline 'release-1' in .roo/baselines *saved baselines "
+        "*--roo-baseline-compare='release-1': no baseline 'release-1' in .roo/baselines *saved baselines "
         "there: main*"
     ])
 
