@@ -116,12 +116,14 @@ async def tick(
         if next_at < now:  # fell behind by more than a tick: do not burst
             next_at = now + 1.0
         cpu = monitor.sample()
-        p95 = rec.fold()
         if rec.window_generation != generation:
-            # the measured window began (connections are up): count seconds from there
+            # the measured window began (connections are up): count seconds from there; what
+            # was measured since stays in the batches, to be folded with the window's first
+            # second (folded now, its percentiles would be on no point of the timeline)
             generation = rec.window_generation
             next_at = rec.window_start + 1.0
             continue
+        p95 = rec.fold()
         if not generation:
             continue  # still connecting: nothing to put on the timeline
         ops_delta = timeline.add(p95)
