@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pytest_roo.baseline.rules import Rule
 from pytest_roo.results.metrics import LoadResult
@@ -90,8 +91,8 @@ def _latency(current: LoadResult, baseline: LoadResult, rule: Rule, criterion: s
                         samples=0, status="inconclusive", bound=None, level=0.0, metric=shown,
                         reason=f"{missing} has no latency metric {rule.metric or shown!r} to compare")
     level = 1.0 - (1.0 - confidence) / 2.0 if confidence > 0 else 0.0
-    cur = conf.percentile_bounds(current.metrics[cur_name].histogram, rule.percentile, level)
-    base = conf.percentile_bounds(baseline.metrics[base_name].histogram, rule.percentile, level)
+    cur = _percentile_bounds(current.metrics[cur_name], rule.percentile, level)
+    base = _percentile_bounds(baseline.metrics[base_name], rule.percentile, level)
 
     def allowed(value: float) -> float:
         return value + rule.change if rule.absolute else value * (1.0 + rule.change)
@@ -122,6 +123,12 @@ def _latency(current: LoadResult, baseline: LoadResult, rule: Rule, criterion: s
     return _verdict(rule, criterion, current, op="<=", limit=limit, measured=cur.estimate,
                     samples=cur.samples, status=status, bound=cur.upper, level=level,
                     metric=cur_name, reason=reason)
+
+
+def _percentile_bounds(metric: Any, percentile: float, level: float) -> conf.Bounds:
+    # in seconds whatever the histogram's tick (a metric may keep microseconds or nanoseconds)
+    scale = float(getattr(metric, "seconds_per_tick", 1e-6))
+    return conf.percentile_bounds(metric.histogram, percentile, level, scale=scale)
 
 
 def rate_difference_bounds(

@@ -89,7 +89,7 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
         body = overlay.get("metric")
         if isinstance(body, Mapping) and body.get("hdr"):
             name = f"{overlay.get('primary')} ({label})"
-            histograms[name] = LatencyMetric.decode(name, body["hdr"]).histogram
+            histograms[name] = _microsecond_histogram(name, body)
         figures.overlay_baseline(timeline, overlay.get("timeline") or [], label, max_points)
     return {
         "timeline": timeline,
@@ -101,6 +101,16 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
                                            max_points)
         ),
     }
+
+
+def _microsecond_histogram(name: str, body: Mapping[str, Any]) -> Any:
+    """A metric document's histogram in microseconds, as the charts draw every metric."""
+    from pytest_roo.results.metrics import LatencyMetric
+
+    unit = str(body.get("unit") or "us")
+    metric = LatencyMetric.decode(name, body["hdr"], *([unit] if unit != "us" else []))
+    to_microseconds = getattr(metric, "microsecond_histogram", None)
+    return metric.histogram if to_microseconds is None else to_microseconds()
 
 
 def host_facts() -> dict[str, Any]:
