@@ -386,6 +386,11 @@ class Settings:
             except BaselineError as exc:
                 raise SettingsError(f"pytest-roo: {self._label('baseline_compare')}="
                                     f"{self.baseline_compare!r}: {exc}") from None
+        if self.regression is not None and self.baseline_compare is None \
+                and self.sources.get("regression") == "cli":
+            # (from env or ini it may be a project-wide setting for the runs that compare)
+            raise SettingsError("pytest-roo: --roo-regression judges a run against a baseline: "
+                                "give --roo-baseline-compare NAME as well")
         if self.baseline_save is not None:
             problem = _writable_path_problem(Path(self.baseline_dir), True)
             if problem:

@@ -148,6 +148,19 @@ def test_bad_baseline_options_are_usage_errors(
         result.stderr.fnmatch_lines(["*accepted forms: comma-separated ?metric.?STAT:CHANGE*"])
 
 
+def test_regression_rules_without_a_baseline_to_compare_are_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = pytester.runpytest("--roo-regression", "p95:+10%")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--roo-regression judges a run against a baseline: give "
+                                 "--roo-baseline-compare NAME as well*"])
+    # from the environment (or an ini file) it is a project-wide setting: no error
+    monkeypatch.setenv("ROO_REGRESSION", "p95:+10%")
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    assert pytester.runpytest().ret == 0
+
+
 def test_baseline_dir_option_moves_the_store(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -133,10 +133,12 @@ def test_defaults(pytester: pytest.Pytester) -> None:
 def test_option_by_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
     raw, shown = VALID[name]
     pytester.makepyfile(SHOW)
-    if name == "baseline_compare":
+    if name in ("baseline_compare", "regression"):  # rules need a baseline to compare with
         from pytest_roo.baseline import save
 
         save(pytester.path / ".roo" / "baselines", "main", {})
+        if name == "regression":
+            monkeypatch.setenv("ROO_BASELINE_COMPARE", "main")
     args = set_option(pytester, monkeypatch, name, source, raw)
     data = settings_of(pytester.runpytest("-s", *args))
     assert data["values"][name] == shown
