@@ -182,6 +182,18 @@ def parse_executables(value: str) -> dict[str, str]:
     return result
 
 
+def parse_baseline_name(value: str) -> str:
+    from pytest_roo.baseline.store import validate_name
+
+    return validate_name(value)
+
+
+def parse_regression(value: str) -> tuple[Any, ...]:
+    from pytest_roo.baseline.rules import parse_rules
+
+    return parse_rules(value)  # RuleError (a ValueError) names the rule and the accepted forms
+
+
 def parse_bool(value: str) -> bool:
     text = value.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -243,6 +255,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("max_generator_cpu", parse_cpu_share, 0.90,
                "CPU share of one core above which the load generator counts as saturated and "
                "its criteria fail.", "PERCENT"),
+    # baselines and the regression gate
+    OptionSpec("baseline_dir", parse_path, Path(".roo/baselines"),
+               "Directory of the saved baselines (one NAME.json each).", "DIR"),
+    OptionSpec("baseline_save", parse_baseline_name, None,
+               "Save every result of this session as baseline NAME (replacing one of that "
+               "name).", "NAME"),
+    OptionSpec("baseline_compare", parse_baseline_name, None,
+               "Judge every result against baseline NAME with the --roo-regression rules; a "
+               "shown regression fails its test.", "NAME"),
+    OptionSpec("regression", parse_regression, None,
+               "Allowed changes against the baseline, e.g. 'p95:+10%,throughput:-5%,"
+               "error_rate:+0.1%' (the rules used when none are given).", "RULES"),
     # services
     OptionSpec("services", parse_choice(SERVICE_BACKENDS), "auto",
                "Where PostgreSQL and Redis come from: auto (docker if an engine answers, else "
@@ -309,6 +333,10 @@ class Settings:
     profile: str = "standard"
     confidence: float = 0.95
     max_generator_cpu: float = 0.90
+    baseline_dir: Path = Path(".roo/baselines")
+    baseline_save: str | None = None
+    baseline_compare: str | None = None
+    regression: tuple[Any, ...] | None = None
     services: str = "auto"
     postgres_url: str | None = None
     redis_url: str | None = None
@@ -350,6 +378,25 @@ class Settings:
                 raise SettingsError(
                     f"pytest-roo: {label}={str(path)!r} cannot be written: {problem}"
                 )
+        if self.baseline_compare is not None:
+            from pytest_roo.baseline.store import BaselineError, load
+
+            try:
+                load(self.baseline_dir, self.baseline_compare)
+            except BaselineError as exc:
+                raise SettingsError(f"pytest-roo: {self._label('baseline_compare')}="
+                                    f"{self.baseline_compare!r}: {exc}") from None
+        if self.regression is not None and self.baseline_compare is None \
+                and self.sources.get("regression") == "cli":
+            # (from env or ini it may be a project-wide setting for the runs that compare)
+            raise SettingsError("pytest-roo: --roo-regression judges a run against a baseline: "
+                                "give --roo-baseline-compare NAME as well")
+        if self.baseline_save is not None:
+            problem = _writable_path_problem(Path(self.baseline_dir), True)
+            if problem:
+                raise SettingsError(f"pytest-roo: {self._label('baseline_dir')}="
+                                    f"{str(self.baseline_dir)!r} cannot hold the baseline to "
+                                    f"save: {problem}")
         if self.services == "external" and not (self.postgres_url or self.redis_url):
             raise SettingsError(
                 "pytest-roo: --roo-services=external needs --roo-postgres-url and/or "
@@ -363,6 +410,11 @@ class Settings:
                     f"but --roo-services={self.services} starts its own servers; drop one of them"
                 )
 
+    def _label(self, name: str) -> str:
+        """How the user gave setting ``name``: its CLI option, env var or ini key."""
+        spec = _BY_NAME[name]
+        return {"env": spec.env, "ini": spec.ini}.get(self.sources.get(name, ""), spec.cli)
+
     def public(self) -> dict[str, Any]:
         """The settings as JSON-ready values, with secrets (URLs with passwords) masked."""
         out: dict[str, Any] = {}
@@ -373,7 +425,7 @@ class Settings:
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [str(v) for v in value]
             elif isinstance(value, Mapping):
                 value = dict(value)
             out[spec.name] = value

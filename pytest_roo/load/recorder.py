@@ -43,6 +43,8 @@ class Recorder:
         self.primary = primary
         result.primary = primary
         self.batches: dict[str, array[int]] = {}
+        #: p50, p95 and p99 (seconds) of the primary metric's last folded batch
+        self.batch_percentiles: dict[str, float] = {}
         self.corrections: dict[str, int] = {}
         self.raw_twins: dict[str, str] = {}
         self.ops = 0
@@ -110,17 +112,20 @@ class Recorder:
         return task
 
     def fold(self) -> float | None:
-        """Move every batch into the histograms; return the primary metric's p95 of the batch."""
+        """Move every batch into the histograms; return the primary metric's p95 of the batch
+        (its p50, p95 and p99 are left in ``batch_percentiles`` for the timeline)."""
         import numpy as np
 
         p95: float | None = None
+        self.batch_percentiles = {}
         for name, buf in self.batches.items():
             if not buf:
                 continue
             values = np.frombuffer(buf, dtype=np.int64).copy()
             del buf[:]
             if name == self.primary:
-                p95 = float(np.percentile(values, 95)) / 1e6
+                p50, p95, p99 = (float(v) / 1e6 for v in np.percentile(values, (50, 95, 99)))
+                self.batch_percentiles = {"p50": p50, "p95": p95, "p99": p99}
             interval = self.corrections.get(name)
             metric = self.result.metric(name)
             if interval is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -59,22 +60,34 @@ class Timeline:
         self.slots = max(1, math.ceil(duration - 1e-3))
         self.last_ops = 0
         self.last_errors = 0
+        self.last_kinds: Counter[str] = Counter()
 
     def add(self, p95: float | None) -> int:
         """Put what happened since the last point on the timeline; the operations it adds."""
         ops, errors = self.rec.ops, self.rec.result.error_count
         d_ops, d_errors = ops - self.last_ops, errors - self.last_errors
-        self.last_ops, self.last_errors = ops, errors
+        kinds = Counter(self.rec.result.errors)
+        d_kinds = {k: n for k, n in (kinds - self.last_kinds).items() if n > 0}
+        self.last_ops, self.last_errors, self.last_kinds = ops, errors, kinds
+        # the batch's p50 and p99 beside the p95 given (fold() leaves them on the recorder)
+        quantiles = self.rec.batch_percentiles if p95 is not None else {}
         points = self.rec.result.timeline
         if points and points[-1].second >= self.slots - 1:
             tail = points[-1]
             tail.ops += d_ops
             tail.errors += d_errors
-            if p95 is not None:
-                tail.p95 = p95 if tail.p95 is None else max(tail.p95, p95)
+            for kind, count in d_kinds.items():
+                tail.error_kinds[kind] = tail.error_kinds.get(kind, 0) + count
+            for stat, value in (("p50", quantiles.get("p50")), ("p95", p95),
+                                ("p99", quantiles.get("p99"))):
+                if value is not None:
+                    known = getattr(tail, stat)
+                    setattr(tail, stat, value if known is None else max(known, value))
         else:
             second = points[-1].second + 1 if points else 0
-            points.append(TimelinePoint(second, ops=d_ops, errors=d_errors, p95=p95))
+            points.append(TimelinePoint(second, ops=d_ops, errors=d_errors, p95=p95,
+                                        p50=quantiles.get("p50"), p99=quantiles.get("p99"),
+                                        error_kinds=d_kinds))
         return d_ops
 
     def close(self, p95: float | None, duration: float) -> None:
@@ -103,12 +116,14 @@ async def tick(
         if next_at < now:  # fell behind by more than a tick: do not burst
             next_at = now + 1.0
         cpu = monitor.sample()
-        p95 = rec.fold()
         if rec.window_generation != generation:
-            # the measured window began (connections are up): count seconds from there
+            # the measured window began (connections are up): count seconds from there; what
+            # was measured since stays in the batches, to be folded with the window's first
+            # second (folded now, its percentiles would be on no point of the timeline)
             generation = rec.window_generation
             next_at = rec.window_start + 1.0
             continue
+        p95 = rec.fold()
         if not generation:
             continue  # still connecting: nothing to put on the timeline
         ops_delta = timeline.add(p95)

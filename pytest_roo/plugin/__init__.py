@@ -86,6 +86,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_roo.plugin.pooling import PooledVerdicts
 
     config.pluginmanager.register(PooledVerdicts(config), "roo-pooled-verdicts")
+    if config.stash[SETTINGS_KEY].baseline_save or config.stash[SETTINGS_KEY].baseline_compare:
+        from pytest_roo.plugin.baseline import BaselineGate
+
+        config.pluginmanager.register(BaselineGate(config), "roo-baseline")
 
 
 @pytest.hookimpl(optionalhook=True)

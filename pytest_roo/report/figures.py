@@ -26,6 +26,7 @@ __all__ = [
     "histogram_buckets",
     "latency_histogram",
     "margin",
+    "overlay_baseline",
     "resource_timeline",
     "spectrum",
     "status_of",
@@ -97,7 +98,7 @@ def downsample_timeline(
         key=_stat_order,
     )
     kinds = sorted(
-        {k for p in by_second.values() if isinstance(p.get("errors"), Mapping) for k in p["errors"]}
+        {k for p in by_second.values() if isinstance(_errors_of(p), Mapping) for k in _errors_of(p)}
     )
     out = empty
     out["bucket"] = bucket
@@ -114,7 +115,7 @@ def downsample_timeline(
             if sample is None:
                 continue
             ops += float(sample.get("ops") or 0)
-            raw_errors = sample.get("errors") or 0
+            raw_errors = _errors_of(sample) or 0
             if isinstance(raw_errors, Mapping):
                 for kind, count in raw_errors.items():
                     kind_counts[kind] += float(count or 0)
@@ -136,6 +137,27 @@ def downsample_timeline(
             value = worst[stat]
             out["latency_ms"][stat].append(None if value is None else _sig(value * 1000))
     return out
+
+
+def _errors_of(point: Mapping[str, Any]) -> Any:
+    """A point's errors: by kind where the point has them (``error_kinds``), else the number."""
+    kinds = point.get("error_kinds")
+    return kinds if isinstance(kinds, Mapping) and kinds else point.get("errors")
+
+
+def overlay_baseline(timeline: dict[str, Any], baseline_points: Sequence[Mapping[str, Any]],
+                     label: str, max_points: int = MAX_POINTS) -> None:
+    """Add the baseline's latency percentiles to a downsampled timeline, second by second of
+    each run (both count from their own start), as series named ``"p95 (baseline main)"``.
+
+    Left out when the two runs fold into buckets of different widths: their rows would not
+    stand for the same seconds."""
+    theirs = downsample_timeline(baseline_points, max_points)
+    if not theirs["t"] or theirs["bucket"] != timeline["bucket"] or not timeline["t"]:
+        return
+    for stat, values in theirs["latency_ms"].items():
+        by_t = dict(zip(theirs["t"], values, strict=True))
+        timeline["latency_ms"][f"{stat} ({label})"] = [by_t.get(t) for t in timeline["t"]]
 
 
 def _stat_order(stat: str) -> tuple[int, float]:

@@ -77,8 +77,18 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
             histograms[name] = LatencyMetric.decode(name, encoded, unit).microsecond_histogram()
     info = result.get("info") or {}
     resources = info.get("resources") if isinstance(info, Mapping) else None
+    timeline = figures.downsample_timeline(result.get("timeline") or [], max_points)
+    # a result compared against a baseline: the baseline drawn beside it (see roo-baseline)
+    overlay = info.get("baseline") if isinstance(info, Mapping) else None
+    if isinstance(overlay, Mapping):
+        label = f"baseline {overlay.get('name', '')}"
+        body = overlay.get("metric")
+        if isinstance(body, Mapping) and body.get("hdr"):
+            name = f"{overlay.get('primary')} ({label})"
+            histograms[name] = _microsecond_histogram(name, body)
+        figures.overlay_baseline(timeline, overlay.get("timeline") or [], label, max_points)
     return {
-        "timeline": figures.downsample_timeline(result.get("timeline") or [], max_points),
+        "timeline": timeline,
         "spectrum": figures.spectrum(histograms),
         "histogram": figures.latency_histogram(histograms),
         "resources": (
@@ -87,6 +97,16 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
                                            max_points)
         ),
     }
+
+
+def _microsecond_histogram(name: str, body: Mapping[str, Any]) -> Any:
+    """A metric document's histogram in microseconds, as the charts draw every metric."""
+    from pytest_roo.results.metrics import LatencyMetric
+
+    unit = str(body.get("unit") or "us")
+    metric = LatencyMetric.decode(name, body["hdr"], *([unit] if unit != "us" else []))
+    to_microseconds = getattr(metric, "microsecond_histogram", None)
+    return metric.histogram if to_microseconds is None else to_microseconds()
 
 
 def host_facts() -> dict[str, Any]:

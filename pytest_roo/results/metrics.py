@@ -50,12 +50,16 @@ ERROR_KINDS = (
 
 @dataclasses.dataclass
 class TimelinePoint:
-    """One second of a run: operations completed, errors, and the p95 latency of that second."""
+    """One second of a run: operations completed, errors (in all and by kind), and the p50, p95
+    and p99 latency of that second (of the primary metric)."""
 
     second: int
     ops: int = 0
     errors: int = 0
     p95: float | None = None
+    p50: float | None = None
+    p99: float | None = None
+    error_kinds: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -165,8 +169,8 @@ class LoadResult:
                 merged.metrics[name] = only.merge(LatencyMetric(name, only.unit))
         for key in set(self.generator) | set(other.generator):
             merged.generator[key] = max(self.generator.get(key, 0.0), other.generator.get(key, 0.0))
-        # Timelines are keyed by absolute second; ops and errors add, p95 of a second is the
-        # larger of the parts' (an upper bound: per-second histograms are not kept).
+        # Timelines are keyed by absolute second; ops and errors add, a percentile of a second
+        # is the larger of the parts' (an upper bound: per-second histograms are not kept).
         by_second: dict[int, TimelinePoint] = {}
         for result in (self, other):
             offset = round(result.started_at - start)
@@ -175,8 +179,12 @@ class LoadResult:
                 slot = by_second.setdefault(second, TimelinePoint(second))
                 slot.ops += point.ops
                 slot.errors += point.errors
-                if point.p95 is not None:
-                    slot.p95 = point.p95 if slot.p95 is None else max(slot.p95, point.p95)
+                for kind, count in point.error_kinds.items():
+                    slot.error_kinds[kind] = slot.error_kinds.get(kind, 0) + count
+                for stat in ("p50", "p95", "p99"):
+                    mine, theirs = getattr(slot, stat), getattr(point, stat)
+                    if theirs is not None:
+                        setattr(slot, stat, theirs if mine is None else max(mine, theirs))
         merged.timeline = [by_second[s] for s in sorted(by_second)]
         return merged
 

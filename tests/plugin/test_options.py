@@ -43,6 +43,11 @@ VALID: dict[str, tuple[str, Any]] = {
     "matrix_min_success": ("100%", 1.0),
     "headed": ("no", False),
     "toxiproxy": ("http://127.0.0.1:8474", "http://127.0.0.1:8474"),
+    "trace": ("full", "full"),
+    "baseline_dir": ("kept/baselines", "kept/baselines"),
+    "baseline_save": ("main", "main"),
+    "baseline_compare": ("main", "main"),  # test_option_by_source saves one to compare with
+    "regression": ("p99:+2ms, throughput:-5%", ["p99:+2ms", "throughput:-5%"]),
 }
 
 # option name -> rejected raw values and a piece of the accepted forms the error must name
@@ -76,6 +81,12 @@ REJECTED: list[tuple[str, str, str]] = [
     ("toxiproxy", "127.0.0.1:8474", "http:// or https://"),
     ("report_html", "", "path"),
     ("report_html", ".", "is a directory"),
+    ("trace", "video", "dom, full, off"),
+    ("regression", "p95:-10%", "a latency regresses upwards"),
+    ("regression", "p95", "accepted forms: comma-separated"),
+    ("baseline_save", "../main", "a name of letters, digits"),
+    ("baseline_compare", "nope", "no baseline 'nope' in .roo/baselines"),
+    ("baseline_dir", "/dev/null/sub", "not a directory"),
 ]
 
 
@@ -122,6 +133,12 @@ def test_defaults(pytester: pytest.Pytester) -> None:
 def test_option_by_source(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> None:
     raw, shown = VALID[name]
     pytester.makepyfile(SHOW)
+    if name in ("baseline_compare", "regression"):  # rules need a baseline to compare with
+        from pytest_roo.baseline import save
+
+        save(pytester.path / ".roo" / "baselines", "main", {})
+        if name == "regression":
+            monkeypatch.setenv("ROO_BASELINE_COMPARE", "main")
     args = set_option(pytester, monkeypatch, name, source, raw)
     data = settings_of(pytester.runpytest("-s", *args))
     assert data["values"][name] == shown
@@ -162,6 +179,8 @@ def test_rejected_values(
 ) -> None:
     spec = next(s for s in OPTIONS if s.name == name)
     pytester.makepyfile(SHOW)
+    if name == "baseline_dir":  # the directory is checked when a baseline is to be saved
+        monkeypatch.setenv("ROO_BASELINE_SAVE", "main")
     label = {"cli": spec.cli, "env": spec.env, "ini": spec.ini}[source]
     result = pytester.runpytest(*set_option(pytester, monkeypatch, name, source, raw))
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,44 @@ def test_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )
     assert out.returncode != 0
+
+
+def _zizmor(path: Path) -> list[str]:
+    """zizmor's findings (their audit names) on a workflow, audited offline with the strictest
+    persona; the binary comes with the pinned zizmor of the dev extra."""
+    binary = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    if binary is None:
+        pytest.skip("zizmor is not installed: pip install 'zizmor==1.32.0' (in the dev extra)")
+    out = subprocess.run(
+        [binary, "--offline", "--persona=auditor", "--format=json", "--no-progress", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.stdout.strip(), out.stderr
+    return [finding["ident"] for finding in json.loads(out.stdout)]
+
+
+def test_workflow_passes_the_zizmor_audit() -> None:
+    # pinned actions, no persisted credentials, read-only permissions, no template injection
+    assert _zizmor(WORKFLOW) == []
+
+
+def test_zizmor_audit_catches_unpinned_actions_and_persisted_credentials(tmp_path: Path) -> None:
+    text = WORKFLOW.read_text()
+    pinned = "actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020 # v4.4.0"
+    assert pinned in text
+    text = text.replace(pinned, "actions/setup-node@v4")
+    text = text.replace("        with:\n          persist-credentials: false\n", "")
+    broken = tmp_path / "roo.yml"
+    broken.write_text(text)
+    found = set(_zizmor(broken))
+    assert {"unpinned-uses", "artipacked"} <= found, found
+
+
+def test_workflow_keeps_and_compares_the_baseline_of_main() -> None:
+    text = WORKFLOW.read_text()
+    assert "--roo-baseline-save=main" in text and "--roo-baseline-compare=main" in text
+    assert "actions/cache/save@" in text and "actions/cache/restore@" in text
+    assert "path: .roo/baselines" in text
 
 
 def test_workflow_covers_the_promised_matrix() -> None:

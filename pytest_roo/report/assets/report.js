@@ -11,8 +11,16 @@
 
   function series(label, stroke, extra) {
     var s = { label: label, stroke: stroke, width: 1.5 };
+    // a baseline drawn beside the current run: dashed
+    if (/\(baseline /.test(label)) { s.dash = [6, 4]; }
     for (var k in extra || {}) { s[k] = extra[k]; }
     return s;
+  }
+
+  // a baseline series takes the colour of the series it is the baseline of
+  function colorOf(names, i) {
+    var own = names.indexOf(names[i].split(" (baseline ")[0]);
+    return COLORS[(own >= 0 ? own : i) % COLORS.length];
   }
 
   function base(el, xLabel) {
@@ -47,8 +55,9 @@
   var builders = {
     latency: function (el, r) {
       var tl = r.timeline, o = base(el, "second"), cols = [tl.t];
-      Object.keys(tl.latency_ms).forEach(function (stat, i) {
-        o.series.push(series(stat, COLORS[i % COLORS.length]));
+      var stats = Object.keys(tl.latency_ms);
+      stats.forEach(function (stat, i) {
+        o.series.push(series(stat, colorOf(stats, i)));
         cols.push(tl.latency_ms[stat]);
       });
       o.axes[1] = { label: "ms" };
@@ -79,8 +88,9 @@
       o.axes = [{ label: "percentile (log scale of 1 / (1 - p))", splits: decades,
                   values: function (u, splits) { return splits.map(percentileLabel); } },
                 { label: "ms" }];
-      Object.keys(sp.series).forEach(function (name, i) {
-        o.series.push(series(name + " (" + sp.counts[name] + " samples)", COLORS[i % COLORS.length]));
+      var names = Object.keys(sp.series);
+      names.forEach(function (name, i) {
+        o.series.push(series(name + " (" + sp.counts[name] + " samples)", colorOf(names, i)));
         cols.push(sp.series[name]);
       });
       return [o, cols];
@@ -90,8 +100,9 @@
       o.scales.x = { time: false, distr: 3, log: 10 };
       o.axes = [{ label: "ms (log scale)", splits: decades }, { label: "samples" }];
       var stepped = uPlot.paths.stepped({ align: 1 });
-      Object.keys(h.series).forEach(function (name, i) {
-        var c = COLORS[i % COLORS.length];
+      var names = Object.keys(h.series);
+      names.forEach(function (name, i) {
+        var c = colorOf(names, i);
         o.series.push(series(name, c, { paths: stepped, fill: c + "33" }));
         cols.push(h.series[name]);
       });

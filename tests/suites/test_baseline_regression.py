@@ -1,0 +1,51 @@
+"""The regression gate on the reference system: a baseline saved on a healthy run, then a run
+with a 20 ms echo delay fails exactly the rules of the results it slows, and a second healthy
+run passes every rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.suites.runner import SuiteRun, run_suite
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+WS = "suites/ws"
+#: Wide enough that another healthy run on a shared, busy machine stays within it (a p95 of a
+#: few ms may double), narrow enough that 20 ms more on every echo is far outside it.
+RULES = "p95:+10ms,throughput:-20%,error_rate:+1%"
+#: The results that go through /ws/echo: the fault delays every reply they wait for (a churn
+#: session is connect, one echo, close). The broadcast does not use it and must pass.
+ECHO_TESTS = ("test_echo_round_trip", "test_echo_replies_are_intact",
+              "test_connect_disconnect_churn")
+
+
+def _gate(run: SuiteRun) -> dict[tuple[str, str], str]:
+    """(test, rule) -> status of every comparison against the baseline."""
+    return {(name, v["criterion"]): v["status"] for name, t in run.tests.items()
+            for v in t.get("verdicts", []) if v["criterion"].endswith(" vs main")}
+
+
+def test_a_delay_fails_the_affected_rules_and_a_healthy_run_passes(tmp_path: Path) -> None:
+    store = ["--roo-baseline-dir", str(tmp_path / "baselines")]
+    compare = [*store, "--roo-baseline-compare", "main", "--roo-regression", RULES]
+
+    saved = run_suite([WS], tmp_path / "healthy-1", args=[*store, "--roo-baseline-save", "main"])
+    assert saved.returncode == 0, saved.explain()
+    assert (tmp_path / "baselines" / "main.json").is_file()
+
+    faulty = run_suite([WS], tmp_path / "delayed", faults="echo_delay_ms=20", args=compare)
+    gate = _gate(faulty)
+    assert gate, faulty.explain()
+    failed = {key for key, status in gate.items() if status == "fail"}
+    assert failed == {(test, "p95:+10ms vs main") for test in ECHO_TESTS}, faulty.explain()
+    assert faulty.returncode == 1, faulty.explain()
+    assert {name for name, t in faulty.tests.items() if t["outcome"] == "failed"} == set(
+        ECHO_TESTS), faulty.explain()
+
+    healthy = run_suite([WS], tmp_path / "healthy-2", args=compare)
+    gate = _gate(healthy)
+    assert gate and set(gate.values()) == {"pass"}, healthy.explain()
+    assert healthy.returncode == 0, healthy.explain()
