@@ -38,6 +38,7 @@ pytest_plugins = [
     "pytest_roo.fixtures.faults",
     "pytest_roo.fixtures.redis_load",
     "pytest_roo.fixtures.artillery",
+    "pytest_roo.fixtures.profiles",
 ]
 
 MARKERS = (
