@@ -125,7 +125,7 @@ def parse_cpu_share(value: str) -> float:
 
 
 def parse_profile(value: str) -> str:
-    """A profile name; the suites that use it say which names they know (see suites/profiles.py)."""
+    """A profile name; the suites that use it say which names they know (pytest_roo.profiles)."""
     text = value.strip().lower()
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", text):
         raise ValueError(
