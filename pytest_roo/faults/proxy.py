@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_roo.faults.profiles import get_profile
@@ -32,6 +32,8 @@ __all__ = [
     "Upstream",
     "parse_upstream",
 ]
+
+_P = TypeVar("_P", bound="Proxy")  # ``with LocalProxy(...) as proxy`` keeps the subclass
 
 DEFAULT_PORTS = {
     "http": 80, "https": 443, "ws": 80, "wss": 443,
@@ -434,7 +436,7 @@ class Proxy(abc.ABC):
 
     # -- lifetime --
 
-    def __enter__(self) -> Proxy:
+    def __enter__(self: _P) -> _P:
         return self
 
     def __exit__(

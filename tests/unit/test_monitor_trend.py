@@ -111,7 +111,7 @@ def test_horizon_projects_the_slope() -> None:
 
 def test_missing_samples_are_skipped() -> None:
     values = list(noisy(1))
-    values[100] = None  # type: ignore[call-overload]
+    values[100] = None
     values[200] = float("nan")
     verdict = judge_trend(T, values, max_growth_ratio=0.05, warmup=30)
     assert verdict.status == "pass" and verdict.samples == 568

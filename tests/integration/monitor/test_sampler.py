@@ -75,7 +75,7 @@ def test_scrapes_named_series(metrics_url: str) -> None:
     timeline = monitor.timeline
     ok = timeline.get("ok", "metrics").values
     assert ok == [float(i) for i in range(1, 9)]
-    assert timeline.get("all", "metrics").values == [v + 5 for v in ok]  # type: ignore[operator]
+    assert timeline.get("all", "metrics").values == [v + 5 for v in ok]
     assert timeline.get("memory", "metrics").values[-1] == 1080.0
     assert timeline.get("absent", "metrics").values == [None] * 8
     assert timeline.info["scrape_errors"] == 0
@@ -130,7 +130,7 @@ def test_a_process_that_exits_drops_out(memory_child) -> None:  # type: ignore[n
 )
 def test_bad_arguments_are_named(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ResourceMonitor(**kwargs)  # type: ignore[arg-type]
+        ResourceMonitor(**kwargs)
 
 
 def test_samples_the_machine_when_asked(memory_child) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -68,7 +68,10 @@ class Client:
         sep = "&" if "?" in path else "?"
         tok = self.token if token is None else token
         url = self.ws_base + path + (f"{sep}token={tok}" if tok else "")
-        return await self.session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        ws = await self.session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+        # text frames arrive decoded (decode_text's default); aiohttp says so only in its
+        # Python 3.11+ overloads, and mypy checks for 3.10
+        return cast("aiohttp.ClientWebSocketResponse", ws)
 
 
 async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Any:

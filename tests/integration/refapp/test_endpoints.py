@@ -13,9 +13,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from refapp_client import Client, StartApp
 
 from fixtures.refapp.launcher import REPO_ROOT, RefApp, RefAppError, start_refapp
+from tests.integration.refapp.refapp_client import Client, StartApp
 
 pytestmark = pytest.mark.integration
 
