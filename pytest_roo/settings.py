@@ -205,18 +205,22 @@ class OptionSpec:
 
     @property
     def cli(self) -> str:
+        """The command line option, ``--roo-<name>``."""
         return "--roo-" + self.name.replace("_", "-")
 
     @property
     def ini(self) -> str:
+        """The ini key, ``roo_<name>``."""
         return "roo_" + self.name
 
     @property
     def env(self) -> str:
+        """The environment variable, ``ROO_<NAME>``."""
         return "ROO_" + self.name.upper()
 
     @property
     def dest(self) -> str:
+        """The attribute pytest's option parser stores the value in."""
         return "roo_" + self.name
 
 

@@ -142,6 +142,7 @@ class Target:
 
     @property
     def ws_base_url(self) -> str:
+        """The base URL with ``ws://`` or ``wss://`` for WebSocket endpoints."""
         return ws_base(self.base_url)
 
     def url(self, path: str = "/") -> str:
@@ -187,6 +188,7 @@ class Target:
 
     @property
     def stopped(self) -> bool:
+        """True once the target was stopped."""
         return self._stopped
 
     def describe(self) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class EchoRun:
     # -- closed model --
 
     async def closed(self) -> None:
+        """The closed model: every client sends its next message when the previous reply is in."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout
@@ -183,6 +184,7 @@ class EchoRun:
     # -- open model --
 
     async def open(self) -> None:
+        """The open model: messages go out on the schedule's times, whatever the replies do."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout

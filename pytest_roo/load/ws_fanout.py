@@ -214,6 +214,8 @@ class Fanout:
     # -- the run --
 
     async def run(self) -> None:
+        """Connect the subscribers (and a WebSocket publisher if asked), publish on schedule and
+        time each message's delivery to every subscriber."""
         rec, wl, timeout = self.rec, self.wl, self.timeout
         pc = time.perf_counter_ns
         async with self.client._client_session(wl.clients + 1) as http:

@@ -84,11 +84,13 @@ class LatencyMetric:
     # -- recording (hot path: appends only) --
 
     def record(self, seconds: float) -> None:
+        """Record one sample of ``seconds``."""
         self._pending.append(int(seconds * 1_000_000))
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
 
     def record_us(self, micros: int) -> None:
+        """Record one sample of ``micros`` microseconds."""
         self._pending.append(micros)
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
@@ -116,6 +118,7 @@ class LatencyMetric:
         self._fold(missing)
 
     def flush(self) -> None:
+        """Fold the pending samples into the histogram."""
         if self._pending:
             import numpy as np
 
@@ -165,6 +168,7 @@ class LatencyMetric:
 
     @property
     def count(self) -> int:
+        """How many samples were recorded."""
         return int(self.histogram.total_count)
 
     @property
@@ -183,21 +187,25 @@ class LatencyMetric:
 
     @property
     def min(self) -> float:
+        """The smallest sample in seconds (NaN without samples)."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_min_value()) / 1e6
 
     @property
     def max(self) -> float:
+        """The largest sample in seconds (NaN without samples)."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_max_value()) / 1e6
 
     @property
     def mean(self) -> float:
+        """The mean in seconds (NaN without samples)."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_mean_value()) / 1e6
 
     @property
     def stdev(self) -> float:
+        """The standard deviation in seconds (NaN without samples)."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_stddev()) / 1e6
 
@@ -228,6 +236,7 @@ class LatencyMetric:
 
     @classmethod
     def decode(cls, name: str, encoded: str) -> LatencyMetric:
+        """A metric from its encoded HdrHistogram (as :meth:`encode` writes it)."""
         from hdrh.histogram import HdrHistogram
 
         metric = cls(name)
@@ -255,6 +264,7 @@ class TimelinePoint:
     p95: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The point as plain data."""
         return dataclasses.asdict(self)
 
 
@@ -294,12 +304,14 @@ class LoadResult:
         return metric
 
     def add_error(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` errors of kind ``kind``."""
         self.errors[kind] += count
 
     # -- reading --
 
     @property
     def error_count(self) -> int:
+        """The number of errors of every kind."""
         return sum(self.errors.values())
 
     @property
@@ -311,6 +323,7 @@ class LoadResult:
 
     @property
     def success_rate(self) -> float:
+        """1 - error_rate (NaN without operations)."""
         rate = self.error_rate
         return math.nan if math.isnan(rate) else 1.0 - rate
 
@@ -379,6 +392,7 @@ class LoadResult:
     # -- JSON --
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain data (schema pytest-roo/result/v1 with encoded histograms)."""
         return {
             "schema": SCHEMA,
             "name": self.name,
@@ -406,6 +420,7 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
+        """A result from :meth:`to_dict`'s data; an unknown schema is a ValueError."""
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
             raise ValueError(f"unknown LoadResult schema {schema!r}; expected {SCHEMA!r}")
@@ -428,10 +443,12 @@ class LoadResult:
         )
 
     def to_json(self) -> str:
+        """The result as JSON text."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> LoadResult:
+        """A result from :meth:`to_json`'s text."""
         return cls.from_dict(json.loads(text))
 
     @classmethod

@@ -52,10 +52,12 @@ class ServiceConfig:
 
     @property
     def images(self) -> tuple[str, str]:
+        """The PostgreSQL and Redis images of the Docker backend."""
         return (self.postgres_image, self.redis_image)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ServiceConfig:
+        """The service settings out of the session's Settings."""
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
@@ -64,11 +66,14 @@ class ServiceConfig:
 
 @dataclass(frozen=True)
 class DockerProbe:
+    """What the Docker probe found: an engine that can serve, or why not."""
+
     available: bool
     where: str
     reason: str = ""  # why an engine that answered cannot serve (an image it cannot provide)
 
     def describe(self) -> str:
+        """One line saying where an engine answered, or why none can serve."""
         if self.available:
             return f"a Docker engine answered at {self.where}"
         if self.reason:
@@ -305,6 +310,7 @@ class Services:
 
     @property
     def requested(self) -> str:
+        """The backend asked for: auto, docker, local or external."""
         return self.config.services
 
     def choose(self) -> str:
@@ -325,6 +331,7 @@ class Services:
 
     @property
     def backend(self) -> Any:
+        """The backend in use, chosen and started on first use."""
         with self._lock:
             if self._backend is None:
                 chosen = self.choose()
@@ -344,6 +351,7 @@ class Services:
         return exc
 
     def postgres(self, **kwargs: Any) -> PostgresServer:
+        """Start a PostgreSQL server on the backend; a failure explains what to install or pass."""
         try:
             server: PostgresServer = self.backend.start_postgres(**kwargs)
         except ServiceUnavailable as exc:
@@ -352,6 +360,7 @@ class Services:
         return server
 
     def redis(self, **kwargs: Any) -> RedisServer:
+        """Start a Redis server on the backend; a failure explains what to install or pass."""
         try:
             server: RedisServer = self.backend.start_redis(**kwargs)
         except ServiceUnavailable as exc:
@@ -360,6 +369,7 @@ class Services:
         return server
 
     def close(self) -> None:
+        """Stop the backend and every server it started."""
         with self._lock:
             backend, self._backend = self._backend, None
         if backend is not None:

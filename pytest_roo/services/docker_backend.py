@@ -151,6 +151,7 @@ def owner_label(pid: int | None = None) -> str:
 
 
 def container_labels(session: str, pid: int | None = None) -> dict[str, str]:
+    """The labels of a container of this session: the session, its owner process and host."""
     return {LABEL_SESSION: session, LABEL_OWNER: owner_label(pid),
             LABEL_HOST: socket.gethostname()}
 
@@ -391,6 +392,8 @@ class DockerBackend:
         return str(parent)
 
     def start_postgres(self, **kwargs: Any) -> PostgresServer:
+        """Start a PostgreSQL container with a random password and wait until it accepts
+        connections."""
         self._check("PostgreSQL")
         password = secrets.token_hex(16)
         settings = dict(kwargs.get("settings") or {})
@@ -421,6 +424,7 @@ class DockerBackend:
         return PostgresServer(**fields)
 
     def start_redis(self, **kwargs: Any) -> RedisServer:
+        """Start a Redis container with a random password and wait until it answers."""
         self._check("Redis")
         password = secrets.token_hex(16)
         started = self._run(self.config.redis_image, 6379, env={}, command=redis_command(),
@@ -437,6 +441,7 @@ class DockerBackend:
         return server
 
     def close(self) -> None:
+        """Remove every container of the session, also those a failed start left behind."""
         for container in reversed(self._containers):
             with contextlib.suppress(Exception):  # keep removing the others
                 container.remove(force=True, v=True)
