@@ -144,7 +144,8 @@ def test_resource_samples_in_every_accepted_shape() -> None:
                "app.uss": [2**21, 2**21]}
     assert figures.resource_timeline(columns) == out
     unix = [{**row, "t": 1_700_000_000 + row["t"]} for row in rows]
-    assert figures.resource_timeline(unix, started_at=1_700_000_000)["t"] == [0.0, 1.0]  # type: ignore[index]
+    shifted = figures.resource_timeline(unix, started_at=1_700_000_000)
+    assert shifted is not None and shifted["t"] == [0.0, 1.0]
 
 
 def test_long_resource_series_keep_their_peaks() -> None:
