@@ -43,6 +43,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from pytest_roo.settings import parse_profile
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -108,9 +110,7 @@ class SuiteProfiles(Generic[S]):
         it and ``changes`` are the fields that differ (``parent="full", duration=600``).
         The floors are checked either way.
         """
-        if not isinstance(name, str) or not name.strip():
-            raise ProfileError(f"suite {self.suite}: a profile name must be a non-empty "
-                               f"string, got {name!r}")
+        self._check_name(name)
         if sizes is not None and (parent is not None or changes):
             raise ProfileError(f"suite {self.suite}, profile {name}: give either the sizes or "
                                "parent= with the changed fields, not both")
@@ -129,6 +129,17 @@ class SuiteProfiles(Generic[S]):
         self._check(name, sizes)
         self._profiles[name] = sizes
         return sizes
+
+    def _check_name(self, name: object) -> None:
+        try:
+            valid = isinstance(name, str) and parse_profile(name) == name
+        except ValueError:
+            valid = False
+        if not valid:  # --roo-profile could never select it
+            raise ProfileError(
+                f"suite {self.suite}: profile name {name!r} cannot be given to --roo-profile: "
+                "expected lowercase letters, digits, - and _, starting with a letter "
+                "(up to 40), e.g. nightly")
 
     def _check(self, name: str, sizes: S) -> None:
         where = f"suite {self.suite}, profile {name}"

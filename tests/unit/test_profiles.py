@@ -101,14 +101,19 @@ def test_a_change_to_a_size_that_does_not_exist_is_refused() -> None:
         (lambda p: p.register("nightly"), r"give the sizes, or parent= one of smoke, standard"),
         (lambda p: p.register("nightly", parent="full"), r"suite echo has no profile 'full'"),
         (lambda p: p.register("x", EchoSizes(1, 1, 1), parent="smoke"), r"not both"),
-        (lambda p: p.register("", EchoSizes(60, 1, 1)), r"non-empty string, got ''"),
+        (lambda p: p.register("", EchoSizes(60, 1, 1)), r"profile name '' cannot be given to "
+                                                        r"--roo-profile: expected lowercase"),
+        (lambda p: p.register("Nightly", EchoSizes(60, 1, 1)), r"profile name 'Nightly'"),
+        (lambda p: p.register("two words", EchoSizes(60, 1, 1)), r"profile name 'two words'"),
+        (lambda p: p.register(7, EchoSizes(60, 1, 1)), r"profile name 7 cannot"),
         (lambda p: p.register("other", OtherSizes(60)),
          r"profile other: expected EchoSizes, like the suite's other profiles, got OtherSizes"),
         (lambda p: p.register("plain", {"clients": 60}),
          r"profile plain: expected an instance of a frozen dataclass of sizes, got \{"),
         (lambda p: p.register("cls", EchoSizes), r"expected an instance of a frozen dataclass"),
     ],
-    ids=["no-sizes", "unknown-parent", "sizes-and-parent", "empty-name", "other-class",
+    ids=["no-sizes", "unknown-parent", "sizes-and-parent", "empty-name", "capitals", "space",
+         "not-a-string", "other-class",
          "not-a-dataclass", "a-class"],
 )
 def test_misuse_of_register_is_a_clear_error(call: Callable[..., object], message: str) -> None:
