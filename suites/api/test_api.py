@@ -23,6 +23,7 @@ def sizes(roo_sizes: SelectedProfile) -> ApiSizes:
     """The API suite's sizes for ``--roo-profile`` (suites/api/sizes.py)."""
     return roo_sizes(API)
 
+
 #: A token signed with another key, and one with a valid shape that expired long ago.
 FORGED = "eyJ1aWQiOjEsImtpbmQiOiJhY2Nlc3MiLCJleHAiOjF9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 BAD_TOKENS = ("not-a-token", FORGED, "", "Bearer", "x" * 300)

@@ -25,6 +25,7 @@ def sizes(roo_sizes: SelectedProfile) -> DbSizes:
     """The database suite's sizes for ``--roo-profile`` (suites/db/sizes.py)."""
     return roo_sizes(DB)
 
+
 SEED_USERS = 200
 
 #: The statements the reference system runs on every API call (fixtures/refapp/app.py).

@@ -25,6 +25,7 @@ def sizes(roo_sizes: SelectedProfile) -> WorkflowSizes:
     """The workflow suite's sizes for ``--roo-profile`` (suites/workflow/sizes.py)."""
     return roo_sizes(WORKFLOW)
 
+
 STEPS = ("register", "login", "create", "subscribe", "start", "receive_logs", "stop", "delete")
 
 
