@@ -127,7 +127,7 @@ def parse_cpu_share(value: str) -> float:
 
 
 def parse_profile(value: str) -> str:
-    """A profile name; the suites that use it say which names they know (see suites/profiles.py)."""
+    """A profile name; the suites that use it say which names they know (pytest_roo.profiles)."""
     text = value.strip().lower()
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", text):
         raise ValueError(
@@ -219,18 +219,22 @@ class OptionSpec:
 
     @property
     def cli(self) -> str:
+        """The command line option, ``--roo-<name>``."""
         return "--roo-" + self.name.replace("_", "-")
 
     @property
     def ini(self) -> str:
+        """The ini key, ``roo_<name>``."""
         return "roo_" + self.name
 
     @property
     def env(self) -> str:
+        """The environment variable, ``ROO_<NAME>``."""
         return "ROO_" + self.name.upper()
 
     @property
     def dest(self) -> str:
+        """The attribute pytest's option parser stores the value in."""
         return "roo_" + self.name
 
 

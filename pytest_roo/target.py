@@ -146,6 +146,7 @@ class Target:
 
     @property
     def ws_base_url(self) -> str:
+        """The base URL with ``ws://`` or ``wss://`` for WebSocket endpoints."""
         return ws_base(self.base_url)
 
     def url(self, path: str = "/") -> str:
@@ -208,6 +209,7 @@ class Target:
 
     @property
     def stopped(self) -> bool:
+        """True once the target was stopped."""
         return self._stopped
 
     def through(self, proxy: Any) -> Target:

@@ -121,6 +121,7 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_percent(fraction: float | None) -> str:
+    """A fraction as a percentage for tables: ``0.0123`` -> ``1.23%``; ``-`` for None or NaN."""
     if fraction is None or math.isnan(fraction):
         return "-"
     pct = fraction * 100.0
@@ -130,12 +131,14 @@ def format_percent(fraction: float | None) -> str:
 
 
 def format_rate(per_second: float | None) -> str:
+    """A rate for tables: ``1,234.5/s``; ``-`` for None or NaN."""
     if per_second is None or math.isnan(per_second):
         return "-"
     return f"{per_second:,.1f}/s"
 
 
 def format_count(count: float | None) -> str:
+    """A count for tables with thousands separators; ``-`` for None or NaN."""
     if count is None or math.isnan(count):
         return "-"
     return f"{count:,.0f}" if float(count).is_integer() else f"{count:,.2f}"

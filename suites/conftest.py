@@ -1,4 +1,4 @@
-"""The ready suites' conftest: the embedded target and the sizes of the chosen profile.
+"""The ready suites' conftest: the embedded target (each suite's sizes are in its sizes.py).
 
 Without ``--roo-target`` the hook below starts the reference system (fixtures/refapp) on
 throwaway PostgreSQL and Redis (``--roo-services`` picks the backend) and hands it to the
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from suites.profiles import Sizes, sizes_for
 
 if TYPE_CHECKING:
     from pytest_roo.settings import Settings
@@ -63,12 +61,6 @@ def host_load(pytestconfig: pytest.Config) -> Iterator[None]:
         "cpus": cpus, "loadavg_start": [round(x, 2) for x in start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     })
-
-
-@pytest.fixture(scope="session")
-def sizes(roo_settings: Settings) -> Sizes:
-    """The suites' sizes for ``--roo-profile`` (suites/profiles.py)."""
-    return sizes_for(roo_settings.profile)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from pytest_roo.launch import start_process
+from pytest_roo.settings import Settings
 from pytest_roo.target import Target
 
 #: How to start your system (a list, or a string split like a shell would). SUT_COMMAND overrides.
@@ -23,7 +26,9 @@ HEALTH = os.environ.get("SUT_HEALTH", "http://127.0.0.1:8080/health")
 ENV = {"PORT": os.environ.get("SUT_PORT", "8080")}
 
 
-def pytest_roo_start_target(config, settings, output_dir: Path) -> Target:  # type: ignore[no-untyped-def]
+def pytest_roo_start_target(config: pytest.Config, settings: Settings,
+                            output_dir: Path) -> Target:
+    """Start the system once per session; pytest-roo stops it at the end."""
     return start_process(
         COMMAND,
         health=HEALTH,

@@ -69,6 +69,8 @@ class ContextFactory:
         return self.make(fixture_owned=False, **overrides)
 
     def make(self, *, fixture_owned: bool, **overrides: Any) -> BrowserContext:
+        """A new browser context with the factory's arguments and ``overrides`` (traced when tracing
+        is on), tracked so that the factory can capture and close it."""
         context = self.browser.new_context(**{**self.context_args, **overrides})
         context.set_default_timeout(self.default_timeout_ms)
         made = _Made(len(self._made) + 1, context, fixture_owned)

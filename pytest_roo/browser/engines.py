@@ -105,12 +105,14 @@ class Engine:
         return f"{self.name} unavailable: {self.reason}; {self.hint}"
 
     def describe(self) -> str:
+        """One line: where the engine comes from, or why it is unavailable."""
         if not self.available:
             return f"{self.name}: unavailable ({self.reason})"
         via = f" over WebDriver BiDi ({self.channel})" if self.channel else ""
         return f"{self.name}: {self.source} {self.executable or ''}{via}".rstrip()
 
     def to_dict(self) -> dict[str, Any]:
+        """The engine as plain data for the JSON report."""
         return dataclasses.asdict(self)
 
 

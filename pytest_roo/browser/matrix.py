@@ -39,6 +39,7 @@ class Cell:
 
     @property
     def id(self) -> str:
+        """``<engine>-<device>``: the cell's test id suffix and its column in the grid."""
         return f"{self.engine.name}-{self.device.name}"
 
     @property
@@ -129,6 +130,7 @@ class CellOutcome:
     nodeid: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as plain data for the JSON report."""
         return dataclasses.asdict(self)
 
 
@@ -176,14 +178,17 @@ class MatrixOutcomes:
 
     @property
     def passed(self) -> int:
+        """How many cells passed."""
         return sum(1 for entry in self.cells.values() if entry.outcome == "pass")
 
     @property
     def failed(self) -> int:
+        """How many cells failed."""
         return sum(1 for entry in self.cells.values() if entry.outcome == "fail")
 
     @property
     def skipped(self) -> int:
+        """How many cells were skipped (they do not count in the success rate)."""
         return sum(1 for entry in self.cells.values() if entry.outcome == "skip")
 
     @property
@@ -216,15 +221,19 @@ class MatrixOutcomes:
         return result
 
     def columns(self) -> list[str]:
+        """The cell ids in the order they were first seen: the grid's columns."""
         return list(dict.fromkeys(entry.cell for entry in self.cells.values()))
 
     def rows(self) -> dict[str, dict[str, CellOutcome]]:
+        """``{test: {cell: outcome}}``: the grid's rows."""
         grid: dict[str, dict[str, CellOutcome]] = {}
         for entry in self.cells.values():
             grid.setdefault(entry.test, {})[entry.cell] = entry
         return grid
 
     def to_dict(self, minimum: float | None = None) -> dict[str, Any]:
+        """Counts, success rate and every cell as plain data; ``minimum`` is the required success
+        rate, if any."""
         return {
             "passed": self.passed,
             "failed": self.failed,

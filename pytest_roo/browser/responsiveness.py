@@ -106,6 +106,7 @@ class Finding:
     examples: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as plain data for the JSON report."""
         return dataclasses.asdict(self)
 
 
@@ -124,6 +125,7 @@ class Responsiveness:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """Score, findings and measurements as plain data for the JSON report."""
         return {
             "score": self.score,
             "findings": [finding.to_dict() for finding in self.findings],

@@ -663,10 +663,12 @@ class LocalProxy(Proxy):
 
     @property
     def host(self) -> str:
+        """The address the proxy listens on."""
         return self._core.host
 
     @property
     def port(self) -> int:
+        """The port the proxy listens on."""
         return self._core.port
 
     @property
@@ -705,6 +707,8 @@ class LocalProxy(Proxy):
             raise ProxyError(f"proxy {self.name!r} is closed")
 
     def close(self) -> None:
+        """Stop listening, close every connection and stop the proxy's thread; closing twice is
+        harmless."""
         if self._closed:
             return
         self._closed = True

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_roo.faults.profiles import get_profile
@@ -32,6 +32,8 @@ __all__ = [
     "Upstream",
     "parse_upstream",
 ]
+
+_P = TypeVar("_P", bound="Proxy")  # ``with LocalProxy(...) as proxy`` keeps the subclass
 
 DEFAULT_PORTS = {
     "http": 80, "https": 443, "ws": 80, "wss": 443,
@@ -57,6 +59,7 @@ class Upstream:
 
     @property
     def address(self) -> str:
+        """``host:port`` (``[host]:port`` for IPv6)."""
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
@@ -113,13 +116,16 @@ class ToxicHandle:
 
     @property
     def name(self) -> str:
+        """The toxic's name on its proxy."""
         return self.toxic.name
 
     def update(self, *, toxicity: float | None = None, **attributes: Any) -> ToxicHandle:
+        """Change the toxic's toxicity or attributes in place; returns this handle."""
         self.toxic = self._proxy.update(self.name, toxicity=toxicity, **attributes).toxic
         return self
 
     def remove(self) -> None:
+        """Remove the toxic from its proxy."""
         self._proxy.remove(self.name)
 
     def __enter__(self) -> ToxicHandle:
@@ -142,6 +148,7 @@ class ProfileHandle:
         self.handles = handles
 
     def remove(self) -> None:
+        """Remove every toxic of the profile that is still there."""
         for handle in self.handles:
             if handle.name in self._proxy.toxics:
                 handle.remove()
@@ -164,6 +171,7 @@ class FaultWindow:
 
     @property
     def active(self) -> bool:
+        """True between the fault's start and its end."""
         return self.started is not None and self.ended is None
 
     def phase(self, at: float) -> str:
@@ -310,6 +318,7 @@ class Proxy(abc.ABC):
 
     @property
     def enabled(self) -> bool:
+        """False while the proxy is down (it refuses and drops connections)."""
         return self._enabled
 
     def down(self) -> None:
@@ -434,7 +443,7 @@ class Proxy(abc.ABC):
 
     # -- lifetime --
 
-    def __enter__(self) -> Proxy:
+    def __enter__(self: _P) -> _P:
         return self
 
     def __exit__(

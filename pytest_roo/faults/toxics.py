@@ -99,6 +99,8 @@ class Toxic:
         }
 
     def describe(self) -> str:
+        """One line for messages and reports: name, type, stream, attributes with units,
+        toxicity."""
         attrs = ", ".join(
             f"{key}={value}{UNITS.get((self.type, key), '')}" for key, value in self.attributes.items()
         )

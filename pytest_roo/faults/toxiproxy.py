@@ -59,23 +59,28 @@ class Requests:
 
     @staticmethod
     def create_proxy(name: str, listen: str, upstream: str) -> Request:
+        """Create an enabled proxy listening on ``listen`` and forwarding to ``upstream``."""
         return ("POST", "/proxies",
                 {"name": name, "listen": listen, "upstream": upstream, "enabled": True})
 
     @staticmethod
     def delete_proxy(name: str) -> Request:
+        """Delete proxy ``name`` with its toxics."""
         return ("DELETE", f"/proxies/{quote(name, safe='')}", None)
 
     @staticmethod
     def set_enabled(name: str, enabled: bool) -> Request:
+        """Enable (up) or disable (down) proxy ``name``."""
         return ("POST", f"/proxies/{quote(name, safe='')}", {"enabled": enabled})
 
     @staticmethod
     def add_toxic(proxy: str, toxic: Toxic) -> Request:
+        """Add ``toxic`` to proxy ``proxy``."""
         return ("POST", f"/proxies/{quote(proxy, safe='')}/toxics", toxic.to_json())
 
     @staticmethod
     def update_toxic(proxy: str, toxic: Toxic) -> Request:
+        """Change the toxicity and attributes of ``toxic`` on proxy ``proxy``."""
         return (
             "POST",
             f"/proxies/{quote(proxy, safe='')}/toxics/{quote(toxic.name, safe='')}",
@@ -84,6 +89,7 @@ class Requests:
 
     @staticmethod
     def remove_toxic(proxy: str, name: str) -> Request:
+        """Remove toxic ``name`` from proxy ``proxy``."""
         return ("DELETE", f"/proxies/{quote(proxy, safe='')}/toxics/{quote(name, safe='')}", None)
 
 
@@ -145,6 +151,8 @@ class ToxiproxyClient:
         self._transport = transport or _urllib_transport
 
     def send(self, request: Request) -> Any:
+        """Send one request to the Toxiproxy API and return its JSON answer; a status of 400 or more
+        raises ToxiproxyError."""
         method, path, body = request
         status, answer = self._transport(method, self.api_url + path, body)
         if status >= 400:
@@ -185,10 +193,12 @@ class ToxiproxyProxy(Proxy):
 
     @property
     def host(self) -> str:
+        """The address Toxiproxy listens on for this proxy."""
         return self._host
 
     @property
     def port(self) -> int:
+        """The port Toxiproxy listens on for this proxy."""
         return self._port
 
     def _create_toxic(self, toxic: Toxic) -> None:
@@ -204,6 +214,7 @@ class ToxiproxyProxy(Proxy):
         self.client.send(Requests.set_enabled(self.name, enabled))
 
     def close(self) -> None:
+        """Delete the proxy from Toxiproxy; closing twice is harmless."""
         if self._closed:
             return
         self._closed = True

@@ -40,6 +40,7 @@ class OperationFailed(Exception):
 
 
 def mark_counted(exc: BaseException) -> BaseException:
+    """Mark ``exc`` as counted already, so that the run does not count it as an error again."""
     exc._roo_counted = True  # type: ignore[attr-defined]
     return exc
 
@@ -101,15 +102,21 @@ class Watchdog:
 
     def watch_slots(self, waiting: list[int],
                     tasks: Sequence[asyncio.Future[Any] | None]) -> None:
+        """Watch one send time per slot (0 when not waiting) and the task waiting on it (closed
+        model)."""
         self._waiting = waiting
         self._tasks = tasks
 
     def watch_queues(self, queues: Sequence[deque[Any] | None],
                      status: bytearray) -> None:
+        """Watch the queues of ``(send time, message id)`` in flight per connection and the
+        messages' status (open model)."""
         self._queues = queues
         self._status = status
 
     def check(self) -> None:
+        """Count every wait older than the timeout as an error of kind timeout: a waiting slot is
+        released and its task cancelled, a message in flight is marked expired."""
         limit = time.perf_counter_ns() - self.timeout_ns
         waiting = self._waiting
         if waiting is not None:

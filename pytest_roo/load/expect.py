@@ -39,9 +39,11 @@ class Answer:
 
     @property
     def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """The body parsed as JSON, once."""
         if self._json is _UNSET:
             self._json = json.loads(self.body)
         return self._json
@@ -83,6 +85,8 @@ class Expectation:
         return bool(self.fields or self.predicates)
 
     def status_failure(self, status: int) -> tuple[str, str] | None:
+        """``(error kind, message)`` when ``status`` is not one the expectation accepts, else
+        None."""
         if self.statuses is None:
             if status >= 400:
                 return _status_kind(status), f"status {status}"

@@ -60,6 +60,7 @@ class Recorder:
         self.window_generation = 0
 
     def batch(self, name: str) -> array[int]:
+        """The buffer of raw samples (microseconds) of metric ``name``, created with the metric."""
         buf = self.batches.get(name)
         if buf is None:
             buf = self.batches[name] = array("q")
@@ -76,6 +77,7 @@ class Recorder:
                 examples[kind] = detail[:_EXAMPLE_CHARS]
 
     def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name``."""
         self.result.counters[name] += n
 
     def correct(self, name: str, expected_interval_us: int, raw_name: str | None = None) -> None:
@@ -86,6 +88,7 @@ class Recorder:
             self.result.metric(raw_name)
 
     def stop(self, reason: str | None = None) -> None:
+        """Ask the run to stop; the first reason given is kept."""
         if not self.stopping:
             self.stopping = True
             self.stop_reason = reason

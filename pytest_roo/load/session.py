@@ -95,6 +95,7 @@ class Session:
         return queued
 
     def measure(self, name: str) -> Measure:
+        """A context manager that records the time its block takes as metric ``name``."""
         return Measure(self, name)
 
     def record(self, name: str, seconds: float) -> None:
@@ -116,9 +117,11 @@ class Session:
         return False
 
     def error(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` errors of kind ``kind`` for this run."""
         self._rec.error(kind, count)
 
     def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` of this run."""
         self._rec.count(name, n)
 
     @property
@@ -175,6 +178,7 @@ class Session:
         return body
 
     async def close(self) -> None:
+        """Close the virtual user's WebSockets, each within a second."""
         for ws in self._ws.values():
             try:
                 await asyncio.wait_for(ws.close(), 1.0)

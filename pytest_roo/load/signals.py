@@ -91,6 +91,8 @@ class SignalGuard:
 
 def drive_in_thread(drive: Callable[[], None], thread_name: str, rec: Recorder,
                      loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``drive`` in a thread of its own (a loop is already running in this one), forwarding
+    Ctrl-C to the run and re-raising what ``drive`` raised."""
     errors: list[BaseException] = []
 
     def target() -> None:

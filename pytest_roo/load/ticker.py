@@ -31,12 +31,14 @@ class Monitor:
         self._last_wall = self.wall0
 
     def sample(self) -> float:
+        """The generator's CPU share of one core since the previous sample."""
         cpu, wall = time.process_time(), time.perf_counter()
         share = (cpu - self._last_cpu) / max(1e-6, wall - self._last_wall)
         self._last_cpu, self._last_wall = cpu, wall
         return share
 
     def summary(self) -> dict[str, float]:
+        """CPU share, CPU and wall seconds and event-loop lag of the whole run."""
         wall = time.perf_counter() - self.wall0
         cpu = time.process_time() - self.cpu0
         lags = sorted(self.lags) or [0.0]
@@ -104,6 +106,8 @@ async def tick(
     timeline: Timeline,
     expected_ops: Callable[[Recorder, float], int] | None,
 ) -> None:
+    """Once a second until the run cancels it: fold the samples into the histograms and the
+    timeline, sample the generator's CPU, show progress and apply the abort condition."""
     loop_time = time.perf_counter
     show = options.progress is not None and duration > 2.0
     next_at = time.perf_counter() + 1.0

@@ -131,15 +131,19 @@ class Workload:
 
     @property
     def open(self) -> bool:
+        """True for the open model (arrivals at a rate), False for the closed model (clients
+        loop)."""
         return self.rate is not None or self.stages is not None
 
     def schedule(self) -> Schedule:
+        """The open model's arrival schedule: its stages, or one stage at the constant rate."""
         if self.stages is not None:
             return Schedule(self.stages)
         assert self.rate is not None
         return Schedule([Stage(self.duration, self.rate)])
 
     def describe(self) -> dict[str, Any]:
+        """The workload as plain data for the result's info (model, clients, duration, rate...)."""
         out: dict[str, Any] = {
             "model": "open" if self.open else "closed",
             "clients": self.clients,

@@ -62,6 +62,7 @@ class EchoRun:
     # -- closed model --
 
     async def closed(self) -> None:
+        """The closed model: every client sends its next message when the previous reply is in."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout
@@ -184,6 +185,7 @@ class EchoRun:
     # -- open model --
 
     async def open(self) -> None:
+        """The open model: messages go out on the schedule's times, whatever the replies do."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout

@@ -53,6 +53,7 @@ class ABResult:
         return _pairs(self.measurements)
 
     def to_dict(self) -> dict[str, Any]:
+        """The overhead run as plain data for the JSON report."""
         return {
             "kind": "overhead",
             "rounds": self.rounds,
@@ -158,6 +159,7 @@ class OverheadAB:
         return Measurement(number, arm, float(value), started - origin, seconds)
 
     def run(self) -> ABResult:
+        """Run the warm-up and measured rounds in ABBA order and judge the overhead."""
         origin = self._clock()
         measurements: list[Measurement] = []
         stopped_by = "rounds"

@@ -131,6 +131,7 @@ class ProcessTree:
         self._fresh: set[int] = set()
 
     def members(self) -> list[psutil.Process]:
+        """The running processes of the tree: the roots and, if asked, their children now."""
         import psutil
 
         found: dict[int, psutil.Process] = {}

@@ -28,6 +28,8 @@ class ParseError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class MetricSample:
+    """One sample of a Prometheus text exposition: metric name, labels and value."""
+
     name: str
     labels: tuple[tuple[str, str], ...]
     value: float
@@ -36,6 +38,7 @@ class MetricSample:
 
     @property
     def label_dict(self) -> dict[str, str]:
+        """The labels as a dict."""
         return dict(self.labels)
 
 
@@ -162,6 +165,7 @@ class Selector:
     labels: tuple[tuple[str, str], ...]
 
     def matches(self, sample: MetricSample) -> bool:
+        """True when ``sample`` has this selector's name and every label it asks for."""
         if sample.name != self.name:
             return False
         have = sample.label_dict

@@ -184,6 +184,7 @@ class ResourceMonitor:
 
     @property
     def running(self) -> bool:
+        """True while the sampling thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -220,6 +221,7 @@ class ResourceMonitor:
             return Timeline.from_dict(self.timeline.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
+        """What was sampled so far, as plain data for the JSON report."""
         return self.snapshot().to_dict()
 
     def attach(self, result: LoadResult, key: str = "resources") -> None:

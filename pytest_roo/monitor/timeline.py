@@ -33,6 +33,8 @@ SUMMED = frozenset(UNITS)
 
 @dataclasses.dataclass
 class Series:
+    """The values of one measure of one source over time."""
+
     name: str
     source: str
     unit: str = ""
@@ -41,9 +43,11 @@ class Series:
 
     @property
     def key(self) -> str:
+        """``<source>/<name>``: the series' key in its timeline."""
         return f"{self.source}/{self.name}"
 
     def append(self, t: float, value: float | None) -> None:
+        """Add a value (None when the sample is missing) at ``t`` seconds."""
         self.times.append(t)
         self.values.append(value)
 
@@ -65,6 +69,7 @@ class Series:
                       [v for _, v in keep])
 
     def to_dict(self) -> dict[str, Any]:
+        """The series as plain data (non-finite values become None)."""
         return {
             "name": self.name,
             "source": self.source,
@@ -75,6 +80,7 @@ class Series:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Series:
+        """A series from :meth:`to_dict`'s data."""
         return cls(str(data["name"]), str(data["source"]), str(data.get("unit", "")),
                    [float(t) for t in data.get("times", [])],
                    [None if v is None else float(v) for v in data.get("values", [])])
@@ -95,6 +101,8 @@ class Timeline:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def add(self, series: Series) -> Series:
+        """Add ``series`` unless one with its key is there; return the timeline's series of that
+        key."""
         return self.series.setdefault(series.key, series)
 
     def get(self, name: str, source: str = "total") -> Series:
@@ -106,10 +114,12 @@ class Timeline:
         return self.series[key]
 
     def names(self, source: str = "total") -> list[str]:
+        """The names of the series of ``source``, sorted."""
         return sorted(s.name for s in self.series.values() if s.source == source)
 
     @property
     def duration(self) -> float:
+        """Seconds from the start to the last sample of any series."""
         ends = [s.times[-1] for s in self.series.values() if s.times]
         return max(ends) if ends else 0.0
 
@@ -128,6 +138,7 @@ class Timeline:
     # -- JSON --
 
     def to_dict(self) -> dict[str, Any]:
+        """The timeline as plain data (schema pytest-roo/resources/v1)."""
         return {
             "schema": SCHEMA,
             "started_at": self.started_at,
@@ -140,6 +151,7 @@ class Timeline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timeline:
+        """A timeline from :meth:`to_dict`'s data; an unknown schema is a ValueError."""
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
             raise ValueError(f"unknown resources schema {schema!r}; expected {SCHEMA!r}")

@@ -49,24 +49,29 @@ class StatVerdict:
 
     @property
     def passed(self) -> bool:
+        """True when the verdict is PASS."""
         return self.status == PASS
 
     @property
     def failed(self) -> bool:
+        """True when the verdict is FAIL."""
         return self.status == FAIL
 
     @property
     def inconclusive(self) -> bool:
+        """True when the verdict is INCONCLUSIVE."""
         return self.status == INCONCLUSIVE
 
     @property
     def status_text(self) -> str:
+        """The status in capitals, as tables show it."""
         return self.status.upper()
 
     def __str__(self) -> str:
         return f"{self.name}: {self.status_text} ({self.reason})"
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as plain data (non-finite numbers become None)."""
         data = dataclasses.asdict(self)
         for key in ("estimate", "lower", "upper", "bound", "limit"):
             data[key] = _json_number(float(data[key]))
@@ -74,6 +79,7 @@ class StatVerdict:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StatVerdict:
+        """A verdict from :meth:`to_dict`'s data."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         for key in ("estimate", "lower", "upper", "bound", "limit"):

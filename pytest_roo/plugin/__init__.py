@@ -46,6 +46,7 @@ pytest_plugins = [
     "pytest_roo.fixtures.redis_load",
     "pytest_roo.fixtures.artillery",
     "pytest_roo.fixtures.socketio",
+    "pytest_roo.fixtures.profiles",
 ]
 
 MARKERS = (

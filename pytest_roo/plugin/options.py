@@ -16,6 +16,8 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
 def add_options(parser: pytest.Parser) -> None:
+    """Add every ``--roo-*`` option and ``roo_*`` ini key of :data:`~pytest_roo.settings.OPTIONS` to
+    the ``roo`` group."""
     group = parser.getgroup("roo", "pytest-roo: service levels, load, services, browser matrix")
     for spec in OPTIONS:
         default = spec.default

@@ -171,6 +171,8 @@ class Recording:
         self._sent_notes = 0
 
     def add_result(self, result: LoadResult) -> int:
+        """Add ``result`` (once) and return its index; anything but a LoadResult is a TypeError
+        naming it."""
         from pytest_roo.results.metrics import LoadResult
 
         if not isinstance(result, LoadResult):
@@ -185,6 +187,7 @@ class Recording:
         return len(self.results) - 1
 
     def add_verdicts(self, result: LoadResult, verdicts: list[Verdict]) -> None:
+        """Add ``verdicts`` judged on ``result``, recording the result too if needed."""
         index = self.add_result(result)
         known = {id(v) for _, v in self.verdicts}
         self.verdicts.extend((index, v) for v in verdicts if id(v) not in known)

@@ -28,6 +28,8 @@ class SessionReport:
     # --- SIGTERM (CI cancel, docker stop) is handled like Ctrl-C --------------------------------
 
     def install_sigterm(self) -> None:
+        """Make SIGTERM stop the session as Ctrl-C does, unless something else handles it
+        already."""
         if threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
@@ -46,17 +48,20 @@ class SessionReport:
         self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Give SIGTERM its previous handler back."""
         if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Remember that the session was interrupted, for the report."""
         self.interrupted = self.interrupted or "interrupted (Ctrl-C)"
 
     # --- collecting ------------------------------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect each test's results, verdicts and outcome into the session store."""
         # On the controller this sees xdist workers' reports too.
         payload = getattr(report, PROPERTY, None)
         if payload:
@@ -66,6 +71,7 @@ class SessionReport:
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the table of every criterion judged in the session."""
         from pytest_roo.report.terminal import render_summary
 
         text = render_summary(self.store)
@@ -77,6 +83,8 @@ class SessionReport:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write the session's reports (GitHub step summary, JSON, HTML); only on the controller
+        under xdist."""
         if hasattr(self.config, "workerinput"):
             return  # an xdist worker: its results reach the controller inside the test reports
         exit_status = int(session.exitstatus)

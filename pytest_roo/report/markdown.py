@@ -13,6 +13,7 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(store: Store) -> str:
+    """The verdicts as Markdown for the GitHub job summary; empty when nothing was judged."""
     passed, failed = store.verdict_counts
     if passed + failed == 0:
         return ""

@@ -28,6 +28,8 @@ REPORT_SCHEMA = "pytest-roo/report/v1"
 
 @dataclasses.dataclass
 class TestEntry:
+    """One test's results, verdicts, notes and outcome in the session report."""
+
     nodeid: str
     #: passed, failed, error, skipped, interrupted; "" until a phase reported
     outcome: str = ""
@@ -51,6 +53,7 @@ class TestEntry:
         return self.outcome or "passed"
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as plain data, with its final outcome."""
         data = dataclasses.asdict(self)
         data["outcome"] = self.final_outcome
         return data
@@ -67,11 +70,13 @@ class Store:
         self.sections: dict[str, Any] = {}
 
     def entry(self, nodeid: str) -> TestEntry:
+        """The entry of ``nodeid``, created on first use."""
         if nodeid not in self.tests:
             self.tests[nodeid] = TestEntry(nodeid)
         return self.tests[nodeid]
 
     def add_payload(self, nodeid: str, payload: str | dict[str, Any]) -> None:
+        """Add a test's recorded payload (results, verdicts, notes), as JSON text or data."""
         data = json.loads(payload) if isinstance(payload, str) else payload
         entry = self.entry(nodeid)
         entry.results.extend(data.get("results", []))
@@ -105,10 +110,12 @@ class Store:
 
     @property
     def inconclusive_count(self) -> int:
+        """How many verdicts of the session are INCONCLUSIVE."""
         return sum(1 for e in self.tests.values() for v in e.verdicts
                    if v.get("status") == "inconclusive")
 
     def to_dict(self, settings: dict[str, Any] | None = None, exit_status: int | None = None) -> dict[str, Any]:
+        """The session report as plain data (schema, counts, settings, every test)."""
         passed, failed = self.verdict_counts
         tests = [entry.to_dict() for entry in self.tests.values()]
         return {
@@ -130,6 +137,7 @@ class Store:
         }
 
     def write_json(self, path: Any, **kwargs: Any) -> None:
+        """Write :meth:`to_dict` as JSON to ``path`` atomically."""
         write_atomic(path, json.dumps(self.to_dict(**kwargs), indent=2) + "\n")
 
 

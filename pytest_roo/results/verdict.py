@@ -41,14 +41,17 @@ class Verdict:
 
     @property
     def measured_text(self) -> str:
+        """The measured value with its unit."""
         return format_value(self.kind, self.measured)
 
     @property
     def limit_text(self) -> str:
+        """The operator and the limit with its unit, e.g. ``< 50.0 ms``."""
         return f"{self.op} {format_value(self.kind, self.limit)}"
 
     @property
     def verdict_text(self) -> str:
+        """PASS, FAIL or INCONCLUSIVE."""
         return self.status.upper()
 
     @property
@@ -61,6 +64,7 @@ class Verdict:
         return f"{side} {value} @{self.confidence:.0%}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as plain data, with its texts (non-finite numbers become None)."""
         data = dataclasses.asdict(self)
         data["measured"] = None if math.isnan(self.measured) else self.measured
         data["bound"] = None if self.bound is None or not math.isfinite(self.bound) else self.bound
@@ -71,6 +75,7 @@ class Verdict:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """A verdict from :meth:`to_dict`'s data."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in fields}
         if values.get("measured") is None:

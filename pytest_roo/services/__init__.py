@@ -1,0 +1,4 @@
+"""Throwaway PostgreSQL and Redis for tests: Docker containers, local binaries or external
+servers."""
+
+from __future__ import annotations

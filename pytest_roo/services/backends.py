@@ -51,6 +51,7 @@ class ServiceConfig:
 
     @property
     def images(self) -> tuple[str, str]:
+        """The PostgreSQL and Redis images of the Docker backend."""
         return (self.postgres_image, self.redis_image)
 
     def __repr__(self) -> str:
@@ -65,6 +66,7 @@ class ServiceConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ServiceConfig:
+        """The service settings out of the session's Settings."""
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
@@ -73,6 +75,8 @@ class ServiceConfig:
 
 @dataclass(frozen=True)
 class DockerProbe:
+    """What the Docker probe found: an engine that can serve, or why not."""
+
     available: bool
     where: str
     reason: str = ""  # why an engine that answered cannot serve (an image it cannot provide)
@@ -86,6 +90,7 @@ class DockerProbe:
         return cls(bool(data["available"]), str(data["where"]), str(data.get("reason", "")))
 
     def describe(self) -> str:
+        """One line saying where an engine answered, or why none can serve."""
         if self.available:
             return f"a Docker engine answered at {self.where}"
         if self.reason:
@@ -311,6 +316,7 @@ class Services:
 
     @property
     def requested(self) -> str:
+        """The backend asked for: auto, docker, local or external."""
         return self.config.services
 
     def choose(self) -> str:
@@ -331,6 +337,7 @@ class Services:
 
     @property
     def backend(self) -> Any:
+        """The backend in use, chosen and started on first use."""
         with self._lock:
             if self._backend is None:
                 chosen = self.choose()
@@ -350,6 +357,7 @@ class Services:
         return exc
 
     def postgres(self, **kwargs: Any) -> PostgresServer:
+        """Start a PostgreSQL server on the backend; a failure explains what to install or pass."""
         try:
             server: PostgresServer = self.backend.start_postgres(**kwargs)
         except ServiceUnavailable as exc:
@@ -358,6 +366,7 @@ class Services:
         return server
 
     def redis(self, **kwargs: Any) -> RedisServer:
+        """Start a Redis server on the backend; a failure explains what to install or pass."""
         try:
             server: RedisServer = self.backend.start_redis(**kwargs)
         except ServiceUnavailable as exc:
@@ -366,6 +375,7 @@ class Services:
         return server
 
     def close(self) -> None:
+        """Stop the backend and every server it started."""
         with self._lock:
             backend, self._backend = self._backend, None
         if backend is not None:

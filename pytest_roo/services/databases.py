@@ -264,6 +264,8 @@ class PostgresDatabases:
         return self._database(name)
 
     def release(self, database: PostgresDatabase) -> None:
+        """Give ``database`` back after its test: roll back (transaction), restore the tables
+        (truncate) or queue it to be dropped (database)."""
         if self.isolation == "transaction":
             assert self._shared_conn is not None
             self._shared_conn.query("ROLLBACK")
@@ -358,6 +360,7 @@ class RedisDatabases:
         self._conn: Any = None
 
     def acquire(self) -> RedisDatabase:
+        """The logical database, emptied (FLUSHDB) for the next test."""
         if self._conn is None:
             self._conn = self.server.connect()
             if self.db != self.server.db:
@@ -367,6 +370,7 @@ class RedisDatabases:
         return RedisDatabase(**{**values, "db": self.db})
 
     def close(self) -> None:
+        """Close the connection used to empty the database."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None

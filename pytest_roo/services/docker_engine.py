@@ -129,6 +129,7 @@ def remove_labelled(endpoint: str, label: str, timeout: float = 15.0) -> list[st
 
 
 def image_present(endpoint: str, image: str, timeout: float = 2.0) -> bool:
+    """True when the engine at ``endpoint`` has ``image`` already."""
     status, _ = request(endpoint, "GET", f"/images/{quote(image, safe='/:@')}/json", timeout)
     return status == 200
 

@@ -125,6 +125,8 @@ def find_postgres_bin(configured: Path | None) -> Path:
 
 
 def find_redis_bin(configured: Path | None) -> Path:
+    """The redis-server to run: ``--roo-redis-bin`` if given, else one on PATH; ServiceUnavailable
+    with the install hint if none."""
     if configured is not None:
         if configured.is_file() and os.access(configured, os.X_OK):
             return configured
@@ -187,6 +189,7 @@ class LocalPostgres:
 
     @property
     def env(self) -> dict[str, str]:
+        """The environment of the server processes: PATH, the C locale and UTC only."""
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
 
     def cache_key(self) -> str:
@@ -261,6 +264,8 @@ class LocalPostgres:
             spare_make(key, image)
 
     def start(self) -> PostgresServer:
+        """Prepare the data directory, start PostgreSQL on a private socket directory and wait until
+        it accepts connections."""
         t0 = time.perf_counter()
         if self.watchdog is not None:
             self.watchdog.watch_dir(self.session_dir.path)
@@ -445,6 +450,8 @@ class LocalRedis:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
+        """Start redis-server on a free port and a private unix socket, with a password, and wait
+        until it answers."""
         t0 = time.perf_counter()
         if self.watchdog is not None:
             self.watchdog.watch_dir(self.session_dir.path)
@@ -525,6 +532,7 @@ class LocalRedis:
             self.watchdog.forget_pid(proc.pid)
 
     def stop(self, remove: bool = True) -> None:
+        """Kill the server's process group and, if ``remove``, its directory."""
         proc, self._proc = self._proc, None
         if proc is not None:  # nothing to persist: SIGKILL takes under a millisecond
             procs.kill_group(proc.pid, signal.SIGKILL)

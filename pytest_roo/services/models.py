@@ -81,16 +81,19 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
+        """A ``postgresql://`` URL with the password (keep it out of logs: see masked_url)."""
         return f"postgresql://{_netloc(self.user, self.password, self.host, self.port)}/{quote(self.dbname, safe='')}"
 
     @property
     def dsn(self) -> str:
+        """A libpq keyword/value connection string with the password."""
         parts = {"host": self.host, "port": str(self.port), "user": self.user,
                  "password": self.password, "dbname": self.dbname}
         return " ".join(f"{k}={_dsn_value(v)}" for k, v in parts.items())
 
     @property
     def masked_url(self) -> str:
+        """The URL with the password masked, for messages and reports."""
         return f"postgresql://{_netloc(self.user, MASK, self.host, self.port)}/{self.dbname}"
 
     def __repr__(self) -> str:
@@ -127,6 +130,7 @@ class PostgresDatabase(PostgresServer):
 
     @property
     def name(self) -> str:
+        """The database's name (the same as ``dbname``)."""
         return self.dbname
 
     def __repr__(self) -> str:
@@ -154,14 +158,17 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        """A ``redis://`` URL with the password (keep it out of logs: see masked_url)."""
         return f"redis://{_netloc(self.user, self.password, self.host, self.port)}/{self.db}"
 
     @property
     def dsn(self) -> str:
+        """The same as ``url``."""
         return self.url
 
     @property
     def masked_url(self) -> str:
+        """The URL with the password masked, for messages and reports."""
         password = MASK if self.password else None
         return f"redis://{_netloc(self.user, password, self.host, self.port)}/{self.db}"
 

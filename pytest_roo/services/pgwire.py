@@ -36,6 +36,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The secret's value (only for the wire, never for a message)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -74,10 +75,12 @@ class PgError(Exception):
 
 
 def quote_ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def quote_literal(value: str) -> str:
+    """``value`` as a quoted SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -115,6 +118,8 @@ class Connection:
         dbname: str = "postgres",
         timeout: float = 5.0,
     ) -> Connection:
+        """Connect (TCP or unix socket) and log in (trust, cleartext, md5 or SCRAM-SHA-256); the
+        password is held as a Secret from the first line on."""
         # first statement: from here on this frame holds a Secret, not the password
         if password is not None and not isinstance(password, Secret):
             password = Secret(password)
@@ -212,10 +217,12 @@ class Connection:
                 self._send(b"f", b"COPY is not supported by this client\0")
 
     def scalar(self, sql: str) -> str | None:
+        """The first column of the first row of ``sql``, or None without rows."""
         rows = self.query(sql).rows
         return rows[0][0] if rows else None
 
     def close(self) -> None:
+        """Say goodbye to the server and close the socket."""
         try:
             self._send(b"X", b"")
         except OSError:

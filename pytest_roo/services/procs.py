@@ -68,6 +68,7 @@ class RunAs:
 
     @property
     def switches(self) -> bool:
+        """True when the servers run as another user than this process."""
         return self.uid != os.geteuid()
 
 
@@ -323,6 +324,8 @@ class SessionDir:
         self._lock = threading.Lock()
 
     def subdir(self, name: str, owner: RunAs | None = None) -> Path:
+        """Create the private directory ``name`` in the session's directory, owned by ``owner`` if
+        given."""
         path = self.path / name
         path.mkdir(mode=0o700)
         if owner is not None and owner.switches:
@@ -330,10 +333,13 @@ class SessionDir:
         return path
 
     def register_pid(self, pid: int) -> None:
+        """Note ``pid`` and its start time in the session's directory: a later session stops what a
+        killed one left running."""
         with self._lock, open(self.path / PIDS_FILE, "a") as fh:
             fh.write(f"{pid} {process_start_time(pid)}\n")
 
     def remove(self) -> None:
+        """Remove the session's directory."""
         rmtree(self.path)
 
 
@@ -451,6 +457,7 @@ class Watchdog:
 
     @property
     def pid(self) -> int:
+        """The watchdog process's pid."""
         return self._proc.pid
 
     def _send(self, line: str) -> None:
@@ -462,12 +469,15 @@ class Watchdog:
             stdin.flush()
 
     def watch_pid(self, pid: int) -> None:
+        """Have the watchdog kill ``pid``'s process group if pytest dies."""
         self._send(f"pid {pid} {process_start_time(pid)}")
 
     def forget_pid(self, pid: int) -> None:
+        """The process ended normally: the watchdog stops watching ``pid``."""
         self._send(f"unpid {pid}")
 
     def watch_dir(self, path: str | os.PathLike[str]) -> None:
+        """Have the watchdog remove ``path`` if pytest dies."""
         self._send(f"dir {os.fspath(path)}")
 
     def run_on_exit(self, argv: Sequence[str]) -> None:
@@ -477,6 +487,7 @@ class Watchdog:
         self._send("run " + json.dumps(list(argv)))
 
     def cancel_run(self, argv: Sequence[str]) -> None:
+        """The command ended normally: the watchdog no longer runs ``argv`` when pytest dies."""
         import json
 
         self._send("unrun " + json.dumps(list(argv)))

@@ -92,6 +92,7 @@ class RespConnection:
         raise ConnectionError(f"unexpected reply from the Redis server: {line[:40]!r}")
 
     def close(self) -> None:
+        """Close the connection."""
         try:
             self._file.close()
         finally:

@@ -516,6 +516,7 @@ class Judgement:
 
     @property
     def passed(self) -> bool:
+        """True when the judgement is PASS."""
         return self.status == "pass"
 
     @property

@@ -66,6 +66,7 @@ class Criterion:
     percentile: float | None = None
 
     def holds(self, measured: float) -> bool:
+        """True when ``measured`` meets the criterion (NaN never does)."""
         if math.isnan(measured):
             return False
         if self.op == "<":

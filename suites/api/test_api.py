@@ -1,6 +1,6 @@
 """API suite: 100+ concurrent users, token checks under load, cold start.
 
-One criterion per test; sizes from suites/profiles.py (``--roo-profile``).
+One criterion per test; sizes from suites/api/sizes.py (``--roo-profile``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.profiles import SelectedProfile
 from pytest_roo.results.metrics import LoadResult
 from pytest_roo.target import Target
 from suites import client
-from suites.profiles import Sizes
+from suites.api.sizes import API, ApiSizes
+
+
+@pytest.fixture(scope="module")
+def sizes(roo_sizes: SelectedProfile) -> ApiSizes:
+    """The API suite's sizes for ``--roo-profile`` (suites/api/sizes.py)."""
+    return roo_sizes(API)
+
 
 #: A token signed with another key, and one with a valid shape that expired long ago.
 FORGED = "eyJ1aWQiOjEsImtpbmQiOiJhY2Nlc3MiLCJleHAiOjF9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -46,7 +54,7 @@ def refresh_token_of(target: Target, user: client.User) -> str:
 
 
 @pytest.mark.slo("p95 < 100ms", "p99 < 100ms", "error_rate < 0.1%")
-def test_api_under_concurrent_users(http_load: Any, target: Target, sizes: Sizes) -> None:
+def test_api_under_concurrent_users(http_load: Any, target: Target, sizes: ApiSizes) -> None:
     """100+ users (one keep-alive connection each) read their profile and deployments on an
     open schedule; p95 and p99 < 100 ms (the tail counts: 2 % of slow answers fail it) and
     fewer than 0.1 % errors. Every answer is checked: the profile must be the user's own and
@@ -70,12 +78,12 @@ def test_api_under_concurrent_users(http_load: Any, target: Target, sizes: Sizes
 
     # warmup=: an unrecorded run at the measured size first, so that connections and the
     # app's database pool have grown before the measured window
-    http_load.run(user_requests, clients=sizes.api_users, rate=f"{sizes.api_rate}/s",
-                  duration=sizes.api_duration, primary="request", warmup=sizes.warmup)
+    http_load.run(user_requests, clients=sizes.users, rate=f"{sizes.rate}/s",
+                  duration=sizes.duration, primary="request", warmup=sizes.warmup)
 
 
 @pytest.mark.slo("errors == 0")
-def test_bad_and_expired_tokens_get_401(http_load: Any, target: Target, sizes: Sizes,
+def test_bad_and_expired_tokens_get_401(http_load: Any, target: Target, sizes: ApiSizes,
                                         roo_record: Any) -> None:
     """Under load, requests with missing, forged, malformed, wrong-kind (refresh) or expired
     tokens all get 401:
@@ -101,13 +109,13 @@ def test_bad_and_expired_tokens_get_401(http_load: Any, target: Target, sizes: S
             session.error("http_5xx" if status >= 500 else "protocol")
             session.count(f"status_{status}")
 
-    http_load.run(bad_requests, clients=sizes.api_users, rate=f"{sizes.api_bad_token_rate}/s",
-                  duration=sizes.api_duration, primary="request")
+    http_load.run(bad_requests, clients=sizes.users, rate=f"{sizes.bad_token_rate}/s",
+                  duration=sizes.duration, primary="request")
 
 
 @pytest.mark.slo("errors == 0")
 def test_wrong_password_is_refused_under_load(http_load: Any, target: Target,
-                                              sizes: Sizes) -> None:
+                                              sizes: ApiSizes) -> None:
     """Logins arrive on an open schedule, three in four with a wrong password (the right one
     with a character changed or appended, a near miss, an empty-looking one): every wrong one
     gets 401 and no token, every right one 200 with a token (anything else is a ``mismatch``).
@@ -133,12 +141,12 @@ def test_wrong_password_is_refused_under_load(http_load: Any, target: Target,
         else:
             session.count("checked")
 
-    http_load.run(log_in, clients=min(sizes.api_users, 50), rate=f"{sizes.api_login_rate}/s",
-                  duration=sizes.api_duration, primary="login")
+    http_load.run(log_in, clients=min(sizes.users, 50), rate=f"{sizes.login_rate}/s",
+                  duration=sizes.duration, primary="login")
 
 
 @pytest.mark.slo("errors == 0")
-def test_other_users_writes_are_refused(http_load: Any, target: Target, sizes: Sizes) -> None:
+def test_other_users_writes_are_refused(http_load: Any, target: Target, sizes: ApiSizes) -> None:
     """Under load, users try to write to other users' deployments: inject a log line, start,
     stop, delete. Each must be refused as if the deployment did not exist (404, or 403);
     anything else is a ``mismatch``. Afterwards every deployment is still there, stopped,
@@ -172,8 +180,8 @@ def test_other_users_writes_are_refused(http_load: Any, target: Target, sizes: S
         else:
             session.count("refused")
 
-    result = http_load.run(intrude, clients=min(sizes.api_users, 50),
-                           rate=f"{sizes.api_write_rate}/s", duration=sizes.api_duration,
+    result = http_load.run(intrude, clients=min(sizes.users, 50),
+                           rate=f"{sizes.write_rate}/s", duration=sizes.duration,
                            primary="write")
 
     async def audit() -> int:
@@ -200,7 +208,7 @@ def test_other_users_writes_are_refused(http_load: Any, target: Target, sizes: S
 
 
 @pytest.mark.slo("cold_start.max < 1s")
-def test_cold_start(target: Target, sizes: Sizes, roo_record: Any) -> None:
+def test_cold_start(target: Target, sizes: ApiSizes, roo_record: Any) -> None:
     """A fresh app process is ready when its API serves: process start to the first answered
     authenticated request (``GET /api/deployments`` with a token, a database read) < 1 s. A
     healthy ``/health`` alone is not enough: an app may answer it while its API still fails."""

@@ -2,7 +2,7 @@
 queries, and the application's own pool under 200 concurrent API requests.
 
 The direct test needs the target's database: embedded targets expose it, external ones need
-``--roo-postgres-url``. Sizes from suites/profiles.py (``--roo-profile``).
+``--roo-postgres-url``. Sizes from suites/db/sizes.py (``--roo-profile``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,17 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
 from suites import client
-from suites.profiles import Sizes
+from suites.db.sizes import DB, DbSizes
+
+
+@pytest.fixture(scope="module")
+def sizes(roo_sizes: SelectedProfile) -> DbSizes:
+    """The database suite's sizes for ``--roo-profile`` (suites/db/sizes.py)."""
+    return roo_sizes(DB)
+
 
 SEED_USERS = 200
 
@@ -87,7 +95,7 @@ def _xact_commits(url: str) -> int:
 
 @pytest.mark.slo("p95 < 100ms", "p99 < 100ms", "error_rate < 1%")
 def test_standard_queries_on_100_connections(db_load: Any, app_db_url: str,
-                                             sizes: Sizes) -> None:
+                                             sizes: DbSizes) -> None:
     """100+ connections, each its own asyncpg connection, run the app's standard queries on an
     open schedule (latency from the intended start, so waiting for a connection counts).
     "Queries under 100 ms" names no percentile: p99 must hold it as well as p95."""
@@ -107,12 +115,12 @@ def test_standard_queries_on_100_connections(db_load: Any, app_db_url: str,
     }
     load = db_load(app_db_url)
     before = _xact_commits(app_db_url)
-    result = load.queries(named, clients=sizes.db_connections, rate=f"{sizes.db_rate}/s",
-                          duration=sizes.db_duration)
+    result = load.queries(named, clients=sizes.connections, rate=f"{sizes.rate}/s",
+                          duration=sizes.duration)
     commits = _xact_commits(app_db_url) - before
     result.counters["xact_commit"] = commits
     result.info["transactions_per_second"] = round(commits / max(result.duration, 1e-9), 1)
-    result.info["connections"] = sizes.db_connections
+    result.info["connections"] = sizes.connections
 
 
 #: Database time of each pool-test request (``GET /api/work?db_ms=``): long enough that 200 at
@@ -137,7 +145,7 @@ def app_gauges(target: Target) -> dict[str, float]:
 
 @pytest.mark.slo("p95 < 1s", "errors == 0")
 def test_app_pool_under_200_concurrent_requests(http_load: Any, target: Target,
-                                                sizes: Sizes) -> None:
+                                                sizes: DbSizes) -> None:
     """200 clients (one keep-alive connection each) send a request at the same moment, burst
     after burst; each request holds one of the app's pooled database connections for 20 ms
     (``GET /api/work``). The pool (30 connections) must queue the burst without 5xx (pool
@@ -154,9 +162,9 @@ def test_app_pool_under_200_concurrent_requests(http_load: Any, target: Target,
             return users
 
     users = client.run(make)
-    clients, every = sizes.db_app_clients, sizes.db_app_burst_every
+    clients, every = sizes.app_clients, sizes.app_burst_every
     work = target.url(f"/api/work?db_ms={POOL_REQUEST_DB_MS}")
-    bursts = sizes.db_app_bursts
+    bursts = sizes.app_bursts
     schedule: dict[str, int] = {}
 
     async def burst(session: Any) -> None:

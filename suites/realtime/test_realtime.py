@@ -1,7 +1,7 @@
 """Realtime suite: live logs and status changes reach WebSocket subscribers fast, and only
 the user they belong to.
 
-Sizes from suites/profiles.py (``--roo-profile``).
+Sizes from suites/realtime/sizes.py (``--roo-profile``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
 from suites import client
-from suites.profiles import Sizes
+from suites.realtime.sizes import REALTIME, RealtimeSizes
+
+
+@pytest.fixture(scope="module")
+def sizes(roo_sizes: SelectedProfile) -> RealtimeSizes:
+    """The realtime suite's sizes for ``--roo-profile`` (suites/realtime/sizes.py)."""
+    return roo_sizes(REALTIME)
 
 
 def users_with_deployments(target: Target, n: int, prefix: str) -> list[tuple[client.User, int]]:
@@ -82,7 +89,7 @@ class LogFanout:
 
 @pytest.mark.slo("delivery.p95 < 100ms", "delivery.p99 < 100ms", "errors == 0")
 def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
-                                               sizes: Sizes) -> None:
+                                               sizes: RealtimeSizes) -> None:
     """Log lines injected through the API (``POST /api/deployments/{id}/logs``) on an open
     schedule reach every subscriber of the deployment's log WebSocket, intact: latency from
     the injection's scheduled time to each arrival (p95 and p99: "real-time logs under
@@ -92,7 +99,7 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
     user, dep = users_with_deployments(target, 1, "logs")[0]
     ws_url = target.ws_url(f"/ws/deployments/{dep}/logs?token={user.token}")
     inject_url = target.url(f"/api/deployments/{dep}/logs")
-    fan = LogFanout(sizes.rt_subscribers, sizes.rt_log_rate, sizes.rt_duration)
+    fan = LogFanout(sizes.subscribers, sizes.log_rate, sizes.duration)
     timeout = 5.0
 
     async def subscriber(session: Any) -> None:
@@ -181,7 +188,7 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
             await publisher(session)
 
     # the run lasts: connecting and confirming, the injections, the last deliveries
-    result = ws_swarm.run(role, clients=fan.subscribers + 1, duration=sizes.rt_duration + 2,
+    result = ws_swarm.run(role, clients=fan.subscribers + 1, duration=sizes.duration + 2,
                           primary="delivery", name="realtime.logs", timeout=timeout * 3)
     expected = len(fan.accepted) * fan.subscribers
     result.counters["deliveries_expected"] = expected
@@ -190,12 +197,12 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
 
 
 @pytest.mark.slo("status.p95 < 100ms", "errors == 0")
-def test_status_change_reaches_watcher(ws_swarm: Any, target: Target, sizes: Sizes) -> None:
+def test_status_change_reaches_watcher(ws_swarm: Any, target: Target, sizes: RealtimeSizes) -> None:
     """Each user starts and stops its deployment while watching its log WebSocket: the
     ``status`` event arrives < 100 ms (p95) after the request was sent, none
     missing. After each stop the user keeps watching for longer than the app's log period:
     a stopped deployment must emit no more log lines (``emitted_after_stop``)."""
-    owned = users_with_deployments(target, sizes.rt_status_users, "status")
+    owned = users_with_deployments(target, sizes.status_users, "status")
     timeout = 5.0
     quiet = STOPPED_WATCH
 
@@ -239,7 +246,7 @@ def test_status_change_reaches_watcher(ws_swarm: Any, target: Target, sizes: Siz
                 session.error("emitted_after_stop")
                 session.count("emitted_after_stop")
 
-    ws_swarm.run(watch, clients=sizes.rt_status_users, duration=sizes.rt_duration,
+    ws_swarm.run(watch, clients=sizes.status_users, duration=sizes.duration,
                  think=0.3, primary="status", name="realtime.status")
 
 
@@ -249,12 +256,12 @@ STOPPED_WATCH = 1.2
 
 
 @pytest.mark.slo("errors == 0")
-def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: Sizes) -> None:
+def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: RealtimeSizes) -> None:
     """Many users inject log lines into their own deployments under load: every frame a
     user's WebSocket receives belongs to that user's deployment (a foreign one is counted as
     ``cross_user``), and subscribing to another user's deployment is refused. At least 600
     lines per run, enough to see a leak of one line in 200."""
-    owned = users_with_deployments(target, sizes.rt_isolation_users, "iso")
+    owned = users_with_deployments(target, sizes.isolation_users, "iso")
     timeout = 5.0
 
     async def isolated(session: Any) -> None:
@@ -306,8 +313,8 @@ def test_users_only_see_their_own_logs(ws_swarm: Any, target: Target, sizes: Siz
 
     # open model: the lines arrive at a set rate whatever the delivery latency, so every
     # run checks the same number of them
-    result = ws_swarm.run(isolated, clients=sizes.rt_isolation_users,
-                          rate=f"{sizes.rt_isolation_rate}/s", duration=sizes.rt_duration,
+    result = ws_swarm.run(isolated, clients=sizes.isolation_users,
+                          rate=f"{sizes.isolation_rate}/s", duration=sizes.duration,
                           primary="delivery", name="realtime.isolation")
     lines = result.counters.get("injected", 0)
     assert lines >= 600, (f"only {lines} lines injected: too few to see a fault that leaks one "

@@ -15,9 +15,16 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
 from suites import client
-from suites.profiles import Sizes
+from suites.relay.sizes import RELAY, RelaySizes
+
+
+@pytest.fixture(scope="module")
+def sizes(roo_sizes: SelectedProfile) -> RelaySizes:
+    """The relay suite's sizes for ``--roo-profile`` (suites/relay/sizes.py)."""
+    return roo_sizes(RELAY)
 
 
 def devices(target: Target, n: int) -> tuple[list[client.User], list[tuple[int, str, int]]]:
@@ -38,7 +45,7 @@ def devices(target: Target, n: int) -> tuple[list[client.User], list[tuple[int, 
 
 @pytest.mark.slo("ack.p95 < 100ms", "errors == 0")
 def test_commands_reach_devices_exactly_once(ws_swarm: Any, target: Target,
-                                            sizes: Sizes) -> None:
+                                            sizes: RelaySizes) -> None:
     """Each of 100 devices keeps a WebSocket open; commands for it are enqueued through the
     API at a steady overall rate. ``ack``: enqueue request sent -> command received and its
     ack confirmed. A command that never arrives is ``lost``; one that arrives again after its
@@ -47,11 +54,11 @@ def test_commands_reach_devices_exactly_once(ws_swarm: Any, target: Target,
     next connection."""
     import aiohttp
 
-    owners, devs = devices(target, sizes.relay_devices)
+    owners, devs = devices(target, sizes.devices)
     timeout = 5.0
     # closed model: each device enqueues its next command after a pause, so that all of
-    # them together make relay_rate commands per second
-    think = sizes.relay_devices / sizes.relay_rate
+    # them together make sizes.rate commands per second
+    think = sizes.devices / sizes.rate
 
     async def device(session: Any) -> None:
         dev_id, token, owner = devs[session.vu]
@@ -75,8 +82,8 @@ def test_commands_reach_devices_exactly_once(ws_swarm: Any, target: Target,
                 state["ws"] = await connect()
         if state["first"]:  # spread the devices' first commands over one period
             state["first"] = False
-            await asyncio.sleep(think * session.vu / max(1, sizes.relay_devices))
-        reconnect = (session.iteration + session.vu) % sizes.relay_reconnect_every == 0
+            await asyncio.sleep(think * session.vu / max(1, sizes.devices))
+        reconnect = (session.iteration + session.vu) % sizes.reconnect_every == 0
         if reconnect:
             await asyncio.wait_for(state["ws"].close(), timeout)
             session.count("forced_reconnects")
@@ -129,5 +136,5 @@ def test_commands_reach_devices_exactly_once(ws_swarm: Any, target: Target,
         session.record("ack", time.perf_counter() - t0)
         session.count("acked")
 
-    ws_swarm.run(device, clients=sizes.relay_devices, duration=sizes.relay_duration,
+    ws_swarm.run(device, clients=sizes.devices, duration=sizes.duration,
                  think=think, primary="ack", name="relay.commands", timeout=timeout + 2)

@@ -13,15 +13,24 @@ from typing import Any
 
 import pytest
 
+from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
 from suites import client
 from suites.realtime.test_realtime import next_event
+from suites.workflow.sizes import WORKFLOW, WorkflowSizes
+
+
+@pytest.fixture(scope="module")
+def sizes(roo_sizes: SelectedProfile) -> WorkflowSizes:
+    """The workflow suite's sizes for ``--roo-profile`` (suites/workflow/sizes.py)."""
+    return roo_sizes(WORKFLOW)
+
 
 STEPS = ("register", "login", "create", "subscribe", "start", "receive_logs", "stop", "delete")
 
 
 @pytest.mark.slo("success_rate >= 99.9%")
-def test_user_workflow(ws_swarm: Any, target: Target, sizes: Any) -> None:
+def test_user_workflow(ws_swarm: Any, target: Target, sizes: WorkflowSizes) -> None:
     """New user journeys arrive on an open schedule and run concurrently (up to N at once);
     a journey succeeds only when every step does (a failed step counts as an error of its
     kind and ends the journey). ``iteration`` runs from the journey's intended start."""
@@ -59,9 +68,9 @@ def test_user_workflow(ws_swarm: Any, target: Target, sizes: Any) -> None:
                               name="delete", headers=auth)
         session.count("completed")
 
-    result = ws_swarm.run(workflow, clients=sizes.workflow_users,
-                          rate=f"{sizes.workflow_rate}/s",
-                          duration=sizes.workflow_duration, primary="iteration",
+    result = ws_swarm.run(workflow, clients=sizes.users,
+                          rate=f"{sizes.rate}/s",
+                          duration=sizes.duration, primary="iteration",
                           name="workflow", timeout=timeout + 2)
     result.info["steps"] = {
         step: {"p95_ms": round(result.percentile(step, 95) * 1000, 1),

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,8 @@ def result(name, ms, n=100):
 """
 
 
-def run_json(pytester: pytest.Pytester, source: str, *args: str) -> tuple[pytest.RunResult, dict]:
+def run_json(pytester: pytest.Pytester, source: str,
+             *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     pytester.makepyfile(test_rec=RESULT + source)
     report = pytester.path / "report.json"
     result = pytester.runpytest(f"--roo-report-json={report}", *args)

@@ -6,6 +6,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,10 +37,11 @@ def test_slow(roo_record):
 """
 
 
-def page_data(page: str) -> dict:
+def page_data(page: str) -> dict[str, Any]:
     match = re.search(r'<script type="application/json" id="roo-data">(.*?)</script>', page, re.S)
     assert match is not None
-    return json.loads(match.group(1))
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
 
 
 def test_html_report_of_recorded_results(pytester: pytest.Pytester) -> None:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,8 @@ pytestmark = [
 ]
 
 
-def run_suite(folder: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def run_suite(folder: Path, *args: str,
+              **env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     port = free_port()
     environ = {
         **os.environ,
@@ -56,9 +58,9 @@ def run_suite(folder: Path, **env: str) -> tuple[subprocess.CompletedProcess[str
         **env,
     }
     environ.pop("PYTEST_XDIST_WORKER", None)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=folder, env=environ,
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", *args], cwd=folder, env=environ,
                           capture_output=True, text=True, timeout=300)
-    report = json.loads((folder / "report" / "roo-report.json").read_text())
+    report: dict[str, Any] = json.loads((folder / "report" / "roo-report.json").read_text())
     return done, report
 
 
@@ -81,7 +83,7 @@ def test_the_template_passes_on_a_healthy_third_party_server(suite: Path) -> Non
 
 
 def test_the_template_fails_a_slow_server_on_its_criteria(suite: Path) -> None:
-    done, report = run_suite(suite, DELAY_MS="120")
+    done, report = run_suite(suite, "--roo-profile", "smoke", DELAY_MS="120")
     assert done.returncode == 1, done.stdout[-3000:]
     failed = {v["criterion"] for t in report["tests"] for v in t["verdicts"] if not v["passed"]}
     assert {"p95 < 50ms", "rtt.p95 < 50ms"} <= failed
@@ -93,3 +95,22 @@ def test_a_system_that_does_not_start_shows_its_log(suite: Path) -> None:
     done, _ = run_suite(suite)
     assert done.returncode != 0
     assert "exited with status 2" in done.stdout and "missing DATABASE_URL" in done.stdout
+
+
+def test_a_profile_registered_in_conftest_sizes_the_runs(suite: Path) -> None:
+    """Step 4's profiles: a profile of one's own, registered in conftest.py by name."""
+    conftest = suite / "conftest.py"
+    conftest.write_text(conftest.read_text() + '\nfrom sizes import PROFILES\n\n'
+                        'PROFILES.register("ci", parent="standard", http_clients=10, '
+                        'ws_clients=60)\n')
+    done, report = run_suite(suite, "--roo-profile", "ci")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    clients = {r["name"]: r["info"]["clients"] for t in report["tests"] for r in t["results"]}
+    assert clients == {"http.get": 10, "ws.echo": 60}
+
+
+def test_an_unknown_profile_names_the_suite_and_its_profiles(suite: Path) -> None:
+    done, _ = run_suite(suite, "--roo-profile", "nightly")
+    assert done.returncode == 1
+    assert ("suite my-suite has no profile 'nightly': it knows smoke, standard, full"
+            in done.stdout), done.stdout[-3000:]

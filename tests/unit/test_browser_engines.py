@@ -24,7 +24,7 @@ def revision(name: str) -> str:
     package = engines.playwright_package_dir()
     assert package is not None
     data = json.loads((package / "driver/package/browsers.json").read_text())
-    return next(b["revision"] for b in data["browsers"] if b["name"] == name)
+    return next(str(b["revision"]) for b in data["browsers"] if b["name"] == name)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pytest_roo.load.expect import make_expectation
+from pytest_roo.load.expect import Answer, make_expectation
 
 OK = json.dumps({"ok": True, "user": {"id": 7}, "items": [1, 2]}).encode()
 
@@ -45,7 +45,9 @@ def test_json_fields_by_dotted_path() -> None:
         "mismatch", "JSON field 'user.id' is 7, expected 8")
     assert make_expectation({"user.name": "x"}).failure(200, {}, OK) == (
         "mismatch", "JSON field 'user.name' is missing")
-    kind, detail = make_expectation({"ok": True}).failure(200, {}, b"<html>")  # type: ignore[misc]
+    failure = make_expectation({"ok": True}).failure(200, {}, b"<html>")
+    assert failure is not None
+    kind, detail = failure
     assert kind == "mismatch" and "expected a JSON body" in detail
 
 
@@ -55,17 +57,21 @@ def test_a_compressed_body_is_decoded_for_the_checks() -> None:
 
 
 def test_predicates_and_lists_combine() -> None:
-    def welcome(answer):  # type: ignore[no-untyped-def]
-        return answer.json()["user"]["id"] == 7
+    def welcome(answer: Answer) -> bool:
+        return bool(answer.json()["user"]["id"] == 7)
 
     expectation = make_expectation([200, {"ok": True}, welcome])
     assert expectation.failure(200, {}, OK) is None
     assert expectation.failure(201, {}, OK) == ("mismatch", "status 201, expected 200")
     failing = make_expectation(lambda answer: b"nope" in answer.body)
-    kind, detail = failing.failure(200, {}, OK)  # type: ignore[misc]
+    failure = failing.failure(200, {}, OK)
+    assert failure is not None
+    kind, detail = failure
     assert kind == "mismatch" and "check <lambda> failed" in detail
     raising = make_expectation(lambda answer: answer.json()["missing"])
-    kind, detail = raising.failure(200, {}, OK)  # type: ignore[misc]
+    failure = raising.failure(200, {}, OK)
+    assert failure is not None
+    kind, detail = failure
     assert kind == "mismatch" and "KeyError" in detail
 
 

@@ -10,7 +10,8 @@ from pytest_roo.monitor.timeline import Series, Timeline
 from pytest_roo.results.metrics import LoadResult
 
 
-def timeline(started_at: float, pid: int, rss: list[float], interval: float = 1.0) -> Timeline:
+def timeline(started_at: float, pid: int, rss: list[float | None],
+             interval: float = 1.0) -> Timeline:
     tl = Timeline(started_at, interval)
     times = [i * interval for i in range(len(rss))]
     tl.add(Series("rss", f"pid:{pid}", "bytes", list(times), list(rss)))
@@ -21,7 +22,7 @@ def timeline(started_at: float, pid: int, rss: list[float], interval: float = 1.
 
 
 def test_json_round_trip() -> None:
-    tl = timeline(1000.0, 7, [1.0, 2.0, None, 4.0])  # type: ignore[list-item]
+    tl = timeline(1000.0, 7, [1.0, 2.0, None, 4.0])
     tl.marks["load_end"] = 2.5
     data = json.loads(json.dumps(tl.to_dict()))
     again = Timeline.from_dict(data)

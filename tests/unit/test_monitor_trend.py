@@ -7,6 +7,8 @@ docs/monitor.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from pytest_roo.monitor.trend import (
     summarize,
     window_minima,
 )
+from pytest_roo.monitor.verdict import StatVerdict
 
 MiB = 2.0**20
 T = np.arange(0.0, 600.0, 1.0)
@@ -28,10 +31,10 @@ def noisy(seed: int, sd: float = 1 * MiB) -> np.ndarray:
     return 100 * MiB + np.random.default_rng(seed).normal(0, sd, T.size)
 
 
-def judge(values: np.ndarray, **kwargs: object) -> object:
-    options: dict[str, object] = {"max_growth_ratio": 0.05, "warmup": 30.0}
+def judge(values: np.ndarray, **kwargs: Any) -> StatVerdict:
+    options: dict[str, Any] = {"max_growth_ratio": 0.05, "warmup": 30.0}
     options.update(kwargs)
-    return judge_trend(T, values, **options)  # type: ignore[arg-type]
+    return judge_trend(T, values, **options)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -111,7 +114,7 @@ def test_horizon_projects_the_slope() -> None:
 
 def test_missing_samples_are_skipped() -> None:
     values = list(noisy(1))
-    values[100] = None  # type: ignore[call-overload]
+    values[100] = None
     values[200] = float("nan")
     verdict = judge_trend(T, values, max_growth_ratio=0.05, warmup=30)
     assert verdict.status == "pass" and verdict.samples == 568
@@ -125,9 +128,9 @@ def test_missing_samples_are_skipped() -> None:
      ({"max_growth": 1.0, "min_windows": 2}, "min_windows"),
      ({"max_growth": 1.0, "window": 0.0}, "window must be")],
 )
-def test_trend_rejects(kwargs: dict[str, float], message: str) -> None:
+def test_trend_rejects(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        judge_trend(T, noisy(1), **kwargs)  # type: ignore[arg-type]
+        judge_trend(T, noisy(1), **kwargs)
 
 
 def test_window_minima() -> None:

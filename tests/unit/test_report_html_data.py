@@ -131,7 +131,7 @@ def test_histogram_of_a_single_value() -> None:
 
 
 def test_resource_samples_in_every_accepted_shape() -> None:
-    rows = [{"t": 0, "rss": 2**20, "cpu": 0.25, "fds": 10, "app": {"uss": 2**21}},
+    rows: list[dict[str, Any]] = [{"t": 0, "rss": 2**20, "cpu": 0.25, "fds": 10, "app": {"uss": 2**21}},
             {"t": 1, "rss": 2**21, "cpu": 0.5, "fds": 12, "app": {"uss": 2**21}}]
     out = figures.resource_timeline(rows)
     assert out is not None
@@ -144,7 +144,8 @@ def test_resource_samples_in_every_accepted_shape() -> None:
                "app.uss": [2**21, 2**21]}
     assert figures.resource_timeline(columns) == out
     unix = [{**row, "t": 1_700_000_000 + row["t"]} for row in rows]
-    assert figures.resource_timeline(unix, started_at=1_700_000_000)["t"] == [0.0, 1.0]  # type: ignore[index]
+    shifted = figures.resource_timeline(unix, started_at=1_700_000_000)
+    assert shifted is not None and shifted["t"] == [0.0, 1.0]
 
 
 def test_long_resource_series_keep_their_peaks() -> None:
@@ -240,7 +241,7 @@ def test_the_resource_monitors_timeline() -> None:
         return {"name": name, "source": source, "unit": unit,
                 "times": times or [0.0, 0.5, 1.0], "values": values}
 
-    timeline = {
+    timeline: dict[str, Any] = {
         "schema": "pytest-roo/resources/v1", "started_at": 1_700_000_002.0, "interval": 0.5,
         "series": [
             series("rss", "total", "bytes", [2**20, 2**21, None]),

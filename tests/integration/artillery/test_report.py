@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_roo import slo
@@ -75,7 +77,7 @@ def test_names_and_kinds() -> None:
     assert summary_samples_us({"count": 0}).size == 0
 
 
-def test_not_a_report_is_a_clear_error(tmp_path) -> None:
+def test_not_a_report_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no `aggregate` object"):
         result_from_report({"something": 1})
     with pytest.raises(ValueError, match="cannot read Artillery's JSON report"):

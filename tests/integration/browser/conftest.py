@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_roo.browser.engines import discover_all
 from pytest_roo.browser.pool import BrowserPool
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="package")
@@ -16,7 +20,7 @@ def pool() -> Iterator[BrowserPool]:
         yield pool
 
 
-def browser_or_skip(pool: BrowserPool, engine: str):  # type: ignore[no-untyped-def]
+def browser_or_skip(pool: BrowserPool, engine: str) -> Browser:
     """The engine's browser; a skip naming the install hint where it is not installed."""
     found = pool.engines[engine]
     if not found.available:

@@ -6,7 +6,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from faults_servers import LoopServer, blob_server, echo_server, http_server
+
+from tests.integration.faults.faults_servers import (
+    LoopServer,
+    blob_server,
+    echo_server,
+    http_server,
+)
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def http_server() -> LoopServer:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets
+        assert isinstance(server, asyncio.Server) and server.sockets
         return int(server.sockets[0].getsockname()[1]), runner.cleanup
 
     return LoopServer(start)

@@ -11,11 +11,11 @@ import urllib.request
 
 import aiohttp
 import pytest
-from faults_servers import LoopServer, echo_server, free_port
 
 from pytest_roo import slo
 from pytest_roo.fixtures.faults import FaultProxyFactory, RecoveryMeter
 from pytest_roo.load.http import HttpLoad
+from tests.integration.faults.faults_servers import LoopServer, echo_server, free_port
 
 pytestmark = pytest.mark.integration
 

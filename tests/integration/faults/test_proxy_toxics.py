@@ -11,10 +11,17 @@ import statistics
 import time
 
 import pytest
-from faults_servers import LoopServer, connect, free_port, median_rtt, read_all, round_trip
 
 from pytest_roo.faults.local import LocalProxy
 from pytest_roo.load.engine import classify
+from tests.integration.faults.faults_servers import (
+    LoopServer,
+    connect,
+    free_port,
+    median_rtt,
+    read_all,
+    round_trip,
+)
 
 pytestmark = pytest.mark.integration
 

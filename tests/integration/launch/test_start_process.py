@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_secrets_go_through_the_environment_not_the_command_line(tmp_path: Path)
         ({"cmd": ["true"], "timeout": 0}, "timeout=0"),
     ],
 )
-def test_bad_arguments_name_the_value(kwargs: dict, message: str) -> None:
+def test_bad_arguments_name_the_value(kwargs: dict[str, Any], message: str) -> None:
     args = {"health": "http://127.0.0.1:9/", **kwargs}
     with pytest.raises(TargetError, match=message):
         start_process(args.pop("cmd"), **args)

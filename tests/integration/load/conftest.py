@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -42,6 +42,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+class StartServer(Protocol):
+    """The ``load_server`` fixture: starts a test server and returns its addresses."""
+
+    def __call__(self, *flags: str, priority: bool = False, faulty: bool = False) -> Server: ...
+
+
 @pytest.fixture
 def priority_preexec() -> Callable[[], None]:
     """A ``preexec_fn`` for client processes: a raised priority where allowed (raise_priority)."""
@@ -49,7 +55,7 @@ def priority_preexec() -> Callable[[], None]:
 
 
 @pytest.fixture
-def load_server() -> Iterator[Callable[..., Server]]:
+def load_server() -> Iterator[StartServer]:
     """Start the test server with extra flags (``--stall-every 1``...), or with ``faulty=True``
     the server that answers wrongly on purpose (bench/servers/faulty_server.py); stopped after
     the test."""

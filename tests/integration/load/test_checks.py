@@ -4,22 +4,27 @@ clients count as their share of the load. Against bench/servers/faulty_server.py
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from pytest_roo import slo
 from pytest_roo.load import HttpLoad, WsSwarm
 from pytest_roo.load.session import Session
 
+if TYPE_CHECKING:
+    from tests.integration.load.conftest import Server, StartServer
+
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def faulty(load_server):  # type: ignore[no-untyped-def]
+def faulty(load_server: StartServer) -> Server:
     return load_server(faulty=True)
 
 
 @pytest.mark.parametrize("rate", [None, "100/s"], ids=["closed", "open"])
-def test_truncated_echo_is_a_mismatch(faulty, rate) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_echo_is_a_mismatch(faulty: Server, rate: str | None) -> None:
     result = WsSwarm().echo(faulty.ws("/ws/echo-truncated"), clients=2, duration=1, rate=rate,
                             message_size=64)
     assert result.operations > 50
@@ -31,7 +36,7 @@ def test_truncated_echo_is_a_mismatch(faulty, rate) -> None:  # type: ignore[no-
 
 
 @pytest.mark.parametrize("rate", [None, "100/s"], ids=["closed", "open"])
-def test_a_greeting_is_not_an_echo(faulty, rate) -> None:  # type: ignore[no-untyped-def]
+def test_a_greeting_is_not_an_echo(faulty: Server, rate: str | None) -> None:
     """A Socket.IO-like open frame arrives first on every connection: it is counted as
     unexpected, never timed as the first echo, and every message still gets its own reply."""
     result = WsSwarm().echo(faulty.ws("/ws/echo-greeting"), clients=3, duration=1, rate=rate)
@@ -40,7 +45,7 @@ def test_a_greeting_is_not_an_echo(faulty, rate) -> None:  # type: ignore[no-unt
     assert result.get_metric("rtt_raw" if rate is None else "rtt").count == result.operations
 
 
-def test_dropped_replies_are_not_matched_to_other_messages(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_replies_are_not_matched_to_other_messages(faulty: Server) -> None:
     """Every 5th message gets no reply: it times out, and the replies after it are matched to
     their own messages. Matching by order would time each of them from the previous send,
     50 ms earlier at 20/s, which would put the median at 50 ms or more."""
@@ -54,7 +59,7 @@ def test_dropped_replies_are_not_matched_to_other_messages(faulty) -> None:  # t
 
 
 @pytest.mark.parametrize("rate", [None, "100/s"], ids=["closed", "open"])
-def test_refused_clients_count_as_their_share(faulty, rate) -> None:  # type: ignore[no-untyped-def]
+def test_refused_clients_count_as_their_share(faulty: Server, rate: str | None) -> None:
     """6 of 10 clients are refused (503): the errors are their share of the operations,
     not 6 failures beside the others' thousands."""
     result = WsSwarm().echo(faulty.ws("/ws/echo-limited?n=4"), clients=10, duration=2,
@@ -69,7 +74,7 @@ def test_refused_clients_count_as_their_share(faulty, rate) -> None:  # type: ig
     assert not slo.evaluate(result, ["error_rate < 10%"])[0].passed
 
 
-def test_a_dropped_client_counts_its_missing_share(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_a_dropped_client_counts_its_missing_share(faulty: Server) -> None:
     """The first of 4 connections is closed by the server after 5 echoes: it misses about a
     quarter of the run, which counts as errors of kind closed."""
     result = WsSwarm().echo(faulty.ws("/ws/echo-close-first?after=5"), clients=4, duration=2)
@@ -78,7 +83,7 @@ def test_a_dropped_client_counts_its_missing_share(faulty) -> None:  # type: ign
     assert result.counters["failed_client_ops"] > 0
 
 
-def test_broadcast_checks_payload_integrity(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_broadcast_checks_payload_integrity(faulty: Server) -> None:
     result = WsSwarm().broadcast(faulty.ws("/ws/broadcast"), clients=3, duration=1,
                                  rate="20/s", message_size=80,
                                  publish_url=faulty.http("/ws/broadcast-altered?every=5"))
@@ -88,7 +93,7 @@ def test_broadcast_checks_payload_integrity(faulty) -> None:  # type: ignore[no-
     assert "altered" in result.info["error_examples"]["mismatch"]
 
 
-def test_refused_subscribers_count_every_message_they_missed(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_refused_subscribers_count_every_message_they_missed(faulty: Server) -> None:
     result = WsSwarm().broadcast(faulty.ws("/ws/broadcast-limited?n=2"), clients=3,
                                  duration=1, rate="20/s",
                                  publish_url=faulty.http("/ws/broadcast"))
@@ -98,7 +103,7 @@ def test_refused_subscribers_count_every_message_they_missed(faulty) -> None:  #
     assert result.get_metric("delivery").count == 40
 
 
-def test_a_dropped_subscriber_counts_what_it_missed(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_a_dropped_subscriber_counts_what_it_missed(faulty: Server) -> None:
     """The server closes the first of 3 subscribers after 5 of 20 messages: the 15 it could not
     receive are errors of kind closed, not silently fewer deliveries."""
     result = WsSwarm().broadcast(faulty.ws("/ws/broadcast-close-first?after=5"), clients=3,
@@ -109,7 +114,7 @@ def test_a_dropped_subscriber_counts_what_it_missed(faulty) -> None:  # type: ig
     assert result.get_metric("delivery").count == 45
 
 
-def test_http_expect(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_http_expect(faulty: Server) -> None:
     http = HttpLoad()
     good = http.get(faulty.http("/json/ok"), clients=2, duration=0.5, rate="20/s",
                     expect=[200, {"ok": True, "user.id": 7}])
@@ -130,7 +135,7 @@ def test_http_expect(faulty) -> None:  # type: ignore[no-untyped-def]
     assert predicate.errors == {"mismatch": 10}
 
 
-def test_session_check_counts_without_leaving_the_user(faulty) -> None:  # type: ignore[no-untyped-def]
+def test_session_check_counts_without_leaving_the_user(faulty: Server) -> None:
     url = faulty.http("/json/ok")
 
     async def scenario(session: Session) -> None:

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,12 +20,18 @@ from pytest_roo.load import HttpLoad, WsSwarm
 from pytest_roo.load.engine import EngineFailure
 from pytest_roo.load.session import Session
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from pytest_roo.results.metrics import LoadResult
+    from tests.integration.load.conftest import StartServer
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_measure_in_the_open_model_times_from_the_intended_start(load_server) -> None:
+def test_measure_in_the_open_model_times_from_the_intended_start(load_server: StartServer) -> None:
     """The server freezes 200 ms every second. With 5 virtual users at 200/s, only the 5
     requests in flight see each freeze themselves; the ~35 arrivals behind them wait for a free
     user (about a sixth of all requests).
@@ -49,7 +57,7 @@ def test_measure_in_the_open_model_times_from_the_intended_start(load_server) ->
     assert timed.percentile("own", 95) > 0.05
 
 
-def test_a_schedule_the_generator_cannot_keep_fails_every_criterion(load_server) -> None:
+def test_a_schedule_the_generator_cannot_keep_fails_every_criterion(load_server: StartServer) -> None:
     """One client at 100/s against answers that take 20-30 ms: most arrivals wait for the
     client, the load asked for is not applied, and the run says so whatever the CPU."""
     srv = load_server("--delay", "uniform:20:30")
@@ -65,17 +73,17 @@ def test_a_schedule_the_generator_cannot_keep_fails_every_criterion(load_server)
     assert kept.counters["late"] < 5
 
 
-def test_the_timeline_has_a_point_for_every_second_including_the_last(load_server) -> None:
+def test_the_timeline_has_a_point_for_every_second_including_the_last(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().echo(srv.ws("/ws/echo"), clients=2, duration=3, rate="100/s")
     assert [p.second for p in result.timeline] == [0, 1, 2]
     assert sum(p.ops for p in result.timeline) == result.operations == 300
 
 
-def test_a_dying_engine_task_fails_the_run_with_its_cause(load_server) -> None:
+def test_a_dying_engine_task_fails_the_run_with_its_cause(load_server: StartServer) -> None:
     srv = load_server()
 
-    def abort(result, expected):  # type: ignore[no-untyped-def]
+    def abort(result: LoadResult, expected: int) -> str | None:
         raise ZeroDivisionError("broken abort check")
 
     started = time.monotonic()
@@ -89,7 +97,7 @@ class Stop(BaseException):
     """Not an Exception: like pytest's Failed or Skipped."""
 
 
-def test_a_base_exception_from_a_scenario_propagates(load_server) -> None:
+def test_a_base_exception_from_a_scenario_propagates(load_server: StartServer) -> None:
     srv = load_server()
     url = srv.http("/health")
 
@@ -105,12 +113,12 @@ def test_a_base_exception_from_a_scenario_propagates(load_server) -> None:
 
 
 @pytest.mark.parametrize("uvloop", [True, False], ids=["uvloop", "asyncio"])
-def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server, uvloop) -> None:  # type: ignore[no-untyped-def]
+def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server: StartServer, uvloop: bool) -> None:
     """What pytest-timeout's signal method does: SIGALRM's handler raises. The loop must not
     swallow it ("Exception in callback Loop._read_from_self")."""
     srv = load_server()
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise Stop("alarm")
 
     previous = signal.signal(signal.SIGALRM, handler)
@@ -127,13 +135,14 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_run(load_server, uvlo
     assert signal.getsignal(signal.SIGALRM) is previous
 
 
-def test_a_signal_stops_a_run_driven_beside_a_running_loop(load_server,
-                                                           in_loop_callback) -> None:
+def test_a_signal_stops_a_run_driven_beside_a_running_loop(
+    load_server: StartServer, in_loop_callback: Callable[[Callable[[], Any]], Any]
+) -> None:
     """Beside a running event loop (Playwright's sync API keeps one) the run has a thread of
     its own; what the main thread's signal handler raises still stops it and propagates."""
     srv = load_server()
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
+    def handler(signum: int, frame: FrameType | None) -> None:
         raise Stop("alarm")
 
     def beside_a_running_loop() -> None:
@@ -159,7 +168,7 @@ def test_long_load_run(ws_swarm):
 """
 
 
-def test_pytest_timeout_ends_a_30s_load_run_as_a_failed_test(load_server, tmp_path) -> None:
+def test_pytest_timeout_ends_a_30s_load_run_as_a_failed_test(load_server: StartServer, tmp_path: Path) -> None:
     srv = load_server()
     (tmp_path / "test_timeout.py").write_text(textwrap.dedent(TIMEOUT_TEST))
     proc = subprocess.run(

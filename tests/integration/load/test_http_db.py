@@ -9,17 +9,24 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_roo.load import DbLoad, HttpLoad
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pytest_roo.services.models import PostgresDatabase
+    from tests.integration.load.conftest import StartServer
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_http_open_and_5xx(load_server) -> None:
+def test_http_open_and_5xx(load_server: StartServer) -> None:
     srv = load_server()
     ok = HttpLoad().get(srv.http("/health"), clients=10, duration=1, rate="200/s")
     assert ok.operations == 200
@@ -33,7 +40,9 @@ def test_http_open_and_5xx(load_server) -> None:
     assert refused.errors["refused"] == 5
 
 
-def test_runs_while_another_event_loop_is_running(load_server, in_loop_callback) -> None:
+def test_runs_while_another_event_loop_is_running(
+    load_server: StartServer, in_loop_callback: Callable[[Callable[[], Any]], Any]
+) -> None:
     # Playwright's sync API keeps an event loop running in the main thread and runs the test's
     # code from a callback of that loop, with no current task: a load run started there drives
     # its own loop in a thread of its own.
@@ -60,7 +69,7 @@ print(json.dumps({"errors": r.error_count, "count": m.count, "late": r.counters[
 """
 
 
-def test_latency_accuracy_against_what_the_server_served(load_server, priority_preexec) -> None:
+def test_latency_accuracy_against_what_the_server_served(load_server: StartServer, priority_preexec: Callable[[], None]) -> None:
     """/delay answers after uniform(10 ms, 40 ms) and logs the delay it actually served (timer
     overshoot on a busy machine included): that log is the truth. The client runs in a process
     of its own at a modest open-model rate (100/s, far from saturation); both run with real-time
@@ -88,7 +97,7 @@ def test_latency_accuracy_against_what_the_server_served(load_server, priority_p
         assert abs(got - truth) <= max(share * truth, 0.001), (p, got, truth, measured)
 
 
-def test_db_load_queries_and_transactions(postgres_db) -> None:
+def test_db_load_queries_and_transactions(postgres_db: PostgresDatabase) -> None:
     db = DbLoad(postgres_db.url)
     result = db.query("select $1::int + 1", 41, clients=5, duration=1)
     assert result.error_count == 0
@@ -106,7 +115,7 @@ def test_db_load_queries_and_transactions(postgres_db) -> None:
     assert broken.errors["sql"] == broken.operations > 0
 
 
-def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server) -> None:
+def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server: StartServer) -> None:
     srv = load_server()
     script = textwrap.dedent(f"""
         import sys
@@ -141,7 +150,7 @@ def test_ctrl_c_ends_the_run_and_keeps_the_result(load_server) -> None:
     assert took < 3.0
 
 
-def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db) -> None:
+def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db: PostgresDatabase) -> None:
     """Far more queries per second than two connections can carry: the arrivals start late,
     the run is marked "schedule not kept" and no criterion on it can pass."""
     from pytest_roo import slo
@@ -154,7 +163,7 @@ def test_db_load_beyond_what_the_generator_can_send_is_flagged(postgres_db) -> N
     assert not slo.evaluate(result, ["p95 < 10s"])[0].passed
 
 
-def test_db_users_that_cannot_connect_count_as_their_share(postgres_db) -> None:
+def test_db_users_that_cannot_connect_count_as_their_share(postgres_db: PostgresDatabase) -> None:
     """A role limited to 2 connections, 5 users: the 3 refused users count as the operations
     they would have run (about 60 % of the run), not as 3 failures beside thousands."""
     import asyncio

@@ -89,7 +89,7 @@ def meddler(redis_db: RedisDatabase) -> Iterator[dict[str, Any]]:
     import redis
 
     client = redis.Redis.from_url(redis_db.url, socket_timeout=10)
-    pubsub = client.pubsub()
+    pubsub = client.pubsub()  # type: ignore[no-untyped-call]  # redis-py's pubsub is untyped
     pubsub.subscribe("meddled")
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"
     state: dict[str, Any] = {"stop": False, "done": set()}

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 import pytest
 
 from pytest_roo.load import WsSwarm
 from pytest_roo.load.session import Session
 
+if TYPE_CHECKING:
+    from pytest_roo.results.metrics import LoadResult
+    from tests.integration.load.conftest import StartServer
+
 pytestmark = pytest.mark.integration
 
 
-def test_echo_closed_model(load_server) -> None:
+def test_echo_closed_model(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().echo(srv.ws("/ws/echo"), clients=20, duration=1.5)
     assert result.error_count == 0
@@ -22,7 +28,7 @@ def test_echo_closed_model(load_server) -> None:
     assert result.duration == pytest.approx(1.5, abs=0.3)
 
 
-def test_echo_open_model_sends_on_schedule(load_server) -> None:
+def test_echo_open_model_sends_on_schedule(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().echo(srv.ws("/ws/echo"), clients=10, duration=2, rate="500/s",
                             message_size=100)
@@ -33,7 +39,7 @@ def test_echo_open_model_sends_on_schedule(load_server) -> None:
     assert result.throughput == pytest.approx(500, rel=0.1)
 
 
-def test_echo_steps_change_the_rate(load_server) -> None:
+def test_echo_steps_change_the_rate(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().echo(srv.ws("/ws/echo"), clients=5,
                             stages=[("1s", "100/s"), ("1s", "400/s")])
@@ -41,7 +47,7 @@ def test_echo_steps_change_the_rate(load_server) -> None:
     assert result.error_count == 0
 
 
-def test_broadcast_counts_lost_and_duplicates(load_server) -> None:
+def test_broadcast_counts_lost_and_duplicates(load_server: StartServer) -> None:
     srv = load_server("--drop-every", "5", "--dup-every", "7")
     result = WsSwarm().broadcast(srv.ws("/ws/broadcast"), clients=10, duration=2, rate="50/s",
                                  timeout=1.0)
@@ -54,7 +60,7 @@ def test_broadcast_counts_lost_and_duplicates(load_server) -> None:
     assert 0 < result.percentile("delivery", 99) < 0.5
 
 
-def test_broadcast_published_over_http(load_server) -> None:
+def test_broadcast_published_over_http(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().broadcast(srv.ws("/ws/broadcast"), clients=5, duration=1, rate="20/s",
                                  publish_url=srv.http("/ws/broadcast"))
@@ -63,7 +69,7 @@ def test_broadcast_published_over_http(load_server) -> None:
     assert result.get_metric("publish").count == 20
 
 
-def test_subscribe_measures_from_the_trigger(load_server) -> None:
+def test_subscribe_measures_from_the_trigger(load_server: StartServer) -> None:
     srv = load_server()
     calls: list[str] = []
 
@@ -81,7 +87,7 @@ def test_subscribe_measures_from_the_trigger(load_server) -> None:
     assert result.get_metric("delivery").count == 40
 
 
-def test_churn_open_model(load_server) -> None:
+def test_churn_open_model(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm().churn(srv.ws("/ws/echo"), duration=1.5, rate="100/s", clients=20)
     assert result.operations == 150
@@ -90,7 +96,7 @@ def test_churn_open_model(load_server) -> None:
     assert result.get_metric("connect").count == 150
 
 
-def test_user_scenario_with_measure(load_server) -> None:
+def test_user_scenario_with_measure(load_server: StartServer) -> None:
     srv = load_server()
     url = srv.ws("/ws/echo")
 
@@ -107,7 +113,7 @@ def test_user_scenario_with_measure(load_server) -> None:
     assert result.get_metric("hello").count == result.operations > 10
 
 
-def test_errors_refused_timeout_closed(load_server) -> None:
+def test_errors_refused_timeout_closed(load_server: StartServer) -> None:
     srv = load_server()
     refused = WsSwarm().echo("ws://127.0.0.1:9/ws/echo", clients=3, duration=0.5)
     assert refused.errors["refused"] == 3
@@ -120,7 +126,7 @@ def test_errors_refused_timeout_closed(load_server) -> None:
     assert open_silent.errors["timeout"] == 10
 
 
-def test_open_model_timeouts_skip_the_late_replies(load_server) -> None:
+def test_open_model_timeouts_skip_the_late_replies(load_server: StartServer) -> None:
     """The first reply comes after 1 s, the ones behind it too; with timeout=0.4 the messages
     in flight then count as timeouts once, their late replies are skipped (not miscounted as
     replies to later messages), and the rest of the run is measured normally."""
@@ -135,7 +141,7 @@ def test_open_model_timeouts_skip_the_late_replies(load_server) -> None:
     assert result.percentile("rtt", 100) < 0.4 + 0.15  # the watchdog looks every 0.1 s
 
 
-def test_stall_exposed_by_open_model_hidden_by_raw_closed(load_server) -> None:
+def test_stall_exposed_by_open_model_hidden_by_raw_closed(load_server: StartServer) -> None:
     srv = load_server("--stall-every", "1", "--stall-ms", "200")
     closed = WsSwarm().echo(srv.ws("/ws/echo"), clients=10, duration=3)
     opened = WsSwarm().echo(srv.ws("/ws/echo"), clients=10, duration=3, rate="1000/s")
@@ -146,7 +152,7 @@ def test_stall_exposed_by_open_model_hidden_by_raw_closed(load_server) -> None:
     assert opened.percentile("rtt", 95) > 0.05
 
 
-def test_saturation_verdict(load_server) -> None:
+def test_saturation_verdict(load_server: StartServer) -> None:
     srv = load_server()
     result = WsSwarm(max_generator_cpu=0.01).echo(srv.ws("/ws/echo"), clients=10, duration=1)
     assert result.saturated is not None
@@ -155,10 +161,10 @@ def test_saturation_verdict(load_server) -> None:
     assert calm.saturated is None
 
 
-def test_abort_on_fail_stops_early(load_server) -> None:
+def test_abort_on_fail_stops_early(load_server: StartServer) -> None:
     srv = load_server()
 
-    def abort(result, expected):  # type: ignore[no-untyped-def]
+    def abort(result: LoadResult, expected: int) -> str | None:
         return "too many errors" if result.error_count >= 5 else None
 
     result = WsSwarm(abort=abort).echo(srv.ws("/ws/silent"), clients=10, duration=20,
@@ -255,7 +261,6 @@ def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_se
     import time
 
     from pytest_roo.load.recorded_ws import WsSwarmFixture
-    from pytest_roo.results.metrics import LoadResult
 
     srv = load_server()
     recorded: list[LoadResult] = []

@@ -15,8 +15,12 @@ import pytest
 CHILD = Path(__file__).resolve().parent / "memory_child.py"
 
 
+#: ``memory_child(mode, amount, seconds=60.0)``: the child process, ready
+StartChild = Callable[..., subprocess.Popen[str]]
+
+
 @pytest.fixture
-def memory_child() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+def memory_child() -> Iterator[StartChild]:
     """``memory_child("leak", 8)`` starts memory_child.py (bounded to 60 s by itself)."""
     started: list[subprocess.Popen[str]] = []
 

@@ -8,9 +8,14 @@ that too few samples land in the windows; it never FAILs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from pytest_roo.monitor import ResourceMonitor, judge_trend
+
+if TYPE_CHECKING:
+    from tests.integration.monitor.conftest import StartChild
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +30,7 @@ def sample(pid: int) -> tuple[list[float], list[float], dict[str, object]]:
     return times, rss, timeline.info
 
 
-def test_leaking_process_fails_the_trend(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_leaking_process_fails_the_trend(memory_child: StartChild) -> None:
     child = memory_child("leak", 8)
     times, rss, info = sample(child.pid)
     assert len(rss) >= 20, info
@@ -35,7 +40,7 @@ def test_leaking_process_fails_the_trend(memory_child) -> None:  # type: ignore[
     assert 2 * MiB < verdict.details["slope_per_s"] < 10 * MiB, verdict.reason
 
 
-def test_flat_process_does_not_fail(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_flat_process_does_not_fail(memory_child: StartChild) -> None:
     child = memory_child("flat", 8)
     times, rss, info = sample(child.pid)
     assert len(rss) >= 20, info

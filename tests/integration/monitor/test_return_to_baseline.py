@@ -7,9 +7,14 @@ more every second: after 3 s it is 20 MiB or more above its first second: FAIL.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from pytest_roo.monitor import ResourceMonitor, judge_return_to_baseline
+
+if TYPE_CHECKING:
+    from tests.integration.monitor.conftest import StartChild
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +29,7 @@ def before_and_after(pid: int) -> tuple[list[float], list[float], float]:
     return before, after, max(values)
 
 
-def test_memory_given_back_passes(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_memory_given_back_passes(memory_child: StartChild) -> None:
     child = memory_child("burst", 40)
     before, after, peak = before_and_after(child.pid)
     assert peak > min(before) + 30 * 2**20, "the burst was not seen"
@@ -32,7 +37,7 @@ def test_memory_given_back_passes(memory_child) -> None:  # type: ignore[no-unty
     assert verdict.status == "pass", verdict.reason
 
 
-def test_memory_kept_fails(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_memory_kept_fails(memory_child: StartChild) -> None:
     child = memory_child("leak", 8)
     before, after, _ = before_and_after(child.pid)
     verdict = judge_return_to_baseline(before, after, 0.10)

@@ -8,11 +8,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_roo.monitor import ResourceMonitor, Timeline
 from pytest_roo.results.metrics import LoadResult
+
+if TYPE_CHECKING:
+    from tests.integration.monitor.conftest import StartChild
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +38,7 @@ def metrics_url() -> Iterator[str]:
         proc.stdout.close()
 
 
-def test_samples_a_process_tree(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_samples_a_process_tree(memory_child: StartChild) -> None:
     """A shell with two children: three processes, their RSS summed, each also apart."""
     parent = subprocess.Popen(
         ["/bin/sh", "-c", f"{sys.executable} {HERE / 'memory_child.py'} sockets 3 20 & "
@@ -75,7 +79,7 @@ def test_scrapes_named_series(metrics_url: str) -> None:
     timeline = monitor.timeline
     ok = timeline.get("ok", "metrics").values
     assert ok == [float(i) for i in range(1, 9)]
-    assert timeline.get("all", "metrics").values == [v + 5 for v in ok]  # type: ignore[operator]
+    assert timeline.get("all", "metrics").values == [v + 5 for v in ok]
     assert timeline.get("memory", "metrics").values[-1] == 1080.0
     assert timeline.get("absent", "metrics").values == [None] * 8
     assert timeline.info["scrape_errors"] == 0
@@ -92,7 +96,7 @@ def test_scrape_errors_are_counted_not_raised() -> None:
     assert "secret" not in str(monitor.timeline.to_dict())
 
 
-def test_attach_mark_and_stop(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_attach_mark_and_stop(memory_child: StartChild) -> None:
     child = memory_child("flat", 1)
     result = LoadResult(name="run")
     monitor = ResourceMonitor([child.pid], interval=0.1, duration=30).start()
@@ -111,7 +115,7 @@ def test_attach_mark_and_stop(memory_child) -> None:  # type: ignore[no-untyped-
     assert max(v or 0 for v in merged.get("processes").values) == 1
 
 
-def test_a_process_that_exits_drops_out(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_a_process_that_exits_drops_out(memory_child: StartChild) -> None:
     child = memory_child("flat", 1, seconds=0.5)
     with ResourceMonitor([child.pid], interval=0.1, duration=2.0) as monitor:
         assert monitor.wait(30)
@@ -130,10 +134,10 @@ def test_a_process_that_exits_drops_out(memory_child) -> None:  # type: ignore[n
 )
 def test_bad_arguments_are_named(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ResourceMonitor(**kwargs)  # type: ignore[arg-type]
+        ResourceMonitor(**kwargs)
 
 
-def test_samples_the_machine_when_asked(memory_child) -> None:  # type: ignore[no-untyped-def]
+def test_samples_the_machine_when_asked(memory_child: StartChild) -> None:
     child = memory_child("flat", 1)
     with ResourceMonitor([child.pid], interval=0.1, count=5, system=True) as monitor:
         assert monitor.wait(30)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from refapp_client import SECRET, StartApp
 
 from fixtures.refapp.launcher import RefApp, start_refapp
+from tests.integration.refapp.refapp_client import SECRET, StartApp
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import asyncio
 
 import aiohttp
 import pytest
-from refapp_client import SECRET, Client, StartApp
 
 from fixtures.refapp.auth import Tokens
 from fixtures.refapp.launcher import RefApp
+from tests.integration.refapp.refapp_client import SECRET, Client, StartApp
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
-from refapp_client import Client, StartApp
 
 from fixtures.refapp.launcher import REPO_ROOT, RefApp, RefAppError, start_refapp
+from tests.integration.refapp.refapp_client import Client, StartApp
+
+if TYPE_CHECKING:
+    from tests.integration.refapp.conftest import Backends
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +128,7 @@ def test_work_holds_pool_connections_and_metrics_show_the_concurrency(refapp: Re
     asyncio.run(scenario())
 
 
-def test_health_is_503_when_redis_is_gone(refapp_backends: object, tmp_path: object) -> None:
+def test_health_is_503_when_redis_is_gone(refapp_backends: Backends, tmp_path: object) -> None:
     """A private redis-server, killed under a running app: /health answers 503, not 200."""
     import shutil
     import socket
@@ -147,7 +151,7 @@ def test_health_is_503_when_redis_is_gone(refapp_backends: object, tmp_path: obj
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        app = start_refapp(refapp_backends.pg_url, f"redis://127.0.0.1:{port}/0")  # type: ignore[attr-defined]
+        app = start_refapp(refapp_backends.pg_url, f"redis://127.0.0.1:{port}/0")
         try:
             assert app.health()[0] == 200
             os.killpg(redis.pid, signal.SIGKILL)
@@ -164,7 +168,7 @@ def test_health_is_503_when_redis_is_gone(refapp_backends: object, tmp_path: obj
             redis.wait(5)
 
 
-def test_bad_configuration_is_a_clear_error(refapp_backends: object) -> None:
+def test_bad_configuration_is_a_clear_error(refapp_backends: Backends) -> None:
     with pytest.raises(ValueError, match="unknown fault 'typo_ms'"):
         start_refapp("postgresql://x", "redis://x", faults="typo_ms=1")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -191,7 +195,7 @@ def test_sigterm_stops_app_and_its_group(start_app: StartApp) -> None:
     assert "REFAPP_LISTENING http://127.0.0.1:" in app.output()
 
 
-def test_app_dies_with_its_parent(refapp_backends: object) -> None:
+def test_app_dies_with_its_parent(refapp_backends: Backends) -> None:
     """The launcher's --die-with-parent: killing the starting process takes the app with it."""
     code = (
         "import sys, time\n"
@@ -202,7 +206,7 @@ def test_app_dies_with_its_parent(refapp_backends: object) -> None:
     )
     backends = refapp_backends
     parent = subprocess.Popen(
-        [sys.executable, "-c", code, backends.pg_url, backends.redis_url],  # type: ignore[attr-defined]
+        [sys.executable, "-c", code, backends.pg_url, backends.redis_url],
         stdout=subprocess.PIPE, cwd=REPO_ROOT, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )

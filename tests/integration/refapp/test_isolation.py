@@ -6,9 +6,9 @@ import asyncio
 
 import aiohttp
 import pytest
-from refapp_client import Client, no_message, receive_until
 
 from fixtures.refapp.launcher import RefApp
+from tests.integration.refapp.refapp_client import Client, no_message, receive_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import time
 
 import aiohttp
 import pytest
-from refapp_client import Client, StartApp, receive_until
 
 from fixtures.refapp.launcher import RefApp
+from tests.integration.refapp.refapp_client import Client, StartApp, receive_until
 
 pytestmark = pytest.mark.integration
 

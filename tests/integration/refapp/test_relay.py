@@ -7,9 +7,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from refapp_client import Client, receive_json, receive_until
 
 from fixtures.refapp.launcher import RefApp
+from tests.integration.refapp.refapp_client import Client, receive_json, receive_until
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,40 @@
+"""Sizes of the API suite per profile (``--roo-profile``); durations are seconds.
+
+Concurrent users (criterion: 100+). Rates are open-model arrival rates the 2-core reference
+box serves (see suites/__init__.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pytest_roo.profiles import SuiteProfiles
+
+__all__ = ["API", "ApiSizes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiSizes:
+    """Every size the API suite reads."""
+
+    users: int  # concurrent users (criterion: 100+)
+    rate: float
+    duration: float
+    bad_token_rate: float
+    login_rate: float  # logins cost ~8 ms of app CPU each (PBKDF2)
+    write_rate: float  # another user's writes (inject, start, stop, delete)
+    cold_starts: int
+    warmup: float  # a short unrecorded run before each measured one (connections, pools, caches)
+
+
+#: The criterion's own figure is a floor: no profile has fewer than 100 users.
+API = SuiteProfiles(
+    "api",
+    floors={"users": 100},
+    smoke=ApiSizes(users=100, rate=150, duration=5, bad_token_rate=150, login_rate=10,
+                   write_rate=150, cold_starts=2, warmup=1),
+    standard=ApiSizes(users=100, rate=250, duration=12, bad_token_rate=250, login_rate=15,
+                      write_rate=200, cold_starts=3, warmup=2),
+    full=ApiSizes(users=200, rate=300, duration=30, bad_token_rate=300, login_rate=20,
+                  write_rate=300, cold_starts=5, warmup=3),
+)

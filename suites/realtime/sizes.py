@@ -1,0 +1,36 @@
+"""Sizes of the realtime suite per profile (``--roo-profile``); durations are seconds.
+
+Log subscribers, status watchers and isolated users. Rates are open-model arrival rates the
+2-core reference box serves (see suites/__init__.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pytest_roo.profiles import SuiteProfiles
+
+__all__ = ["REALTIME", "RealtimeSizes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RealtimeSizes:
+    """Every size the realtime suite reads."""
+
+    subscribers: int
+    log_rate: float
+    status_users: int
+    isolation_users: int
+    isolation_rate: float  # lines injected per second by the isolated users together
+    duration: float
+
+
+REALTIME = SuiteProfiles(
+    "realtime",
+    smoke=RealtimeSizes(subscribers=20, log_rate=10, status_users=20, isolation_users=20,
+                        isolation_rate=150, duration=6),
+    standard=RealtimeSizes(subscribers=50, log_rate=20, status_users=50, isolation_users=20,
+                           isolation_rate=150, duration=10),
+    full=RealtimeSizes(subscribers=100, log_rate=20, status_users=50, isolation_users=50,
+                       isolation_rate=200, duration=30),
+)

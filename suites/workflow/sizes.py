@@ -1,0 +1,31 @@
+"""Sizes of the workflow suite per profile (``--roo-profile``); durations are seconds.
+
+Users running the whole workflow: a pool of ``users``, new journeys arriving at ``rate`` per
+second (see suites/__init__.py for how the rates were chosen).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pytest_roo.profiles import SuiteProfiles
+
+__all__ = ["WORKFLOW", "WorkflowSizes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowSizes:
+    """Every size the workflow suite reads."""
+
+    users: int  # journeys running at once, at most
+    rate: float  # new journeys per second
+    duration: float
+
+
+WORKFLOW = SuiteProfiles(
+    "workflow",
+    smoke=WorkflowSizes(users=10, rate=3, duration=4),
+    # ">= 99.9%" needs 2,995 clean journeys to PASS at 95 % confidence: 25/s for 122 s
+    standard=WorkflowSizes(users=40, rate=25, duration=122),
+    full=WorkflowSizes(users=60, rate=25, duration=240),
+)
