@@ -28,7 +28,9 @@ from pytest_roo.load.ws_client import CLOSING, TOKEN_RE, WsClient, make_payload
 
 __all__ = ["Fanout", "Trigger"]
 
-Trigger = Callable[[str], Any] | str
+#: A URL to POST the payload to, or a callable taking the payload (and, with
+#: ``trigger_setup=``, the state it returned as a second argument).
+Trigger = Callable[[str], Any] | Callable[[str, Any], Any] | str
 
 _SEQ_RE = re.compile(r'"seq"\s*:\s*([0-9]+)')
 _PAD_RE = re.compile(r'"pad"\s*:\s*"(x*)')
