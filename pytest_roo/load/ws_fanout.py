@@ -222,6 +222,9 @@ class Fanout:
     # -- the run --
 
     async def run(self) -> None:
+        """The whole run: ``trigger_setup`` first, then the subscribers connect, messages are
+        published at the rate and awaited up to the timeout; ``trigger_teardown`` at the end, also
+        when the run failed (each hook bounded by the timeout)."""
         from pytest_roo.load.scenario import call_hook
 
         if self.trigger_setup is not None:
