@@ -101,6 +101,8 @@ def remember_secret(secret: str | None) -> None:
 
 
 def forget_secret(secret: str | None) -> None:
+    """Undo one :func:`remember_secret` of ``secret``: it is no longer masked once every
+    remembering of it was forgotten (a secret given twice stays until forgotten twice)."""
     if not secret:
         return
     with _KNOWN_LOCK:

@@ -40,6 +40,8 @@ class BaselineError(ValueError):
 
 
 def validate_name(name: str) -> str:
+    """The name without surrounding spaces; ValueError naming the accepted forms when it is not
+    one (a ``.json`` suffix included)."""
     text = name.strip()
     if not _NAME_RE.fullmatch(text) or text.endswith(".json"):
         raise ValueError(f"expected {NAME_FORMS}")
@@ -47,6 +49,7 @@ def validate_name(name: str) -> str:
 
 
 def path_of(directory: Path, name: str) -> Path:
+    """The file of baseline ``name`` in ``directory``; ValueError for an invalid name."""
     return Path(directory) / f"{validate_name(name)}.json"
 
 
@@ -84,13 +87,17 @@ class Baseline:
     path: Path | None = None
 
     def result(self, nodeid: str, key: str) -> Mapping[str, Any] | None:
+        """The result dict saved for test ``nodeid`` under ``key`` (``name`` or ``name#2``...), or
+        None when the baseline has none."""
         return self.results.get(nodeid, {}).get(key)
 
     @property
     def result_count(self) -> int:
+        """How many results the baseline holds, over all its tests."""
         return sum(len(r) for r in self.results.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form written to disk, tagged with :data:`SCHEMA`; :func:`load` reads it back."""
         return {
             "schema": SCHEMA,
             "name": self.name,

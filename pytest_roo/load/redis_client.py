@@ -72,10 +72,14 @@ def matches(reply: Any, expected: Any) -> bool:
 
 
 def resolve(spec: Command, i: int) -> Sequence[Any]:
+    """The arguments of command ``spec`` at iteration ``i`` (a function is called with ``i``)."""
     return spec(i) if callable(spec) else spec
 
 
 def check_command(name: str, spec: Any) -> Command:
+    """``spec`` checked as the command ``name=``: a function of the iteration number, or a
+    non-empty tuple or list of arguments starting with the command (kept as a tuple); ValueError
+    naming the value and the accepted forms otherwise."""
     if callable(spec):
         return spec  # type: ignore[no-any-return]
     if isinstance(spec, (tuple, list)) and spec and isinstance(spec[0], (str, bytes)):
@@ -129,6 +133,8 @@ class Vu:
 
 
 async def confirm(pubsub: Any) -> bool:
+    """Wait until ``pubsub`` has the server's confirmation of its SUBSCRIBE, then True; the caller
+    bounds the wait."""
     while True:
         msg = await pubsub.get_message(timeout=None)
         if msg is not None and msg.get("type") == "subscribe":
@@ -136,6 +142,7 @@ async def confirm(pubsub: Any) -> bool:
 
 
 async def close(client: Any) -> None:
+    """Close ``client`` within 2 s; an error closing a connection being dropped is ignored."""
     try:
         await asyncio.wait_for(client.aclose(), 2.0)
     except Exception:
@@ -143,6 +150,7 @@ async def close(client: Any) -> None:
 
 
 async def close_pubsub(pubsub: Any, client: Any) -> None:
+    """Close ``pubsub`` and then its ``client``, each within 2 s, ignoring errors."""
     try:
         await asyncio.wait_for(pubsub.aclose(), 2.0)
     except Exception:

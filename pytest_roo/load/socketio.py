@@ -62,22 +62,27 @@ class SioSession:
 
     @property
     def vu(self) -> int:
+        """This virtual user's number, 0-based."""
         return self._base.vu
 
     @property
     def iteration(self) -> int:
+        """The number of the current iteration of this user's scenario, from 1."""
         return self._base.iteration
 
     @property
     def data(self) -> dict[str, Any]:
+        """This user's own dict for the scenario's state, kept across its iterations."""
         return self._base.data
 
     @property
     def sid(self) -> str:
+        """The Socket.IO session id the server gave this user on the run's namespace."""
         return self.socket.channel.sid
 
     @property
     def stopping(self) -> bool:
+        """True once the run is ending: long scenarios may check it to leave early."""
         return self._base.stopping
 
     async def emit(self, event: str, *args: Any) -> None:
@@ -99,18 +104,26 @@ class SioSession:
         return await self.socket.of(namespace, auth)
 
     def measure(self, name: str) -> Measure:
+        """A context manager that records the time its block takes as metric ``name``."""
         return self._base.measure(name)
 
     def record(self, name: str, seconds: float) -> None:
+        """Record a latency (seconds) the scenario timed itself as metric ``name``; in the open
+        model the first one of an iteration also gets the time it waited past its start."""
         self._base.record(name, seconds)
 
     def check(self, name: str, condition: Any) -> bool:
+        """k6's ``check()``: a false ``condition`` counts under ``counters["check_failed:<name>"]``
+        and makes the iteration one ``mismatch`` error; the scenario goes on. Returns the condition
+        as a bool."""
         return self._base.check(name, condition)
 
     def error(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` errors of kind ``kind`` for this run."""
         self._base.error(kind, count)
 
     def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` of this run."""
         self._base.count(name, n)
 
 

@@ -433,6 +433,8 @@ class SioSocket:
                 pending.set_exception(ConnectionError(str(exc)))
 
     async def close(self) -> None:
+        """Leave every open namespace (DISCONNECT), close the WebSocket and stop the reader, each
+        step bounded to a second or less; errors while closing are ignored."""
         if not self.ws.closed:
             try:
                 for namespace, channel in self._channels.items():

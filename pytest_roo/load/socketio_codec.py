@@ -92,6 +92,7 @@ class Packet:
 
     @property
     def name(self) -> str:
+        """The packet type's name (``CONNECT``, ``EVENT``...), or its number when it has none."""
         return _NAMES.get(self.type, str(self.type))
 
     @property
@@ -148,6 +149,7 @@ def encode_connect(namespace: str = "/", auth: Any = None) -> str:
 
 
 def encode_disconnect(namespace: str = "/") -> str:
+    """The frame of a DISCONNECT from ``namespace``; ValueError for an invalid namespace."""
     return f"41{namespace_prefix(check_namespace(namespace))}"
 
 

@@ -72,9 +72,13 @@ class AckRun(EchoRun):
         self.fast = expect == "echo"  # the expected ack frame can be compared as text
 
     def frame(self, k: int, message: str) -> str:
+        """The EVENT frame of message ``k``: this run's event with ``message``, asking for ack
+        ``k``."""
         return f'42{self.nsp}{k}[{self.event_json},"{message}"]'
 
     def echo_ack(self, k: int, message: str) -> str:
+        """The ACK frame that echoes ``message`` back for message ``k`` (with ``expect="echo"`` an
+        ack is first compared with it as text)."""
         return f'{self.ack_head}{k}["{message}"]'
 
     def ack_id(self, data: str) -> int | None:
@@ -137,6 +141,8 @@ class AckRun(EchoRun):
     # -- closed model --
 
     async def closed(self) -> None:
+        """The closed model: every client emits its next message when the previous one's ack
+        is in (``ack`` corrected for coordinated omission unless ``correct=False``)."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout
@@ -242,6 +248,8 @@ class AckRun(EchoRun):
     # -- open model --
 
     async def open(self) -> None:
+        """The open model: messages go out on the schedule's times over the connections in turn,
+        whatever the acks do; ``ack`` runs from the intended send time."""
         import aiohttp
 
         rec, wl, timeout = self.rec, self.wl, self.timeout
@@ -543,6 +551,9 @@ class RoomFanout(Fanout):
                     buf.append((pc() - sent) // 1000)
 
     async def run(self) -> None:
+        """Connect the subscribers (each joins the room) and the publisher, publish at the
+        rate, wait up to the timeout for every delivery, then close every connection. A
+        publisher that cannot connect stops the run."""
         rec, wl, timeout = self.rec, self.wl, self.timeout
         pc = time.perf_counter_ns
         async with self.sio._client_session(wl.clients + 1) as http:

@@ -28,7 +28,9 @@ from pytest_roo.load.ws_client import CLOSING, TOKEN_RE, WsClient, make_payload
 
 __all__ = ["Fanout", "Trigger"]
 
-Trigger = Callable[[str], Any] | str
+#: A URL to POST the payload to, or a callable taking the payload (and, with
+#: ``trigger_setup=``, the state it returned as a second argument).
+Trigger = Callable[[str], Any] | Callable[[str, Any], Any] | str
 
 _SEQ_RE = re.compile(r'"seq"\s*:\s*([0-9]+)')
 _PAD_RE = re.compile(r'"pad"\s*:\s*"(x*)')
@@ -220,6 +222,9 @@ class Fanout:
     # -- the run --
 
     async def run(self) -> None:
+        """The whole run: ``trigger_setup`` first, then the subscribers connect, messages are
+        published at the rate and awaited up to the timeout; ``trigger_teardown`` at the end, also
+        when the run failed (each hook bounded by the timeout)."""
         from pytest_roo.load.scenario import call_hook
 
         if self.trigger_setup is not None:

@@ -44,6 +44,9 @@ class BaselineGate:
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        """Compare the results the test recorded with the baseline once its body ends; a regression
+        judged FAIL fails the test with :class:`~pytest_roo.slo.SloFailure` (when the body failed,
+        the comparison is still shown in the reports)."""
         __tracebackhide__ = True
         try:
             outcome = yield
@@ -87,6 +90,8 @@ class BaselineGate:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Save the session's results as the baseline named by ``--roo-baseline-save`` (on the
+        controller only); a baseline that cannot be written makes the run an internal error."""
         name = self.settings.baseline_save
         if name is None or hasattr(self.config, "workerinput"):
             return
@@ -104,6 +109,8 @@ class BaselineGate:
                 session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """The ``pytest-roo: baseline`` section: what was compared against, the results without a
+        baseline, what was saved (or why it could not be)."""
         lines: list[str] = []
         if self.baseline is not None:
             missing = [f"  {nodeid}: {note}" for nodeid, entry in get_store(self.config).tests.items()

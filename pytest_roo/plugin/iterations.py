@@ -128,6 +128,9 @@ class SequentialStop:
         self.decided: dict[str, tuple[int, int]] = {}  # text -> (events, iterations)
 
     def __call__(self, result: LoadResult, index: int) -> str | None:
+        """Decide after iteration ``index`` (``result`` counts every iteration so far, failed ones
+        as errors): the reason to stop now (a criterion decided FAIL, or every one decided), or None
+        to go on."""
         failed: list[str] = []
         for text, (criterion, plan) in self.plans.items():
             if text in self.decided:

@@ -44,10 +44,13 @@ class MatrixState:
 
     @property
     def settings(self) -> Settings:
+        """The session's resolved pytest-roo settings."""
         return get_settings(self.config)
 
     @property
     def engines(self) -> dict[str, Engine]:
+        """The engines of ``--roo-browsers`` as found on this machine (installed or not),
+        discovered on first use."""
         if self._engines is None:
             from pytest_roo.browser.engines import discover_all
 
@@ -56,6 +59,8 @@ class MatrixState:
 
     @property
     def devices(self) -> tuple[Device, ...]:
+        """The devices of ``--roo-devices``, resolved on first use; an unknown name is a usage
+        error."""
         if self._devices is None:
             from pytest_roo.browser.devices import DeviceError, resolve_devices
 
@@ -66,6 +71,8 @@ class MatrixState:
         return self._devices
 
     def output_dir(self) -> Path:
+        """Where screenshots and traces go: ``browser/`` under ``--roo-output`` (relative to the
+        directory pytest was started in)."""
         output = self.settings.output
         if not output.is_absolute():
             output = self.config.invocation_params.dir / output
@@ -130,6 +137,7 @@ def cell_params(metafunc: pytest.Metafunc) -> list[Any]:
 
 
 def item_cell(item: pytest.Item) -> Cell | None:
+    """The matrix cell ``item`` runs in, or None for a test outside the matrix."""
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return None
@@ -138,6 +146,8 @@ def item_cell(item: pytest.Item) -> Cell | None:
 
 
 def row_name(item: pytest.Item, cell_id: str) -> str:
+    """The test's row in the matrix grid: its node id without the cell's part of the parameter
+    id (``test_x[chromium-Desktop Chrome-admin]`` is ``test_x[admin]``)."""
     nodeid = item.nodeid
     head, bracket, params = nodeid.partition("[")
     if not bracket:
@@ -197,6 +207,7 @@ class MatrixCollector:
         self.config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Record the cell outcome carried by ``report`` (an expected failure counts as failed)."""
         value = getattr(report, PROPERTY, None)
         if not value:
             return
@@ -219,6 +230,8 @@ class MatrixCollector:
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """Print the ``pytest-roo: browser matrix`` grid (not on xdist workers), and say when
+        ``--roo-matrix-min-success`` is not met."""
         config = self.config
         outcomes = matrix_state(config).outcomes
         if not outcomes.cells or hasattr(config, "workerinput"):
@@ -239,6 +252,8 @@ class MatrixCollector:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Put the grid into the session report and judge ``--roo-matrix-min-success`` as a verdict
+        of its own; a rate below it makes the session fail."""
         config = self.config
         if hasattr(config, "workerinput"):
             return

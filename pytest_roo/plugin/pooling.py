@@ -124,6 +124,8 @@ class PooledVerdicts:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Judge every pool over its cells' results (on the controller only) and add it to the
+        session report as an entry of its own; a pool that fails makes the session fail."""
         if hasattr(self.config, "workerinput"):
             return
         from pytest_roo.plugin.options import get_settings

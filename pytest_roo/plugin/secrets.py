@@ -55,6 +55,7 @@ class MaskedLongrepr:
         self.reprcrash = reprcrash
 
     def toterminal(self, tw: Any) -> None:
+        """Write the masked text to pytest's terminal writer ``tw``."""
         tw.line(self.text)
 
     def __str__(self) -> str:

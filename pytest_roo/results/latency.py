@@ -70,11 +70,15 @@ class LatencyMetric:
     # -- recording (hot path: appends only) --
 
     def record(self, seconds: float) -> None:
+        """Record one sample of ``seconds`` (truncated to a tick of :attr:`unit`); the hot path:
+        an append, folded in batches."""
         self._pending.append(int(seconds * self._ticks))
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
 
     def record_us(self, micros: int) -> None:
+        """Record one sample given in ticks of :attr:`unit` (microseconds unless made with
+        ``unit="ns"``); the hot path: an append, folded in batches."""
         self._pending.append(micros)
         if len(self._pending) >= _FLUSH_AT:
             self.flush()
@@ -102,6 +106,7 @@ class LatencyMetric:
         self._fold(missing)
 
     def flush(self) -> None:
+        """Fold the samples still pending into the histogram (reads do it themselves)."""
         if self._pending:
             import numpy as np
 
@@ -178,6 +183,7 @@ class LatencyMetric:
 
     @property
     def count(self) -> int:
+        """The number of samples recorded."""
         return int(self.histogram.total_count)
 
     @property
@@ -196,21 +202,25 @@ class LatencyMetric:
 
     @property
     def min(self) -> float:
+        """The smallest sample in seconds; NaN when there are none."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_min_value()) / self._ticks
 
     @property
     def max(self) -> float:
+        """The largest sample in seconds (at most one hour); NaN when there are none."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_max_value()) / self._ticks
 
     @property
     def mean(self) -> float:
+        """The mean in seconds; NaN when there are no samples."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_mean_value()) / self._ticks
 
     @property
     def stdev(self) -> float:
+        """The standard deviation in seconds; NaN when there are no samples."""
         hist = self.histogram
         return math.nan if hist.total_count == 0 else float(hist.get_stddev()) / self._ticks
 
@@ -246,6 +256,8 @@ class LatencyMetric:
 
     @classmethod
     def decode(cls, name: str, encoded: str, unit: str = "us") -> LatencyMetric:
+        """A metric named ``name`` holding the distribution :meth:`encode` wrote (values in
+        ``unit``); an empty string gives an empty metric."""
         from hdrh.histogram import HdrHistogram
 
         metric = cls(name, unit)

@@ -62,6 +62,7 @@ class TimelinePoint:
     error_kinds: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The point as a JSON-ready dict (one entry of the result's ``timeline``)."""
         return dataclasses.asdict(self)
 
 
@@ -102,12 +103,14 @@ class LoadResult:
         return metric
 
     def add_error(self, kind: str, count: int = 1) -> None:
+        """Count ``count`` failed operations of kind ``kind``."""
         self.errors[kind] += count
 
     # -- reading --
 
     @property
     def error_count(self) -> int:
+        """Failed operations, all kinds together."""
         return sum(self.errors.values())
 
     @property
@@ -119,6 +122,7 @@ class LoadResult:
 
     @property
     def success_rate(self) -> float:
+        """1 - :attr:`error_rate`; NaN when nothing was attempted."""
         rate = self.error_rate
         return math.nan if math.isnan(rate) else 1.0 - rate
 
@@ -191,6 +195,8 @@ class LoadResult:
     # -- JSON --
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: counts, each metric's compressed histogram (lossless) and its summary in
+        seconds, the timeline, counters and info; :meth:`from_dict` reads it back."""
         return {
             "schema": SCHEMA,
             "name": self.name,
@@ -218,6 +224,8 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LoadResult:
+        """The result :meth:`to_dict` wrote; ValueError for another schema, KeyError for a missing
+        required field."""
         schema = data.get("schema", SCHEMA)
         if schema != SCHEMA:
             raise ValueError(f"unknown LoadResult schema {schema!r}; expected {SCHEMA!r}")
@@ -240,10 +248,13 @@ class LoadResult:
         )
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as JSON text, keys sorted."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> LoadResult:
+        """The result :meth:`to_json` wrote; ValueError for text that is not JSON or of another
+        schema."""
         return cls.from_dict(json.loads(text))
 
     @classmethod

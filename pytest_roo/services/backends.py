@@ -87,6 +87,7 @@ class DockerProbe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DockerProbe:
+        """The probe :meth:`to_dict` made, read back on an xdist worker."""
         return cls(bool(data["available"]), str(data["where"]), str(data.get("reason", "")))
 
     def describe(self) -> str:

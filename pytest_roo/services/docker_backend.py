@@ -279,6 +279,10 @@ class DockerBackend:
         return str(parent)
 
     def start_postgres(self, **kwargs: Any) -> PostgresServer:
+        """A PostgreSQL container with a generated password (handed over in a file, not the
+        environment), returned once it answers; with a local engine its unix socket is
+        reachable too. ServiceUnavailable without an engine or the docker SDK; ServiceError
+        when the container exits or is not ready in time."""
         self._check("PostgreSQL")
         password = secrets.token_hex(16)
         settings = dict(kwargs.get("settings") or {})
@@ -309,6 +313,8 @@ class DockerBackend:
         return PostgresServer(**fields)
 
     def start_redis(self, **kwargs: Any) -> RedisServer:
+        """A Redis container that requires a generated password, returned once it answers PING;
+        errors as for :meth:`start_postgres`."""
         self._check("Redis")
         password = secrets.token_hex(16)
         started = self._run(self.config.redis_image, 6379, env={}, command=redis_command(),
@@ -325,6 +331,8 @@ class DockerBackend:
         return server
 
     def close(self) -> None:
+        """Remove every container started here (and any a failed start left with this session's
+        label), then stop the watchdog, close the client and remove the socket directories."""
         for container in reversed(self._containers):
             with contextlib.suppress(Exception):  # keep removing the others
                 container.remove(force=True, v=True)

@@ -32,6 +32,8 @@ LABEL_HOST = "io.pytest-roo.host"  # pids only mean something on the host that m
 
 
 def owner_label(pid: int | None = None) -> str:
+    """``"<pid> <start time>"`` of process ``pid`` (default: this one): with the start time a
+    reused pid is not taken for the owner."""
     from pytest_roo.services.procs import process_start_time
 
     pid = os.getpid() if pid is None else pid
@@ -39,6 +41,8 @@ def owner_label(pid: int | None = None) -> str:
 
 
 def container_labels(session: str, pid: int | None = None) -> dict[str, str]:
+    """The labels of a container of ``session`` owned by process ``pid`` (default: this one) on
+    this host."""
     return {LABEL_SESSION: session, LABEL_OWNER: owner_label(pid),
             LABEL_HOST: socket.gethostname()}
 

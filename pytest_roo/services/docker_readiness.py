@@ -28,6 +28,7 @@ class Started:
     secret: str
 
     def state(self) -> dict[str, Any]:
+        """The container's Docker ``State`` (status, exit code, error), reloaded from the engine."""
         self.container.reload()
         state: dict[str, Any] = self.container.attrs.get("State") or {}
         return state
@@ -42,6 +43,8 @@ class Started:
 
 def exit_error(container: Any, image: str, state: Mapping[str, Any],
                 secret: str) -> ServiceError:
+    """The ServiceError for a container that exited at start: its image, exit code, the engine's
+    error and its last log lines, ``secret`` masked."""
     try:
         logs = container.logs(tail=LOG_LINES).decode(errors="replace")
     except Exception as exc:  # the engine may have removed it already

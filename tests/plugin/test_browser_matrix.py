@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -337,12 +338,15 @@ def test_unpooled(roo_cell):
 """
 
 
-def _entry(data: dict[str, object], suffix: str) -> dict[str, object]:
+def _entry(data: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """The one test entry of the JSON report whose node id ends with ``suffix``."""
     tests = data["tests"]
     assert isinstance(tests, list)
     matches = [t for t in tests if str(t["nodeid"]).endswith(suffix)]
     assert len(matches) == 1, [t["nodeid"] for t in tests]
-    return matches[0]  # type: ignore[no-any-return]
+    entry = matches[0]
+    assert isinstance(entry, dict)
+    return entry
 
 
 def test_pool_matrix_judges_the_rate_over_every_cell(
@@ -367,24 +371,24 @@ def test_pool_matrix_judges_the_rate_over_every_cell(
 
     pooled = _entry(data, "test_pool.py::test_flow [pooled over 2 cells]")
     assert pooled["outcome"] == "passed"
-    (verdict,) = pooled["verdicts"]  # type: ignore[misc]
+    (verdict,) = pooled["verdicts"]
     assert verdict["status"] == "pass" and verdict["samples"] == 60
     cell = _entry(data, "test_flow[chromium-Desktop Chrome]")
     assert cell["verdicts"] == []  # the rate is judged in the pool, not per cell
-    assert any("judged over the whole matrix" in n for n in cell["notes"])  # type: ignore[attr-defined]
+    assert any("judged over the whole matrix" in n for n in cell["notes"])
 
     flaky = _entry(data, "test_flaky_in_one_engine[admin] [pooled over 2 cells]")
     assert flaky["outcome"] == "failed"
-    (verdict,) = flaky["verdicts"]  # type: ignore[misc]
+    (verdict,) = flaky["verdicts"]
     assert verdict["status"] != "pass"
     # the failing cell stopped at its failure: 59 of 60 can no longer show 95 %
     assert verdict["samples"] == 30 + 7
     firefox = _entry(data, "test_flaky_in_one_engine[firefox-Desktop Chrome-admin]")
-    (result_data,) = firefox["results"]  # type: ignore[misc]
+    (result_data,) = firefox["results"]
     assert "pooled over the matrix's 2 cells" in result_data["info"]["stopped"]
 
     unpooled = _entry(data, "test_unpooled[chromium-Desktop Chrome]")
-    assert [v["status"] for v in unpooled["verdicts"]] == ["inconclusive"]  # type: ignore[attr-defined]
+    assert [v["status"] for v in unpooled["verdicts"]] == ["inconclusive"]
 
 
 @pytest.mark.parametrize(("marker", "message"), [
@@ -415,7 +419,7 @@ def test_a_pool_of_one_cell_runs_every_iteration_there(
                                 f"--roo-report-json={report}")
     assert result.ret == pytest.ExitCode.OK
     pooled = _entry(json.loads(report.read_text()), "test_flow [pooled over 1 cell]")
-    assert [(v["status"], v["samples"]) for v in pooled["verdicts"]] == [("pass", 59)]  # type: ignore[attr-defined]
+    assert [(v["status"], v["samples"]) for v in pooled["verdicts"]] == [("pass", 59)]
 
 
 def test_pool_needs_a_matrix_test(pytester: pytest.Pytester) -> None:

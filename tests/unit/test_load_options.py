@@ -34,8 +34,9 @@ def swarm(criteria: list[str] | None = None) -> tuple[WsSwarmFixture, FakeSwarm,
                                                       list[LoadResult]]:
     engine = FakeSwarm()
     recorded: list[LoadResult] = []
-    fixture = WsSwarmFixture(lambda: engine, recorded.append, criteria, "ws_swarm",
-                             abort_factory=abort_check)  # type: ignore[arg-type, return-value]
+    # FakeSwarm stands in for WsSwarm on purpose (it has only the methods these tests call)
+    fixture = WsSwarmFixture(lambda: engine,  # type: ignore[arg-type, return-value]
+                             recorded.append, criteria, "ws_swarm", abort_factory=abort_check)
     return fixture, engine, recorded
 
 

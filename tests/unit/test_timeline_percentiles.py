@@ -4,6 +4,7 @@ draws of them and of a baseline beside the current run."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,8 @@ def test_points_round_trip_and_merge_with_the_new_fields() -> None:
     assert Counter(point.error_kinds) == Counter(timeout=2, reset=1) and point.errors == 3
     again = LoadResult.from_json(merged.to_json())
     assert again.timeline == merged.timeline
-    old = {"second": 0, "ops": 1, "errors": 0, "p95": 0.001}  # written before these fields
+    # as read from a JSON report written before these fields
+    old: dict[str, Any] = {"second": 0, "ops": 1, "errors": 0, "p95": 0.001}
     assert TimelinePoint(**old).error_kinds == {}
 
 

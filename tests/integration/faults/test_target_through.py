@@ -9,10 +9,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from faults_servers import LoopServer
 
 from pytest_roo.fixtures.faults import FaultProxyFactory
 from pytest_roo.target import Target, TargetError
+from tests.integration.faults.faults_servers import LoopServer
 
 pytestmark = pytest.mark.integration
 

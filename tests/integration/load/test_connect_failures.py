@@ -5,6 +5,8 @@ wrong Sec-WebSocket-Accept (``protocol``, naming what came back). Real sockets o
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from pytest_roo.load import HttpLoad, WsSwarm
@@ -18,7 +20,16 @@ from tests.integration.raw_servers import (
 
 pytestmark = pytest.mark.integration
 
-RUN = {"clients": 1, "duration": "1s", "timeout": 1.0}
+
+class Run(TypedDict):
+    """The keywords every run here shares: one client for one second, 1 s timeouts."""
+
+    clients: int
+    duration: str
+    timeout: float
+
+
+RUN: Run = {"clients": 1, "duration": "1s", "timeout": 1.0}
 
 
 def test_http_to_a_server_that_accepts_and_never_answers() -> None:

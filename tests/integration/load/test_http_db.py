@@ -18,6 +18,7 @@ from pytest_roo.load import DbLoad, HttpLoad
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pytest_roo.load import DbLoadFixture
     from pytest_roo.services.models import PostgresDatabase
     from tests.integration.load.conftest import StartServer
 
@@ -194,7 +195,9 @@ def test_db_users_that_cannot_connect_count_as_their_share(postgres_db: Postgres
     assert 0.45 < result.error_rate < 0.75
 
 
-def test_db_load_fixture_on_the_tests_database_and_on_a_url(db_load, postgres_db) -> None:
+def test_db_load_fixture_on_the_tests_database_and_on_a_url(
+    db_load: DbLoadFixture, postgres_db: PostgresDatabase
+) -> None:
     """db_load is one object: its methods run on postgres_db, db_load.on(url) (or the older
     db_load(url)) binds another database; every result lands in db_load.results."""
     from pytest_roo.load import DbLoadFixture, Load

@@ -173,7 +173,7 @@ def test_abort_on_fail_stops_early(load_server: StartServer) -> None:
     assert result.duration < 10
 
 
-def test_subscribe_trigger_setup_runs_once_on_the_runs_loop(load_server) -> None:
+def test_subscribe_trigger_setup_runs_once_on_the_runs_loop(load_server: StartServer) -> None:
     """The trigger's client is made once by trigger_setup on the run's own loop, handed to
     every trigger call, and closed by trigger_teardown."""
     import asyncio
@@ -204,14 +204,14 @@ def test_subscribe_trigger_setup_runs_once_on_the_runs_loop(load_server) -> None
     assert result.get_metric("delivery").count == 30
 
 
-def test_subscribe_trigger_setup_needs_a_callable_trigger(load_server) -> None:
+def test_subscribe_trigger_setup_needs_a_callable_trigger(load_server: StartServer) -> None:
     srv = load_server()
     with pytest.raises(ValueError, match="trigger_setup= hands its state to a callable"):
         WsSwarm().subscribe(srv.ws("/ws/broadcast"), srv.http("/ws/broadcast"),
                             trigger_setup=lambda: None)
 
 
-def test_run_setup_and_teardown_once_per_virtual_user(load_server) -> None:
+def test_run_setup_and_teardown_once_per_virtual_user(load_server: StartServer) -> None:
     """setup/teardown (async or plain) run once per virtual user, outside the measured
     window; what setup leaves in session.data is there in every iteration."""
     srv = load_server()
@@ -238,7 +238,7 @@ def test_run_setup_and_teardown_once_per_virtual_user(load_server) -> None:
     assert result.error_count == 0 and result.operations > 3
 
 
-def test_run_setup_failure_counts_as_that_users_failure(load_server) -> None:
+def test_run_setup_failure_counts_as_that_users_failure(load_server: StartServer) -> None:
     srv = load_server()
 
     async def setup(session: Session) -> None:
@@ -254,7 +254,7 @@ def test_run_setup_failure_counts_as_that_users_failure(load_server) -> None:
     assert result.counters["clients_connected"] == 1
 
 
-def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_server) -> None:
+def test_cancelling_an_awaited_run_stops_it_and_records_what_it_measured(load_server: StartServer) -> None:
     """asyncio.wait_for around the awaitable method: the run in the worker thread stops within
     a second of the cancellation, its result is still recorded, the cancellation goes on."""
     import asyncio

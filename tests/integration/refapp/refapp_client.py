@@ -64,13 +64,15 @@ class Client:
         assert status == 201, data
         return int(data["id"])
 
-    async def ws(self, path: str, token: str | None = None) -> aiohttp.ClientWebSocketResponse:
+    async def ws(
+        self, path: str, token: str | None = None
+    ) -> aiohttp.ClientWebSocketResponse[bool]:
         sep = "&" if "?" in path else "?"
         tok = self.token if token is None else token
         url = self.ws_base + path + (f"{sep}token={tok}" if tok else "")
         return await self.session.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=2))
 
-    async def watch_logs(self, deployment: int) -> aiohttp.ClientWebSocketResponse:
+    async def watch_logs(self, deployment: int) -> aiohttp.ClientWebSocketResponse[bool]:
         """The deployment's live log WebSocket, once the app confirmed the subscription."""
         ws = await self.ws(f"/ws/deployments/{deployment}/logs")
         await receive_until(ws, lambda m: m["type"] == "subscribed")
@@ -87,14 +89,14 @@ def in_session(scenario: Callable[[aiohttp.ClientSession], Awaitable[None]]) -> 
     asyncio.run(main())
 
 
-async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> Any:
+async def receive_json(ws: aiohttp.ClientWebSocketResponse[bool], timeout: float = 5.0) -> Any:
     msg = await asyncio.wait_for(ws.receive(), timeout)
     assert msg.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {msg.type}: {msg.data}"
     return json.loads(msg.data)
 
 
 async def receive_until(
-    ws: aiohttp.ClientWebSocketResponse, predicate: Any, timeout: float = 5.0
+    ws: aiohttp.ClientWebSocketResponse[bool], predicate: Any, timeout: float = 5.0
 ) -> Any:
     """The first JSON message matching ``predicate`` within ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
@@ -108,7 +110,9 @@ async def receive_until(
             return data
 
 
-async def no_message(ws: aiohttp.ClientWebSocketResponse, predicate: Any, wait: float) -> None:
+async def no_message(
+    ws: aiohttp.ClientWebSocketResponse[bool], predicate: Any, wait: float
+) -> None:
     """Assert that no JSON message matching ``predicate`` arrives within ``wait`` seconds."""
     try:
         data = await receive_until(ws, predicate, wait)

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from refapp_client import Client, StartApp, in_session, receive_json, receive_until
 
 from fixtures.refapp.faults import SWITCHES, parse_faults
 from fixtures.refapp.launcher import RefApp
+from tests.integration.refapp.refapp_client import (
+    Client,
+    StartApp,
+    in_session,
+    receive_json,
+    receive_until,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -20,18 +20,18 @@ async def _device(c: Client) -> tuple[int, str]:
     return int(data["id"]), str(data["token"])
 
 
-async def _connect(c: Client, token: str) -> aiohttp.ClientWebSocketResponse:
+async def _connect(c: Client, token: str) -> aiohttp.ClientWebSocketResponse[bool]:
     ws = await c.ws("/ws/device", token=token)
     hello = await receive_json(ws)
     assert hello["type"] == "hello"
     return ws
 
 
-async def _commands(ws: aiohttp.ClientWebSocketResponse, n: int) -> list[dict[str, Any]]:
+async def _commands(ws: aiohttp.ClientWebSocketResponse[bool], n: int) -> list[dict[str, Any]]:
     return [await receive_until(ws, lambda m: m["type"] == "command") for _ in range(n)]
 
 
-async def _quiet(ws: aiohttp.ClientWebSocketResponse, wait: float = 0.3) -> list[Any]:
+async def _quiet(ws: aiohttp.ClientWebSocketResponse[bool], wait: float = 0.3) -> list[Any]:
     """Every message arriving within ``wait`` seconds."""
     got = []
     try:

@@ -109,8 +109,13 @@ async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     stdin_closed = asyncio.Event()
     fd = sys.stdin.fileno()
+
+    def on_stdin() -> None:
+        if not os.read(fd, 4096):  # end of file: the parent closed the pipe
+            stdin_closed.set()
+
     if stat.S_ISFIFO(os.fstat(fd).st_mode):  # a pipe: its end is the signal to stop
-        loop.add_reader(fd, lambda: (os.read(fd, 4096) or b"") or stdin_closed.set())
+        loop.add_reader(fd, on_stdin)
     try:
         await asyncio.wait_for(stdin_closed.wait(), args.max_seconds)
     except asyncio.TimeoutError:
