@@ -23,8 +23,9 @@ CASES = {
                        {"memory.slope < 2MB/min", "memory.growth < 5%",
                         "memory.after_load < 10%"}),
     "resources-memory": (RESOURCES, "ballast_mb=1100", "smoke", {"memory.max < 1GB"}),
-    # hashing threads release the GIL: each can take a core while the load runs
-    "resources-cpu": (RESOURCES, "cpu_burn_threads=4", "smoke", {"cpu.p95 < 80%"}),
+    # hashing threads release the GIL: each can take a core while the load runs; 4 of them
+    # got only 59 % of a core (p95) while the load average was 7 on the 2 cores here
+    "resources-cpu": (RESOURCES, "cpu_burn_threads=10", "smoke", {"cpu.p95 < 80%"}),
 }
 
 
@@ -40,9 +41,8 @@ def test_resource_suite_fails_on_its_fault(case: str, tmp_path: Path) -> None:
 
 
 def _overhead_verdict(run: SuiteRun) -> dict[str, object]:
-    (entry,) = run.report["tests"]
-    (verdict,) = [r["info"]["overhead"]["verdict"] for r in entry.get("results", [])
-                  if "overhead" in r.get("info", {})]
+    (verdict,) = [r["info"]["overhead"]["verdict"] for entry in run.report["tests"]
+                  for r in entry.get("results", []) if "overhead" in r.get("info", {})]
     assert isinstance(verdict, dict)
     return verdict
 
