@@ -362,3 +362,43 @@ def test_log_leak_rate(start_app: StartApp) -> None:
             await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_ballast_mb(start_app: StartApp) -> None:
+    app = start_app("ballast_mb=64")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            assert await _metric(s, app, "refapp_leaked_bytes") == 64 * 2**20
+            assert await _metric(s, app, "process_resident_memory_bytes") > 64 * 2**20
+
+    asyncio.run(scenario())
+
+
+def test_cpu_burn_threads(start_app: StartApp) -> None:
+    import psutil
+
+    app = start_app("cpu_burn_threads=2")
+    assert len(psutil.Process(app.pid).threads()) >= 3  # the loop and the two hashing threads
+    process = psutil.Process(app.pid)
+    before = sum(process.cpu_times()[:2])
+    time.sleep(1.0)
+    # CPU time (not wall time): the burning threads use it even on a busy machine
+    assert sum(process.cpu_times()[:2]) - before > 0.05
+
+
+def test_tracing_cost(start_app: StartApp) -> None:
+    """The expensive exporter only costs while tracing is on; its spans are still exported."""
+    app = start_app("tracing_cost=0.15")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(app.url("/admin/tracing?on=1")) as resp:
+                assert (await resp.json())["cost"] == 0.15
+            for _ in range(250):  # past the first window, where the cost per request is learnt
+                async with s.get(app.url("/health")) as resp:
+                    assert resp.status == 200
+            async with s.get(app.url("/admin/tracing")) as resp:
+                assert (await resp.json())["exported"] >= 250
+
+    asyncio.run(scenario())

@@ -50,7 +50,8 @@ def test_tracing_is_switched_at_run_time(refapp: RefApp) -> None:
             await _health(s, refapp, 4)
             assert (await _state(s, refapp))[1]["exported"] >= before + 4
             status, state = await _state(s, refapp, "?on=1&sdk=lean&sample=0")
-            count = state["exported"]
+            assert status == 200 and state["sample"] == 0
+            count = (await _state(s, refapp))[1]["exported"]  # the switch's own span ended
             await _health(s, refapp, 5)
             assert (await _state(s, refapp))[1]["exported"] == count
             for bad in ("?on=2", "?on=1&sample=1.5", "?on=1&sample=x", "?on=1&sdk=zipkin"):
