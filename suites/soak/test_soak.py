@@ -1,15 +1,17 @@
 """Soak suite: memory stays stable while WebSocket connections open and close for a long time.
 
 WebSocket sessions (connect, one echo, close) arrive on an open schedule against ``/ws/echo``
-while the app's process tree is sampled (RSS of the tree, every ``interval``). After a warm-up
-run and an idle baseline the load runs ``duration`` seconds; the timeline marks ``load_start``,
-``steady`` (the end of the judged warm-up), ``load_end`` and ``settled`` are what the criteria
-read (docs/monitor.md):
+while the app's process tree is sampled (RSS of the tree, every ``interval``). After an idle
+baseline and an unrecorded warm-up run the load runs ``duration`` seconds; the timeline marks
+``load_start`` (the end of the baseline: the warm-up counts as load), ``steady`` (the end of
+the part the trend does not judge), ``load_end`` and ``settled`` are what the criteria read
+(docs/monitor.md):
 
 - ``memory.slope < 2MB/min``: the Theil-Sen slope of the per-window RSS floor; PASS only when
   the upper bound of its interval clears 2 MB a minute (no significant trend proves nothing);
 - ``memory.growth < 5%``: the same fit projected over the judged span, against 5 % of the floor;
-- ``memory.after_load < 10%``: the idle level after the load against the idle level before it.
+- ``memory.after_load < 10%``: the idle level after the load against the idle level before it
+  (memory the load left behind: a cache that grew and never shrinks fails this one alone).
 
 A leak of 60 KB per connection at ``rate`` connections a second grows ``rate`` x 3.5 MB a
 minute: the standard profile's 20/s leak 70 MB a minute, 35 times the limit.
@@ -60,13 +62,15 @@ def test_memory_stable_under_connection_churn(ws_swarm: Any, resource_monitor: A
     size = sizes_of(roo_settings)
     url = target.ws_url("/ws/echo")
     rate = f"{size['rate']}/s"
-    # unrecorded: the allocator reaches its working size before the baseline is taken
-    WsSwarm().churn(url, clients=int(size["clients"]), rate=rate, duration=size["warmup"])
     monitor = resource_monitor(target.pids, interval=size["interval"], uss=False,
                                per_process=False, duration=size["duration"] + 60 + 3 * size["idle"])
+    # the baseline: the app idle before this suite's connections (the other suites' load may
+    # have run before it; their memory is part of the baseline)
     time.sleep(size["idle"])
     monitor.mark("load_start")
-    # the first fifth of the load is not judged (connection pools, buffers growing)
+    # unrecorded: connections, buffers and the allocator reach their working size
+    WsSwarm().churn(url, clients=int(size["clients"]), rate=rate, duration=size["warmup"])
+    # the first fifth of the load is not judged by the trend (still growing to its working set)
     monitor.timeline.marks["steady"] = monitor.now() + size["duration"] / 5
     result = ws_swarm.churn(url, clients=int(size["clients"]), rate=rate,
                             duration=size["duration"])

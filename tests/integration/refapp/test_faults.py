@@ -402,3 +402,15 @@ def test_tracing_cost(start_app: StartApp) -> None:
                 assert (await resp.json())["exported"] >= 250
 
     asyncio.run(scenario())
+
+
+def test_leak_max_mb_caps_the_leak(start_app: StartApp) -> None:
+    app = start_app("leak_kb_per_conn=512,leak_max_mb=1")
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(5):
+                await _echo_rtt(app, s)
+            assert await _metric(s, app, "refapp_leaked_bytes") == 2**20  # 2 of 512 KiB
+
+    asyncio.run(scenario())
