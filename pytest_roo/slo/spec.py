@@ -22,7 +22,7 @@ OPERATORS = ("<", "<=", ">", ">=", "==")
 
 ACCEPTED_FORMS = """accepted forms: [metric.]STAT OP NUMBER[UNIT]
   latency   p50 p75 p90 p95 p99 p99.9 (any pN, also k6's p(95)), max, min, mean (avg), stdev
-            units us, ms, s (a bare number is ms, as in k6): 'p95 < 50ms', 'delivery.p99 <= 0.1s'
+            units ns, us, ms, s (a bare number is ms, as in k6): 'p95 < 50ms', 'delivery.p99 <= 0.1s'
   rates     error_rate, success_rate with % or a fraction: 'error_rate < 1%', 'success_rate >= 0.95'
   speed     throughput with /s: 'throughput > 500/s'
   counts    count (operations, or samples of metric.count), errors: 'count >= 1000', 'errors == 0'
@@ -48,7 +48,7 @@ _CRITERION_RE = re.compile(
 #: A float tells 15 significant decimal digits apart; a percentile written with more would be
 #: silently rounded (p99.99999999999999999 would read as p100, the maximum).
 MAX_PERCENTILE_DIGITS = 15
-_LATENCY_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+_LATENCY_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 _UNITS = (*_LATENCY_UNITS, "%", "/s")
 #: resource metrics of the criteria language -> the timeline series they read (total/<series>)
 RESOURCE_METRICS = {"memory": "rss", "uss": "uss", "cpu": "cpu"}
@@ -156,7 +156,7 @@ def parse(text: str | Criterion) -> Criterion:
 
     if percentile is not None or stat in LATENCY_STATS:
         if unit in ("%", "/s"):
-            raise CriterionError(text, f"{stat} is a latency: use us, ms or s, not {unit!r}")
+            raise CriterionError(text, f"{stat} is a latency: use ns, us, ms or s, not {unit!r}")
         limit = number * _LATENCY_UNITS[unit or "ms"]
         return Criterion(normalized, stat, op, limit, "latency", metric, percentile)
 
