@@ -33,9 +33,9 @@ from pytest_roo.target import Target
 #: processes on the machine only ever add to the app's CPU time (cold caches after being
 #: preempted), so the least disturbed chunk is the closest to the app's own cost.
 SIZES: dict[str, dict[str, float]] = {
-    "smoke": {"requests": 40, "chunks": 5, "clients": 4, "rounds": 8},
-    "standard": {"requests": 40, "chunks": 5, "clients": 4, "rounds": 16},
-    "full": {"requests": 50, "chunks": 8, "clients": 4, "rounds": 60},
+    "smoke": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 16},
+    "standard": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 36},
+    "full": {"requests": 40, "chunks": 5, "clients": 4, "rounds": 120},
 }
 LIMIT = "5%"
 
