@@ -91,6 +91,12 @@ def format_value(kind: str, value: float) -> str:
         return units.format_percent(value)
     if kind == "rate":
         return units.format_rate(value)
+    if kind in ("memory", "memory_rate"):  # bytes; bytes per second shown per minute
+        from pytest_roo.monitor.trend import format_value as format_resource
+
+        if kind == "memory":
+            return format_resource(value, "bytes")
+        return format_resource(value * 60.0, "bytes") + "/min"
     return units.format_count(value)
 
 

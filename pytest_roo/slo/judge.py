@@ -71,6 +71,10 @@ SloFailure.__module__ = "pytest_roo.slo"  # how tracebacks and one-line summarie
 
 
 def _judge(result: LoadResult, criterion: Criterion, confidence: float) -> Verdict:
+    if criterion.resource is not None:
+        from pytest_roo.slo.resources import judge_resource
+
+        return judge_resource(result, criterion, confidence)
     metric_name: str | None = None
     reason = ""
     measured = math.nan

@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 
-__all__ = ["ACCEPTED_FORMS", "Criterion", "CriterionError", "parse"]
+__all__ = ["ACCEPTED_FORMS", "RESOURCE_METRICS", "Criterion", "CriterionError", "parse"]
 
 LATENCY_STATS = ("max", "min", "mean", "stdev")
 RATIO_STATS = ("error_rate", "success_rate")
@@ -26,6 +26,13 @@ ACCEPTED_FORMS = """accepted forms: [metric.]STAT OP NUMBER[UNIT]
   rates     error_rate, success_rate with % or a fraction: 'error_rate < 1%', 'success_rate >= 0.95'
   speed     throughput with /s: 'throughput > 500/s'
   counts    count (operations, or samples of metric.count), errors: 'count >= 1000', 'errors == 0'
+  resources (the resource timeline of a result; upper limits only, < or <=)
+            memory.max, memory.pN, memory.mean with KB, MB, GB (1 KB = 1024 bytes): 'memory.max < 1GB'
+            memory.growth with % of the starting floor, or KB/MB/GB: 'memory.growth < 5%'
+            memory.slope with KB/min, MB/min, GB/min (or /s, /h): 'memory.slope < 1MB/min'
+            memory.after_load with %, the level after the load against the one before it:
+            'memory.after_load < 10%'; uss.* as memory.* on unique memory
+            cpu.max, cpu.pN, cpu.mean with % of one core (250% = 2.5 cores): 'cpu.p95 < 80%'
   operators < <= > >= =="""
 
 _CRITERION_RE = re.compile(
@@ -34,7 +41,7 @@ _CRITERION_RE = re.compile(
     (?P<stat>[pP]\(\s*\d+(?:\.\d+)?\s*\)|[pP]\d+(?:\.\d+)?|[A-Za-z_]+)
     \s*(?P<op><=|>=|==|<|>)\s*
     (?P<num>\d+(?:\.\d+)?|\.\d+)
-    \s*(?P<unit>ns|us|µs|ms|s|%|/s)?
+    \s*(?P<unit>[A-Za-zµ%/][A-Za-z0-9µ%/]*)?
     \s*$""",
     re.VERBOSE | re.ASCII,  # \d is 0-9 only: other scripts' digits are named in the error
 )
@@ -42,6 +49,14 @@ _CRITERION_RE = re.compile(
 #: silently rounded (p99.99999999999999999 would read as p100, the maximum).
 MAX_PERCENTILE_DIGITS = 15
 _LATENCY_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+_UNITS = (*_LATENCY_UNITS, "%", "/s")
+#: resource metrics of the criteria language -> the timeline series they read (total/<series>)
+RESOURCE_METRICS = {"memory": "rss", "uss": "uss", "cpu": "cpu"}
+MEMORY_STATS = ("max", "mean", "growth", "slope", "after_load")
+CPU_STATS = ("max", "mean")
+_BYTES = {"KB": 2.0**10, "MB": 2.0**20, "GB": 2.0**30}
+_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
+_MEMORY_UNITS = "KB, MB, GB (1 KB = 1024 bytes)"
 
 
 class CriterionError(ValueError):
@@ -55,15 +70,18 @@ class CriterionError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Criterion:
-    """A parsed criterion. ``limit`` is in base units: seconds, a fraction, per second, a count."""
+    """A parsed criterion. ``limit`` is in base units: seconds, a fraction, per second, a count,
+    bytes, bytes per second (``memory.slope``); CPU is a fraction of one core (0.8 = 80 %)."""
 
     text: str
     stat: str
     op: str
     limit: float
-    kind: str  # "latency" | "ratio" | "rate" | "count"
+    kind: str  # "latency" | "ratio" | "rate" | "count" | "memory" | "memory_rate"
     metric: str | None = None
     percentile: float | None = None
+    #: the resource timeline series judged (``rss``, ``uss``, ``cpu``); None for load results
+    resource: str | None = None
 
     def holds(self, measured: float) -> bool:
         """True when ``measured`` meets the criterion (NaN never does)."""
@@ -120,6 +138,12 @@ def parse(text: str | Criterion) -> Criterion:
         raise CriterionError(text, f"the number {shown} is too large to be a limit")
     unit = match.group("unit")
     normalized = " ".join(text.split())
+    if metric in RESOURCE_METRICS:
+        return _parse_resource(text, normalized, metric, stat, op, number, written, unit)
+    if unit is not None and unit not in _UNITS:
+        raise CriterionError(text, f"does not read as [metric.]STAT OP NUMBER[UNIT]: unknown "
+                             f"unit {unit!r} (units: us, ms, s, %, /s; KB, MB, GB and /min "
+                             "for memory.*)")
     if op == "<" and number == 0:
         raise CriterionError(text, f"can never pass: {stat} is never below 0")
 
@@ -173,6 +197,60 @@ def parse(text: str | Criterion) -> Criterion:
     raise CriterionError(text, f"unknown statistic {match.group('stat')!r}")
 
 
+def _parse_resource(text: str, normalized: str, metric: str, stat: str, op: str, number: float,
+                    written: str, unit: str | None) -> Criterion:
+    """``memory.max < 1GB``, ``memory.growth < 5%``, ``memory.slope < 1MB/min``,
+    ``memory.after_load < 10%``, ``cpu.p95 < 80%``: base units bytes, bytes per second, and
+    fractions (growth and return ratios; CPU as a fraction of one core)."""
+    series = RESOURCE_METRICS[metric]
+    if op not in ("<", "<="):
+        raise CriterionError(text, f"{metric}.{stat} is a resource limit: use < or <=, not {op!r}")
+    if op == "<" and number == 0:
+        raise CriterionError(text, f"can never pass: {metric}.{stat} is never below 0")
+    percentile: float | None = None
+    if re.fullmatch(r"p\(?[0-9.]+\)?", stat):
+        label = _percentile_label(text, stat.strip("p()"))
+        percentile = float(label)
+        if not 0 < percentile < 100:
+            raise CriterionError(text, f"percentile {label} of {metric} is not between 0 and 100 "
+                                 f"(use {metric}.max for the maximum)")
+        stat = f"p{label}"
+    if series == "cpu":
+        if percentile is None and stat not in CPU_STATS:
+            raise CriterionError(text, f"unknown statistic {stat!r} of cpu: use cpu.max, "
+                                 "cpu.mean or cpu.pN (e.g. cpu.p95)")
+        if unit != "%":
+            raise CriterionError(text, f"{metric}.{stat} is a share of one core: use %, e.g. "
+                                 f"'{metric}.{stat} < 80%' (got {_shown(unit)})")
+        return Criterion(normalized, stat, op, number / 100.0, "ratio", metric, percentile,
+                         resource=series)
+    if percentile is None and stat not in MEMORY_STATS:
+        raise CriterionError(text, f"unknown statistic {stat!r} of {metric}: use "
+                             f"{', '.join(f'{metric}.{s}' for s in MEMORY_STATS)} or "
+                             f"{metric}.pN")
+    if stat in ("growth", "after_load") and unit == "%":
+        return Criterion(normalized, stat, op, number / 100.0, "ratio", metric, resource=series)
+    if stat == "after_load":
+        raise CriterionError(text, f"{metric}.after_load is relative to the level before the "
+                             f"load: use %, e.g. '{metric}.after_load < 10%' (got "
+                             f"{_shown(unit)})")
+    size, _, per = (unit or "").partition("/")
+    if stat == "slope":
+        if size not in _BYTES or per not in _PER:
+            raise CriterionError(text, f"{metric}.slope is a growth per time: use KB, MB or GB "
+                                 f"per min, s or h, e.g. '{metric}.slope < 1MB/min' (got "
+                                 f"{_shown(unit)})")
+        return Criterion(normalized, stat, op, number * _BYTES[size] / _PER[per], "memory_rate",
+                         metric, resource=series)
+    if size not in _BYTES or per:
+        accepted = _MEMORY_UNITS + (" or %" if stat == "growth" else "")
+        raise CriterionError(text, f"{metric}.{stat} is an amount of memory: use {accepted}, "
+                             f"e.g. '{metric}.{stat} < {written}{'%' if stat == 'growth' else 'MB'}'"
+                             f" (got {_shown(unit)})")
+    return Criterion(normalized, stat, op, number * _BYTES[size], "memory", metric, percentile,
+                     resource=series)
+
+
 def _percentile_label(text: str, digits: str) -> str:
     """The percentile as written, without redundant zeros: '99.90' -> '99.9', '095' -> '95'."""
     whole, _, fraction = digits.partition(".")
@@ -185,3 +263,7 @@ def _percentile_label(text: str, digits: str) -> str:
             text, f"percentile {digits} has {len(significant)} significant digits; at most "
             f"{MAX_PERCENTILE_DIGITS} can be told apart")
     return label
+
+
+def _shown(unit: str | None) -> str:
+    return repr(unit) if unit else "no unit"

@@ -1,0 +1,115 @@
+"""Overhead suite: request tracing costs the app less than 5 % more CPU per request.
+
+The reference app traces every request with the OpenTelemetry SDK when switched on
+(``POST /admin/tracing?on=1``; fixtures/refapp/tracing.py). The ``overhead_ab`` fixture runs the
+same workload with tracing off (A) and on (B) in interleaved rounds A B B A (a drift of the
+machine cancels instead of biasing one arm) and judges the overhead as a non-inferiority test:
+PASS when the upper confidence bound (Hodges-Lehmann, 95 %) is under 5 %, FAIL when the lower
+bound is above it, INCONCLUSIVE otherwise (docs/monitor.md).
+
+What is compared is the app's CPU time per request (all its threads, from
+``/proc/PID/task/*/schedstat``, nanoseconds): on a shared machine the app's own CPU time is far
+less disturbed by other processes than throughput or latency, which also carry the load
+generator's and the neighbours' share of the cores. A measurement is ``chunks`` runs of
+``requests`` GETs of ``/health`` (one PostgreSQL and one Redis round trip each) over ``clients``
+connections, and its figure the least CPU per request of the chunks.
+Sizes: the ``SIZES`` table below, per ``--roo-profile``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import urllib.request
+from typing import Any
+
+import pytest
+
+from pytest_roo.settings import Settings
+from pytest_roo.target import Target
+
+#: per profile: requests per chunk, chunks per measurement, concurrent connections, ABBA
+#: rounds (2 pairs each). A measurement is the least CPU per request of its chunks: other
+#: processes on the machine only ever add to the app's CPU time (cold caches after being
+#: preempted), so the least disturbed chunk is the closest to the app's own cost.
+SIZES: dict[str, dict[str, float]] = {
+    "smoke": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 16},
+    "standard": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 36},
+    "full": {"requests": 40, "chunks": 5, "clients": 4, "rounds": 120},
+}
+LIMIT = "5%"
+
+
+def sizes_of(settings: Settings) -> dict[str, float]:
+    try:
+        return SIZES[settings.profile]
+    except KeyError:
+        raise ValueError(f"unknown profile {settings.profile!r}: the overhead suite has "
+                         f"{', '.join(SIZES)}") from None
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of ``pid`` so far, in nanoseconds (Linux schedstat)."""
+    total = 0
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(path) as fh:
+                total += int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):  # a thread that just ended
+            continue
+    return total
+
+
+async def least_cpu_per_request(pid: int, url: str, requests: int, chunks: int,
+                                 clients: int) -> float:
+    """``chunks`` times ``requests`` GETs over ``clients`` keep-alive connections: the least
+    app CPU (ns) per request of the chunks. Raises when an answer is not 200."""
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=10.0)
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=aiohttp.TCPConnector(limit=clients)) as http:
+        statuses: list[int] = []
+
+        async def client(count: int) -> None:
+            for _ in range(count):
+                async with http.get(url) as response:
+                    await response.read()
+                    statuses.append(response.status)
+
+        async def chunk() -> float:
+            share = [requests // clients + (i < requests % clients) for i in range(clients)]
+            before = cpu_ns(pid)
+            await asyncio.gather(*(client(n) for n in share))
+            return (cpu_ns(pid) - before) / requests
+
+        await asyncio.wait_for(chunk(), 30.0)  # opens the connections: not measured
+        least = min([await asyncio.wait_for(chunk(), 30.0) for _ in range(chunks)])
+    bad = [s for s in statuses if s != 200]
+    assert not bad, f"GET /health answered {sorted(set(bad))} ({len(bad)} of {len(statuses)})"
+    return least
+
+
+def test_tracing_overhead_under_5_percent(overhead_ab: Any, target: Target,
+                                          roo_settings: Settings) -> None:
+    """Tracing every request costs the app less than 5 % more CPU per request."""
+    if not target.pids or not glob.glob(f"/proc/{target.pids[0]}/task"):
+        pytest.skip("the overhead suite reads the app's CPU time from /proc: it needs the "
+                    "embedded target on Linux (an external --roo-target has no local pids)")
+    size = sizes_of(roo_settings)
+    pid = target.pids[0]
+    url = target.url("/health")
+
+    def set_tracing(on: bool) -> None:
+        request = urllib.request.Request(target.url(f"/admin/tracing?on={int(on)}"), data=b"",
+                                         method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def cpu_per_request() -> float:
+        return asyncio.run(least_cpu_per_request(pid, url, int(size["requests"]),
+                                                 int(size["chunks"]), int(size["clients"])))
+
+    ab = overhead_ab(set_tracing, cpu_per_request, higher_is_better=False, limit=LIMIT,
+                     rounds=int(size["rounds"]), max_time="5m", name="tracing.overhead")
+    assert ab.verdict.passed, f"tracing overhead < {LIMIT}: {ab.verdict}"
