@@ -13,39 +13,45 @@ less disturbed by other processes than throughput or latency, which also carry t
 generator's and the neighbours' share of the cores. A measurement is ``chunks`` runs of
 ``requests`` GETs of ``/health`` (one PostgreSQL and one Redis round trip each) over ``clients``
 connections, and its figure the least CPU per request of the chunks.
-Sizes: the ``SIZES`` table below, per ``--roo-profile``.
+Sizes: ``OVERHEAD`` below, per ``--roo-profile`` (a profile of your own: ``OVERHEAD.register``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import glob
 import urllib.request
 from typing import Any
 
 import pytest
 
-from pytest_roo.settings import Settings
+from pytest_roo.profiles import SelectedProfile, SuiteProfiles
 from pytest_roo.target import Target
+
 
 #: per profile: requests per chunk, chunks per measurement, concurrent connections, ABBA
 #: rounds (2 pairs each). A measurement is the least CPU per request of its chunks: other
 #: processes on the machine only ever add to the app's CPU time (cold caches after being
 #: preempted), so the least disturbed chunk is the closest to the app's own cost.
-SIZES: dict[str, dict[str, float]] = {
-    "smoke": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 16},
-    "standard": {"requests": 30, "chunks": 3, "clients": 4, "rounds": 36},
-    "full": {"requests": 40, "chunks": 5, "clients": 4, "rounds": 120},
-}
+@dataclasses.dataclass(frozen=True)
+class OverheadSizes:
+    """The overhead suite's sizes (durations in seconds)."""
+
+    requests: int
+    chunks: int
+    clients: int
+    rounds: int
+
+
+OVERHEAD = SuiteProfiles(
+    "overhead",
+    smoke=OverheadSizes(requests=30, chunks=3, clients=4, rounds=16),
+    standard=OverheadSizes(requests=30, chunks=3, clients=4, rounds=36),
+    full=OverheadSizes(requests=40, chunks=5, clients=4, rounds=120),
+)
 LIMIT = "5%"
 
-
-def sizes_of(settings: Settings) -> dict[str, float]:
-    try:
-        return SIZES[settings.profile]
-    except KeyError:
-        raise ValueError(f"unknown profile {settings.profile!r}: the overhead suite has "
-                         f"{', '.join(SIZES)}") from None
 
 
 def cpu_ns(pid: int) -> int:
@@ -91,12 +97,12 @@ async def least_cpu_per_request(pid: int, url: str, requests: int, chunks: int,
 
 
 def test_tracing_overhead_under_5_percent(overhead_ab: Any, target: Target,
-                                          roo_settings: Settings) -> None:
+                                          roo_sizes: SelectedProfile) -> None:
     """Tracing every request costs the app less than 5 % more CPU per request."""
     if not target.pids or not glob.glob(f"/proc/{target.pids[0]}/task"):
         pytest.skip("the overhead suite reads the app's CPU time from /proc: it needs the "
                     "embedded target on Linux (an external --roo-target has no local pids)")
-    size = sizes_of(roo_settings)
+    size = roo_sizes(OVERHEAD)
     pid = target.pids[0]
     url = target.url("/health")
 
@@ -107,9 +113,9 @@ def test_tracing_overhead_under_5_percent(overhead_ab: Any, target: Target,
             response.read()
 
     def cpu_per_request() -> float:
-        return asyncio.run(least_cpu_per_request(pid, url, int(size["requests"]),
-                                                 int(size["chunks"]), int(size["clients"])))
+        return asyncio.run(least_cpu_per_request(pid, url, size.requests,
+                                                 size.chunks, size.clients))
 
     ab = overhead_ab(set_tracing, cpu_per_request, higher_is_better=False, limit=LIMIT,
-                     rounds=int(size["rounds"]), max_time="5m", name="tracing.overhead")
+                     rounds=size.rounds, max_time="5m", name="tracing.overhead")
     assert ab.verdict.passed, f"tracing overhead < {LIMIT}: {ab.verdict}"

@@ -9,50 +9,56 @@ schedule) together with HTTP API reads; the app's process tree is sampled every 
 - ``cpu.p95 < 80%``: the upper confidence bound of the CPU's p95 is under 80 % of one core
   (at least 59 samples are needed for that bound at 95 %).
 
-Sizes: the ``SIZES`` table below, per ``--roo-profile``.
+Sizes: ``RESOURCES`` below, per ``--roo-profile`` (a profile of your own: ``RESOURCES.register``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from pytest_roo.settings import Settings
+from pytest_roo.profiles import SelectedProfile, SuiteProfiles
 from pytest_roo.target import Target
 
-SIZES: dict[str, dict[str, float]] = {
-    "smoke": {"clients": 50, "rate": 200, "duration": 16, "interval": 0.25},
-    "standard": {"clients": 100, "rate": 300, "duration": 20, "interval": 0.25},
-    "full": {"clients": 200, "rate": 400, "duration": 120, "interval": 0.5},
-}
+
+@dataclasses.dataclass(frozen=True)
+class ResourceSizes:
+    """The resources suite's sizes (durations in seconds)."""
+
+    clients: int
+    rate: float
+    duration: float
+    interval: float
 
 
-def sizes_of(settings: Settings) -> dict[str, float]:
-    try:
-        return SIZES[settings.profile]
-    except KeyError:
-        raise ValueError(f"unknown profile {settings.profile!r}: the resources suite has "
-                         f"{', '.join(SIZES)}") from None
+RESOURCES = SuiteProfiles(
+    "resources",
+    smoke=ResourceSizes(clients=50, rate=200, duration=16, interval=0.25),
+    standard=ResourceSizes(clients=100, rate=300, duration=20, interval=0.25),
+    full=ResourceSizes(clients=200, rate=400, duration=120, interval=0.5),
+)
+
 
 
 @pytest.mark.slo("memory.max < 1GB", "cpu.p95 < 80%")
 def test_memory_and_cpu_under_standard_load(ws_swarm: Any, resource_monitor: Any,
-                                            target: Target, roo_settings: Settings) -> None:
+                                            target: Target, roo_sizes: SelectedProfile) -> None:
     """The app's memory stays under 1 GB and its CPU p95 under 80 % of one core."""
     from pytest_roo.load.ws import WsSwarm
 
     if not target.pids:
         pytest.skip("the resources suite samples the app's processes: it needs the embedded "
                     "target (an external --roo-target has no local pids)")
-    size = sizes_of(roo_settings)
+    size = roo_sizes(RESOURCES)
     url = target.ws_url("/ws/echo")
     WsSwarm().echo(url, clients=20, rate="100/s", duration=1.0)  # unrecorded warm-up
-    monitor = resource_monitor(target.pids, interval=size["interval"], uss=False,
-                               per_process=False, duration=size["duration"] + 60)
+    monitor = resource_monitor(target.pids, interval=size.interval, uss=False,
+                               per_process=False, duration=size.duration + 60)
     monitor.mark("load_start")
-    result = ws_swarm.echo(url, clients=int(size["clients"]), rate=f"{size['rate']}/s",
-                           duration=size["duration"], message_size=128)
+    result = ws_swarm.echo(url, clients=size.clients, rate=f"{size.rate}/s",
+                           duration=size.duration, message_size=128)
     monitor.mark("load_end")
     monitor.stop()
     monitor.attach(result)

@@ -79,4 +79,6 @@ def test_fixtures_record_into_the_report(pytester: pytest.Pytester) -> None:
     ab = overhead["results"][0]["info"]["overhead"]
     assert ab["verdict"]["status"] == "fail" and ab["rounds"] == 4
     assert len(ab["measurements"]) == 2 + 4 * 4
-    assert any(note.startswith("overhead: FAIL") for note in overhead["notes"])
+    (verdict,) = overhead["verdicts"]  # a criterion like any other in the table and the JSON
+    assert verdict["criterion"].startswith("overhead < ") and verdict["status"] == "fail"
+    assert verdict["measured"] == ab["verdict"]["estimate"]
