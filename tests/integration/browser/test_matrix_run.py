@@ -100,3 +100,52 @@ def test_real_matrix_with_evidence_and_pytest_playwright(
     iteration = [Path(p) for p in rate["evidence"]]
     assert sorted(p.name for p in iteration) == ["context-2-page-1.png", "context-2.trace.zip"]
     assert all(p.parent.name == "iteration-2" and p.is_file() for p in iteration)
+
+
+LOOPS = """
+import asyncio
+
+import anyio
+import pytest
+
+
+def test_browser(roo_page):
+    roo_page.set_content("<p>one</p>")
+    assert roo_page.text_content("p") == "one"
+
+
+def test_asyncio_run_after_a_browser_test():
+    async def answer():
+        await asyncio.sleep(0)
+        return 42
+    assert asyncio.run(answer()) == 42
+
+
+@pytest.mark.anyio
+async def test_anyio_after_a_browser_test():
+    await anyio.sleep(0)
+
+
+def test_browser_again(roo_page):
+    roo_page.set_content("<p>two</p>")
+    assert roo_page.text_content("p") == "two"
+
+
+def test_asyncio_run_as_the_last_test():
+    async def answer():
+        return 7
+    assert asyncio.run(answer()) == 7
+"""
+
+
+def test_tests_without_a_browser_run_their_own_event_loops(pytester: pytest.Pytester) -> None:
+    """Playwright's sync API leaves its loop marked as running in the main thread; tests that
+    use no browser fixture still run asyncio.run() and anyio tests, before and after browser
+    tests and as the session's last test, and the browsers are closed at the end."""
+    pytest.importorskip("anyio", reason="anyio is in the dev extra")
+    pytester.makepyfile(test_loops=LOOPS)
+    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef anyio_backend():\n"
+                          "    return 'asyncio'\n")
+    result = pytester.runpytest_subprocess("-p", "no:playwright", "--roo-browsers=chromium",
+                                           "-v", timeout=180)
+    result.assert_outcomes(passed=5)
