@@ -11,6 +11,7 @@ from pytest_roo.faults.toxics import STREAMS, Toxic
 
 __all__ = ["build_chains", "roll", "slice_offsets"]
 
+
 def roll(toxicity: float, rng: random.Random) -> bool:
     """Whether a toxic applies to one connection: Toxiproxy's ``rand < toxicity``."""
     return rng.random() < toxicity

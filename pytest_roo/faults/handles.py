@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FaultWindow", "ProfileHandle", "ToxicHandle"]
 
+
 class ToxicHandle:
     """A toxic on a proxy: change it while traffic flows, remove it, or use it as a block.
 

@@ -24,6 +24,7 @@ from pytest_roo.services.models import RedisServer, ServiceError, ServiceUnavail
 
 __all__ = ["LocalRedis"]
 
+
 class LocalRedis:
     """One redis-server in ``session_dir`` (no persistence), password from a 0600 config file."""
 

@@ -9,6 +9,7 @@ from statistics import NormalDist
 
 __all__ = ["beta_ppf", "betainc"]
 
+
 def _log_beta(a: float, b: float) -> float:
     return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 

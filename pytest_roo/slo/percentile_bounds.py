@@ -12,6 +12,7 @@ from pytest_roo.slo.bounds import DEFAULT_CONFIDENCE, Bounds, Side, _check_confi
 
 __all__ = ["binom_cdf", "order_statistic_rank", "percentile_bounds", "point_rank", "value_at_rank"]
 
+
 def binom_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p), through I_{1-p}(n - k, k + 1)."""
     if k < 0:

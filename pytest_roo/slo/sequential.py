@@ -15,6 +15,7 @@ from pytest_roo.slo.rate_bounds import clopper_pearson_bounds
 
 __all__ = ["SequentialRate"]
 
+
 class SequentialRate:
     """Decide a rate criterion after every iteration: ``pass``, ``fail`` or ``continue``, and
     ``inconclusive`` when ``max_iterations`` are spent (for ``iterations="auto"``).
