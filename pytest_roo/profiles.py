@@ -43,7 +43,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pytest_roo.settings import parse_profile
+from pytest_roo.setting_parsers import parse_profile
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

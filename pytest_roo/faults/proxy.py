@@ -10,7 +10,6 @@ create, update and delete a toxic, enable or disable the proxy, and close. The b
 from __future__ import annotations
 
 import abc
-import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -19,9 +18,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_roo.faults.handles import FaultWindow, ProfileHandle, ToxicHandle
 from pytest_roo.faults.profiles import get_profile
 from pytest_roo.faults.toxics import DEFAULT_STREAM, Toxic, ToxicError, make_toxic
-from pytest_roo.redact import mask_url
+from pytest_roo.faults.upstream import Upstream, parse_upstream
 
 __all__ = [
     "FaultWindow",
@@ -35,152 +35,9 @@ __all__ = [
 
 _P = TypeVar("_P", bound="Proxy")  # ``with LocalProxy(...) as proxy`` keeps the subclass
 
-DEFAULT_PORTS = {
-    "http": 80, "https": 443, "ws": 80, "wss": 443,
-    "postgresql": 5432, "postgres": 5432, "redis": 6379, "rediss": 6379,
-}
-UPSTREAM_FORMS = (
-    "'host:port' (127.0.0.1:5432, [::1]:6379) or a URL with a host "
-    "(http://127.0.0.1:8080/api, postgresql://u:pw@127.0.0.1:5432/db)"
-)
-
 
 class ProxyError(RuntimeError):
     """A proxy could not be started or driven (port taken, Toxiproxy answered an error...)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Upstream:
-    """Where a proxy forwards to, and the URL it was given (to rebuild one for the proxy)."""
-
-    host: str
-    port: int
-    url: str | None = None
-
-    @property
-    def address(self) -> str:
-        """``host:port`` (``[host]:port`` for IPv6)."""
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_upstream(value: str) -> Upstream:
-    """``"127.0.0.1:5432"`` or a URL -> :class:`Upstream`; ValueError names the accepted forms.
-
-    >>> parse_upstream("http://127.0.0.1:8080/x").address
-    '127.0.0.1:8080'
-    >>> parse_upstream("redis://127.0.0.1/0").port
-    6379
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"invalid upstream {value!r}: expected {UPSTREAM_FORMS}")
-    text = value.strip()
-    if "://" in text:
-        parts = urlsplit(text)
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError(
-                f"invalid upstream {mask_url(text)!r}: the port must be a number between 1 and 65535"
-            ) from None
-        if not parts.hostname:
-            raise ValueError(f"invalid upstream {mask_url(text)!r}: expected {UPSTREAM_FORMS}")
-        if port is None:
-            port = DEFAULT_PORTS.get(parts.scheme.lower())
-            if port is None:
-                raise ValueError(
-                    f"invalid upstream {mask_url(text)!r}: no port given and none is known for "
-                    f"scheme {parts.scheme!r}; expected {UPSTREAM_FORMS}"
-                )
-        return Upstream(parts.hostname, port, text)
-    host, sep, port_text = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"invalid upstream {text!r}: expected {UPSTREAM_FORMS}")
-    return Upstream(host, int(port_text))
-
-
-
-class ToxicHandle:
-    """A toxic on a proxy: change it while traffic flows, remove it, or use it as a block.
-
-    Example::
-
-        slow = proxy.add("latency", latency=100)
-        slow.update(latency=300, jitter=50)   # takes effect on the next chunk of data
-        slow.remove()
-    """
-
-    def __init__(self, proxy: Proxy, toxic: Toxic) -> None:
-        self._proxy = proxy
-        self.toxic = toxic
-
-    @property
-    def name(self) -> str:
-        """The toxic's name on its proxy."""
-        return self.toxic.name
-
-    def update(self, *, toxicity: float | None = None, **attributes: Any) -> ToxicHandle:
-        """Change the toxic's toxicity or attributes in place; returns this handle."""
-        self.toxic = self._proxy.update(self.name, toxicity=toxicity, **attributes).toxic
-        return self
-
-    def remove(self) -> None:
-        """Remove the toxic from its proxy."""
-        self._proxy.remove(self.name)
-
-    def __enter__(self) -> ToxicHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.name in self._proxy.toxics:
-            self.remove()
-
-    def __repr__(self) -> str:
-        return f"<ToxicHandle {self.toxic.describe()}>"
-
-
-class ProfileHandle:
-    """The toxics a network profile added; ``remove()`` or leave the ``with`` block to undo."""
-
-    def __init__(self, proxy: Proxy, name: str, handles: list[ToxicHandle]) -> None:
-        self._proxy = proxy
-        self.name = name
-        self.handles = handles
-
-    def remove(self) -> None:
-        """Remove every toxic of the profile that is still there."""
-        for handle in self.handles:
-            if handle.name in self._proxy.toxics:
-                handle.remove()
-
-    def __enter__(self) -> ProfileHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-@dataclasses.dataclass
-class FaultWindow:
-    """When a fault was on, in ``time.monotonic()`` seconds (``ended`` is None while it is on)."""
-
-    kind: str
-    started: float | None = None
-    ended: float | None = None
-    handle: ToxicHandle | None = None
-
-    @property
-    def active(self) -> bool:
-        """True between the fault's start and its end."""
-        return self.started is not None and self.ended is None
-
-    def phase(self, at: float) -> str:
-        """``before``, ``during`` or ``after`` the fault for a ``time.monotonic()`` instant."""
-        if self.started is None or at < self.started:
-            return "before"
-        if self.ended is None or at < self.ended:
-            return "during"
-        return "after"
 
 
 class Proxy(abc.ABC):

@@ -166,7 +166,7 @@ def test_malformed_timeline_points_are_ignored(bad: list[dict[str, Any]]) -> Non
      (-9.0, "10x the limit"), (-5109.0, "5,110x the limit"), (None, "-")],
 )
 def test_margin_text(share: float | None, text: str) -> None:
-    from pytest_roo.report.html import _margin_text
+    from pytest_roo.report.html_sections import _margin_text
 
     assert _margin_text(share) == text
 

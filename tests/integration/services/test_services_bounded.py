@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_roo.services import local, procs
+from pytest_roo.services import local, local_postgres, procs
 from pytest_roo.services.models import ServiceError
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def test_a_postgres_that_hangs_on_version_fails_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROO_CACHE_DIR", str(tmp_path / "cache"))  # no cached initdb image
-    monkeypatch.setattr(local, "VERSION_TIMEOUT", 2.0)
+    monkeypatch.setattr(local_postgres, "VERSION_TIMEOUT", 2.0)
     session_dir = procs.SessionDir()
     bin_dir = _fake_bin(session_dir.path)
     try:
@@ -89,7 +89,7 @@ def test_a_postgres_that_hangs_on_version_fails_clearly(
 def test_initdb_waiting_on_a_shell_is_killed_with_its_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local, "INITDB_TIMEOUT", 2.0)
+    monkeypatch.setattr(local_postgres, "INITDB_TIMEOUT", 2.0)
     session_dir = procs.SessionDir()
     bin_dir = _fake_bin(session_dir.path)
     try:
