@@ -38,7 +38,8 @@ from pytest_roo.load.socketio_client import (
     classify_sio,
 )
 from pytest_roo.load.socketio_codec import check_namespace, encode_connect, engineio_url
-from pytest_roo.load.socketio_runs import AckCheck, AckRun, RoomFanout
+from pytest_roo.load.socketio_rooms import RoomFanout
+from pytest_roo.load.socketio_runs import AckCheck, AckRun
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
 
