@@ -87,9 +87,6 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_roo.plugin.pooling import PooledVerdicts
 
     config.pluginmanager.register(PooledVerdicts(config), "roo-pooled-verdicts")
-    from pytest_roo.plugin.loops import PlaywrightLoopGuard
-
-    config.pluginmanager.register(PlaywrightLoopGuard(), "roo-playwright-loop-guard")
     if config.stash[SETTINGS_KEY].baseline_save or config.stash[SETTINGS_KEY].baseline_compare:
         from pytest_roo.plugin.baseline import BaselineGate
 
