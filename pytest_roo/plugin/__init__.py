@@ -264,7 +264,30 @@ def pytest_runtest_makereport(
 
     target_fixtures.add_target_log(item, report)  # on failed reports, so after the line above
     matrix.add_matrix_cell(item, report)  # evidence of failed cells, likewise
+    _add_loop_hint(call, report)
     return report
+
+
+#: what a failure says when Playwright's sync API holds the thread's event loop
+LOOP_HINT = (
+    "Playwright's sync API keeps its event loop marked as running in this thread while its "
+    "browsers are open (a browser test ran earlier in this session), so asyncio.run(), anyio "
+    "and pytest-asyncio cannot start one here. Run the coroutine in a thread of its own "
+    "(concurrent.futures.ThreadPoolExecutor().submit(asyncio.run, coro).result()), use the "
+    "load fixtures (they drive their own loop beside it), or run browser tests in a pytest "
+    "session of their own (-m / -k, or pytest-xdist's --dist loadgroup)."
+)
+
+
+def _add_loop_hint(call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    """Name the cause when a test's own event loop could not start beside Playwright's."""
+    import asyncio
+
+    excinfo = call.excinfo
+    if excinfo is None or not report.failed or asyncio._get_running_loop() is None:
+        return
+    if isinstance(excinfo.value, RuntimeError) and "running event loop" in str(excinfo.value):
+        report.sections.append(("pytest-roo: a running event loop", LOOP_HINT))
 
 
 def _add_recording(item: pytest.Item, report: pytest.TestReport) -> None:

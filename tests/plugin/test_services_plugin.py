@@ -225,6 +225,9 @@ def test_xdist_workers_get_the_controllers_docker_probe(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     socket = f"unix://{tmp_path}/docker.sock"  # nothing answers there
     monkeypatch.setenv("DOCKER_HOST", socket)
+    # under an outer `-n 2` this test runs in a worker: its inner controller must not read as one
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makeconftest(PROBE_COUNTER)
     pytester.makepyfile('''
         import os, pytest

@@ -100,3 +100,33 @@ def test_real_matrix_with_evidence_and_pytest_playwright(
     iteration = [Path(p) for p in rate["evidence"]]
     assert sorted(p.name for p in iteration) == ["context-2-page-1.png", "context-2.trace.zip"]
     assert all(p.parent.name == "iteration-2" and p.is_file() for p in iteration)
+
+
+LOOPS = """
+import asyncio
+
+
+def test_browser(roo_page):
+    roo_page.set_content("<p>one</p>")
+    assert roo_page.text_content("p") == "one"
+
+
+def test_asyncio_run_after_a_browser_test():
+    async def answer():
+        return 42
+    assert asyncio.run(answer()) == 42
+"""
+
+
+def test_a_loop_held_by_playwright_is_named_in_the_failure(pytester: pytest.Pytester) -> None:
+    """Playwright's sync API leaves its loop marked as running in the main thread: a later
+    test's asyncio.run() fails, and the failure says why and what to do instead."""
+    pytester.makepyfile(test_loops=LOOPS)
+    result = pytester.runpytest_subprocess("-p", "no:playwright", "--roo-browsers=chromium",
+                                           timeout=180)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*cannot be called from a running event loop*",
+        "*pytest-roo: a running event loop*",
+        "*Playwright's sync API keeps its event loop marked as running in this thread*",
+    ])
