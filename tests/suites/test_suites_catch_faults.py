@@ -29,7 +29,8 @@ CASES = {
                   ("test_status_change_reaches_watcher", "status.p95 < 100ms")}),
     "relay": (["suites/relay"], "relay_duplicate=0.2",
               {("test_commands_reach_devices_exactly_once", "errors == 0")}),
-    "workflow": (["suites/workflow"], "login_fail_rate=0.2",
+    # smoke runs 12 journeys: at 0.2 all 12 pass 7 % of the time (0.8^12); at 0.5, 0.02 %
+    "workflow": (["suites/workflow"], "login_fail_rate=0.5",
                  {("test_user_workflow", "success_rate >= 99.9%")}),
 }
 

@@ -95,6 +95,11 @@ def test_latency_accuracy_against_what_the_server_served(load_server: StartServe
     for p, share in ((50, 0.1), (90, 0.1), (99, 0.15)):
         truth = float(np.percentile(served, p))
         got = measured["p"][str(p)]
+        if p == 99 and measured["late"]:
+            # a start the client's machine delayed is time the user waited, which the server
+            # never saw: it may only raise the client's p99, never lower it
+            assert got >= truth - max(share * truth, 0.001), (p, got, truth, measured)
+            continue
         assert abs(got - truth) <= max(share * truth, 0.001), (p, got, truth, measured)
 
 
