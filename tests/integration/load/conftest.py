@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+
+from tests.integration.port_servers import start_port_server, stop_port_servers
 
 SERVER = Path(__file__).resolve().parents[3] / "bench" / "servers" / "ws_server.py"
 FAULTY = SERVER.parent / "faulty_server.py"
@@ -63,28 +64,13 @@ def load_server() -> Iterator[StartServer]:
 
     def start(*flags: str, priority: bool = False, faulty: bool = False) -> Server:
         script = FAULTY if faulty else SERVER
-        proc = subprocess.Popen(
-            [sys.executable, str(script), "--max-seconds", "300", *flags],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        return Server(start_port_server(
+            procs, [sys.executable, str(script), "--max-seconds", "300", *flags], "test server",
             preexec_fn=raise_priority if priority else None,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"test server did not start: {line!r}"
-        return Server(int(line.split()[1]))
+        ))
 
     yield start
-    for proc in procs:
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(3)
-        if proc.stdout:
-            proc.stdout.close()
+    stop_port_servers(procs)
 
 
 @pytest.fixture

@@ -4,13 +4,14 @@ after the test."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.integration.port_servers import start_port_server, stop_port_servers
 
 SERVER = Path(__file__).resolve().parent / "sio_server.py"
 TOKEN = "t0ken-for-tests"
@@ -24,29 +25,15 @@ def sio_server() -> Iterator[Callable[..., str]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(fault: str = "none", ping_interval: float = 1.0) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--max-seconds", "300", "--fault", fault,
-             "--ping-interval", str(ping_interval)],
+        port = start_port_server(
+            procs, [sys.executable, str(SERVER), "--max-seconds", "300", "--fault", fault,
+                    "--ping-interval", str(ping_interval)], "socket.io test server",
             env={**os.environ, "SIO_TEST_TOKEN": TOKEN},  # not on the command line
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"socket.io test server did not start: {line!r}"
-        return f"http://127.0.0.1:{int(line.split()[1])}"
+        return f"http://127.0.0.1:{port}"
 
     yield start
-    for proc in procs:
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(3)
-        if proc.stdout:
-            proc.stdout.close()
+    stop_port_servers(procs)
 
 
 NODE_SERVER = Path(__file__).resolve().parent / "sio_server.js"
@@ -67,26 +54,12 @@ def node_sio_server() -> Iterator[Callable[..., str]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(ping_interval: float = 1.0) -> str:
-        proc = subprocess.Popen(
-            [node, str(NODE_SERVER)], cwd=NODE_SERVER.parent,
+        port = start_port_server(
+            procs, [node, str(NODE_SERVER)], "node socket.io server", cwd=NODE_SERVER.parent,
             env={**os.environ, "SIO_TEST_TOKEN": TOKEN,
                  "SIO_PING_INTERVAL_MS": str(int(ping_interval * 1000))},
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
         )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), f"node socket.io server did not start: {line!r}"
-        return f"http://127.0.0.1:{int(line.split()[1])}"
+        return f"http://127.0.0.1:{port}"
 
     yield start
-    for proc in procs:
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(3)
-        if proc.stdout:
-            proc.stdout.close()
+    stop_port_servers(procs)
