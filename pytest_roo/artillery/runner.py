@@ -237,8 +237,9 @@ class Artillery:
         cpu = 0.0
         try:
             while True:
-                waited, status, usage = os.wait4(pid, os.WNOHANG)
-                if waited == pid:
+                reaped = _reap_group(pid, kill_group, block=False)
+                if reaped is not None:
+                    status, usage = reaped
                     proc.returncode = os.waitstatus_to_exitcode(status)
                     cpu = usage.ru_utime + usage.ru_stime
                     break
@@ -270,8 +271,6 @@ class Artillery:
         finally:
             if handler_installed:
                 signal.signal(signal.SIGTERM, previous)
-            # anything node left in its group (the leader has been reaped by now)
-            kill_group(pid, signal.SIGKILL)
         return int(proc.returncode), time.monotonic() - started, cpu
 
 
@@ -318,17 +317,33 @@ def _stop_group(pid: int, kill_group: Callable[[int, int], None]) -> float:
     kill_group(pid, signal.SIGTERM)
     end = time.monotonic() + 3.0
     while time.monotonic() < end:
-        with contextlib.suppress(ChildProcessError):
-            waited, _, usage = os.wait4(pid, os.WNOHANG)
-            if waited == pid:
-                kill_group(pid, signal.SIGKILL)
-                return float(usage.ru_utime + usage.ru_stime)
+        reaped = _reap_group(pid, kill_group, block=False)
+        if reaped is not None:
+            return float(reaped[1].ru_utime + reaped[1].ru_stime)
         time.sleep(0.05)
     kill_group(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        _, _, usage = os.wait4(pid, 0)
-        return float(usage.ru_utime + usage.ru_stime)
-    return 0.0
+    reaped = _reap_group(pid, kill_group, block=True)
+    return 0.0 if reaped is None else float(reaped[1].ru_utime + reaped[1].ru_stime)
+
+
+def _reap_group(pid: int, kill_group: Callable[[int, int], None],
+                block: bool) -> tuple[int, Any] | None:
+    """Once the leader has exited, SIGKILL what node left in its group, then reap the leader.
+
+    The group is killed while the leader is still a zombie: its pid, and so the group id, cannot
+    be reused until it is reaped, so the signal cannot reach an unrelated process group.
+    Returns (wait status, rusage), or None while the leader runs (or if it is already gone).
+    """
+    flags = os.WEXITED | os.WNOWAIT | (0 if block else os.WNOHANG)
+    try:
+        exited = os.waitid(os.P_PID, pid, flags)
+    except ChildProcessError:
+        return None
+    if exited is None:
+        return None
+    kill_group(pid, signal.SIGKILL)
+    _, status, usage = os.wait4(pid, 0)
+    return status, usage
 
 
 def _tail(log: Path, lines: int = _TAIL_LINES) -> str:

@@ -278,3 +278,28 @@ def test_a_missing_binary_is_unavailable_and_leaves_sigterm_alone(tmp_path: Path
     with pytest.raises(ArtilleryUnavailable, match="cannot start"):
         Artillery(binary=tmp_path / "no-such-artillery").run(path)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_what_the_leader_leaves_in_its_group_dies_before_the_leader_is_reaped() -> None:
+    """The group is signalled while its leader is a zombie, so its id cannot have been reused."""
+    from pytest_roo.artillery.runner import _reap_group
+    from pytest_roo.services.procs import kill_group, spawn
+
+    proc = spawn(["sh", "-c", "sleep 60 & echo $!; exit 3"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    with proc.stdout:
+        orphan = int(proc.stdout.readline())
+    reaped = _reap_group(proc.pid, kill_group, block=True)
+    assert reaped is not None
+    proc.returncode = os.waitstatus_to_exitcode(reaped[0])
+    assert proc.returncode == 3
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(orphan, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"sleep {orphan} outlived its group leader")
+    assert _reap_group(proc.pid, kill_group, block=False) is None  # already reaped: nothing sent
