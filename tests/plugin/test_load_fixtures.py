@@ -141,15 +141,12 @@ def test_abort_on_fail_from_the_marker_stops_the_run(pytester: pytest.Pytester,
         """
     )
     path = pytester.path / "report.json"
-    started = time.monotonic()
     result = pytester.runpytest(f"--roo-report-json={path}")
-    took = time.monotonic() - started
     result.assert_outcomes(failed=1)
     (res,) = by_test(report_of(path))["test_silent_server"]["results"]
     assert "error_rate < 1%" in res["info"]["aborted"]
-    assert res["duration"] < 5
+    assert res["duration"] < 5  # of the 20 s asked for: the run's own clock, not the host's
     assert res["errors"]["timeout"] > 10  # 1% of the 1,000 arrivals planned
-    assert took < 15
 
 
 PROGRESS_TEST = """
