@@ -173,7 +173,7 @@ def test_commands_exactly_once_in_order(network: str, ws_swarm: Any, fault_proxy
             if time.monotonic() > ledger.deadline():
                 return True
             mine = ledger.stored[session.vu]
-            return ledger.operators_done[session.vu] and mine <= confirmed
+            return bool(ledger.operators_done[session.vu] and mine <= confirmed)
 
         while not finished():
             try:
