@@ -39,7 +39,7 @@ async def _subscribe(s: aiohttp.ClientSession, app: RefApp, topic: str,
     if after is not None:
         msg["after"] = after
     await ws.send_str(json.dumps(msg))
-    replayed = []
+    replayed: list[dict[str, Any]] = []
     while True:
         event = await receive_json(ws)
         if event["type"] == "subscribed":
