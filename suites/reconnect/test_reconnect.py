@@ -281,7 +281,7 @@ def test_no_message_twice_after_resume(outage_run: ReconnectRun, roo_record: Any
     assert outage_run.duplicates.counters["resumed"] > 0, "no client was reset"
 
 
-@pytest.mark.slo("reconnect.p95 < 500ms")
+@pytest.mark.slo("reconnect.p95 < 1s")
 def test_reconnect_and_catch_up_time(outage_run: ReconnectRun, roo_record: Any) -> None:
     """``reconnect``: from the client noticing its connection was cut to the confirmation of
     its resumed subscription, every missed message received (the back-off of 20-80 ms,
@@ -289,7 +289,7 @@ def test_reconnect_and_catch_up_time(outage_run: ReconnectRun, roo_record: Any) 
     roo_record(outage_run.result)
 
 
-@pytest.mark.slo("delivery.p99 < 100ms")
+@pytest.mark.slo("delivery.p99 < 250ms")
 def test_live_delivery_under_resets(outage_run: ReconnectRun, roo_record: Any) -> None:
     """``delivery``: a message's scheduled publish -> its arrival at a subscribed client, for
     every live message of every client while others are being reset (messages caught up
