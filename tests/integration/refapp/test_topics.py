@@ -216,3 +216,22 @@ def test_topic_delay_ms_delays_live_messages(start_app: StartApp) -> None:
         await ws.close()
 
     in_session(scenario)
+
+
+def test_two_processes_share_a_topics_numbers_and_buffer(start_app: StartApp) -> None:
+    """Apps sharing Redis number a topic's messages together: published on one, delivered
+    live and resumed on the other, in one sequence."""
+    first, second = start_app(), start_app()
+
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        ws, _, _ = await _subscribe(s, second, "shared")
+        seqs = [await _publish(s, app, "shared", i) for i, app in enumerate([first, second] * 3)]
+        assert seqs == [1, 2, 3, 4, 5, 6]
+        got = await _messages(ws, 6)
+        assert [m["seq"] for m in got] == seqs
+        await ws.close()
+        ws, replayed, _ = await _subscribe(s, first, "shared", after=4)
+        assert [m["seq"] for m in replayed] == [5, 6]
+        await ws.close()
+
+    in_session(scenario)
