@@ -84,13 +84,14 @@ class ReconnectRun:
 def _proxy(settings: Settings, upstream: str) -> Any:
     """The fault proxy the ``fault_proxy`` fixture would make (a module needs its own)."""
     toxiproxy = getattr(settings, "toxiproxy", None)
+    name = f"reconnect-{secrets.token_hex(3)}"  # unique on a Toxiproxy server shared by workers
     if toxiproxy:
         from pytest_roo.faults.toxiproxy import ToxiproxyProxy
 
-        return ToxiproxyProxy(toxiproxy, upstream, name="reconnect")
+        return ToxiproxyProxy(toxiproxy, upstream, name=name)
     from pytest_roo.faults.local import LocalProxy
 
-    return LocalProxy(upstream, name="reconnect")
+    return LocalProxy(upstream, name=name)
 
 
 @pytest.fixture(scope="module")
