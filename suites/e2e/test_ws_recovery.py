@@ -53,6 +53,8 @@ def test_live_logs_recover_after_server_drop(
 #: The network the browser reaches the system through (pytest_roo.faults.PROFILES): uneven
 #: delay, capped rates, and 5 % of connections stalled 3 s and reset.
 LOSSY = "lossy-wifi"
+#: How long a reset page may take to reconnect before it counts as not recovered.
+RECOVERY_WAIT_S = 10
 
 
 @pytest.mark.slo("recovery.max < 5s")
@@ -75,15 +77,25 @@ def test_live_logs_recover_through_a_lossy_network(
     sign_in(context, user)
     page = context.new_page()
     open_dashboard(page, live=True)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     recovery: list[float] = []
+    unrecovered = 0
     for drop in range(1, DROPS + 1):
         with proxy.fault("reset_peer", timeout=0, name="drop"):
             started = time.perf_counter()
             # the next frame the server sends the page (this line's) resets its socket
             api.inject(user, deployment["id"], f"line that resets {drop}", id=f"reset-{drop}")
-            page.wait_for_function(f"window.refapp.reconnects >= {drop}")
-        page.wait_for_selector("#ws-status[data-state='open']", state="attached",
-                               timeout=15_000)
+            page.wait_for_selector("#ws-status:not([data-state='open'])", state="attached")
+        try:
+            page.wait_for_selector("#ws-status[data-state='open']", state="attached",
+                                   timeout=RECOVERY_WAIT_S * 1000)
+        except PlaywrightTimeout:
+            # not recovered: the time waited is the sample (a lower bound), so the criterion
+            # fails with a figure instead of the test ending on a timeout
+            recovery.append(time.perf_counter() - started)
+            unrecovered += 1
+            break
         recovery.append(time.perf_counter() - started)
         line_id = f"through-lossy-{drop}"
         deadline = time.monotonic() + 10
@@ -92,4 +104,4 @@ def test_live_logs_recover_through_a_lossy_network(
             api.inject(user, deployment["id"], f"line after reset {drop}", id=line_id)
             page.wait_for_timeout(300)
     roo_record(LoadResult.from_samples("ws recovery through lossy-wifi", recovery,
-                                       metric="recovery"))
+                                       metric="recovery", errors={"timeout": unrecovered}))

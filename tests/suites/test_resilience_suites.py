@@ -87,3 +87,24 @@ def test_a_relay_wrong_answer_fails_exactly_once_in_order(case: str, tmp_path: P
         (result,) = entry["results"]
         assert result["errors"].get(kind, 0) > 0, (entry["nodeid"], result["errors"])
         assert set(result["errors"]) == {kind}, (entry["nodeid"], result["errors"])
+
+
+LOSSY_E2E = "suites/e2e/test_ws_recovery.py::test_live_logs_recover_through_a_lossy_network"
+BROWSER = ["--roo-browsers", "chromium", "--roo-devices", "desktop"]
+
+
+def test_the_dashboard_recovers_through_a_lossy_network(tmp_path: Path) -> None:
+    run = run_suite([LOSSY_E2E], tmp_path, args=BROWSER, timeout=280.0)
+    assert run.returncode == 0, run.explain()
+    assert {criterion for _, criterion in run.passing} == {"recovery.max < 5s"}, run.explain()
+
+
+def test_a_dashboard_that_does_not_reconnect_fails_the_recovery(tmp_path: Path) -> None:
+    run = run_suite([LOSSY_E2E], tmp_path, faults="dashboard_no_reconnect=1", args=BROWSER,
+                    timeout=280.0)
+    assert run.returncode == 1, run.explain()
+    ((test, criterion),) = run.failing
+    assert test.startswith("test_live_logs_recover_through_a_lossy_network["), run.explain()
+    assert criterion == "recovery.max < 5s", run.explain()
+    (verdict,) = run.verdicts(test)
+    assert verdict["measured"] >= 10, verdict  # waited out, recorded as a lower bound

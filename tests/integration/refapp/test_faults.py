@@ -179,13 +179,14 @@ def test_cold_start_delay_ms(start_app: StartApp) -> None:
 
 
 def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
-    app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1")
+    app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1,"
+                    "dashboard_no_reconnect=1")
 
     async def scenario(s: aiohttp.ClientSession) -> None:
         async with s.get(app.url("/")) as resp:
             page = await resp.text()
         config = '{"faults": {"firefox_script_error": 1, "slow_log_panel_ms": 300.0, '
-        assert config + '"overflow_on_phone": 1}}' in page
+        assert config + '"overflow_on_phone": 1, "dashboard_no_reconnect": 1}}' in page
 
     in_session(scenario)
 
