@@ -61,15 +61,15 @@ RECOVERY_WAIT_S = 10
 def test_live_logs_recover_through_a_lossy_network(
     roo_new_context: Any, api: Api, fault_proxy: Any, target: Any, roo_record: Any
 ) -> None:
-    """The dashboard is served through a fault proxy with the lossy-wifi profile
-    (``target.through(proxy)``, every engine of the matrix); its live-log WebSocket is reset
+    """The dashboard is served through a fault proxy (``target.through(proxy)``, every engine
+    of the matrix) that takes on the lossy-wifi profile once the page is up; its live-log
+    WebSocket is reset
     (TCP RST, a ``reset_peer`` toxic at the next frame the server sends) three times. Each
     time the page reconnects through the same lossy network, resubscribes, and a line injected
     afterwards shows up. ``recovery``: the reset -> the socket open again (the page's back-off
     of 200 ms and up included; a reconnect that meets one of the profile's 3 s stalls
     included)."""
     proxy = fault_proxy(target.url())
-    proxy.profile(LOSSY)
     lossy = target.through(proxy)
     user = api.new_user("lossy")
     deployment = api.create_deployment(user, "lossy")
@@ -77,6 +77,10 @@ def test_live_logs_recover_through_a_lossy_network(
     sign_in(context, user)
     page = context.new_page()
     open_dashboard(page, live=True)
+    # the network turns lossy once the page is loaded: the profile resets 5 % of connections,
+    # and a page load over several connections would meet one about one time in four (the
+    # page load is not what this test is about; the socket's recovery is)
+    proxy.profile(LOSSY)
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     recovery: list[float] = []
