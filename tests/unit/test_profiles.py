@@ -134,12 +134,14 @@ def test_the_ready_suites_keep_their_floors_and_profiles() -> None:
     from suites.api.sizes import API
     from suites.artillery.sizes import ARTILLERY
     from suites.db.sizes import DB
+    from suites.network.sizes import NETWORK
     from suites.realtime.sizes import REALTIME
+    from suites.reconnect.sizes import RECONNECT
     from suites.relay.sizes import RELAY
     from suites.workflow.sizes import WORKFLOW
     from suites.ws.sizes import WS
 
-    for suite in (API, ARTILLERY, DB, REALTIME, RELAY, WORKFLOW, WS):
+    for suite in (API, ARTILLERY, DB, NETWORK, REALTIME, RECONNECT, RELAY, WORKFLOW, WS):
         assert suite.names == ("smoke", "standard", "full"), suite
     assert DB.floors == {"connections": 100, "app_clients": 200}
     assert WS.floors == {"clients": 50}

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -178,13 +179,14 @@ def test_cold_start_delay_ms(start_app: StartApp) -> None:
 
 
 def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
-    app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1")
+    app = start_app("firefox_script_error=1,slow_log_panel_ms=300,overflow_on_phone=1,"
+                    "dashboard_no_reconnect=1")
 
     async def scenario(s: aiohttp.ClientSession) -> None:
         async with s.get(app.url("/")) as resp:
             page = await resp.text()
         config = '{"faults": {"firefox_script_error": 1, "slow_log_panel_ms": 300.0, '
-        assert config + '"overflow_on_phone": 1}}' in page
+        assert config + '"overflow_on_phone": 1, "dashboard_no_reconnect": 1}}' in page
 
     in_session(scenario)
 
@@ -192,7 +194,8 @@ def test_dashboard_faults_reach_the_page(start_app: StartApp) -> None:
 def test_every_switch_is_tested_here() -> None:
     here = Path(__file__).parent
     source = "".join((here / name).read_text()
-                     for name in ("test_faults.py", "test_resource_faults.py"))
+                     for name in ("test_faults.py", "test_resource_faults.py",
+                                  "test_topics.py"))
     assert [name for name in SWITCHES if f"{name}=" not in source] == []
 
 
@@ -345,6 +348,59 @@ def test_log_leak_rate(start_app: StartApp) -> None:
         assert (await alice.call("POST", f"/api/deployments/{secret}/logs", body))[0] == 202
         leaked = await receive_until(ws, lambda m: m["type"] == "log")
         assert (leaked["deployment_id"], leaked["line"]) == (secret, "alice's secret")
+        await ws.close()
+
+    in_session(scenario)
+
+
+async def _relay_device(s: aiohttp.ClientSession, app: RefApp) -> tuple[Client, str, Any]:
+    c = await Client(app.base_url, s).signup()
+    status, dev = await c.call("POST", "/api/devices", {"name": "d"})
+    assert status == 201
+    ws = await c.ws("/ws/device", token=dev["token"])
+    assert (await receive_json(ws))["type"] == "hello"
+    return c, f"/api/devices/{dev['id']}/commands", ws
+
+
+def test_relay_ignore_key_delivers_a_retried_command_again(start_app: StartApp) -> None:
+    app = start_app("relay_ignore_key=1")
+
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c, path, ws = await _relay_device(s, app)
+        statuses = [(await c.call("POST", path, {"payload": 1, "key": "same"}))[0]
+                    for _ in range(2)]
+        assert statuses == [201, 201]
+        got = [await receive_until(ws, lambda m: m["type"] == "command") for _ in range(2)]
+        assert got[0]["id"] != got[1]["id"]
+        await ws.close()
+
+    in_session(scenario)
+
+
+def test_relay_reorder_lets_later_commands_overtake(start_app: StartApp) -> None:
+    app = start_app("relay_reorder=1,relay_reorder_ms=200")
+
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c, path, ws = await _relay_device(s, app)
+        started = time.perf_counter()
+        status, first = await c.call("POST", path, {"payload": 1})
+        assert status == 201
+        got = await receive_until(ws, lambda m: m["type"] == "command")
+        assert got["id"] == first["id"] and time.perf_counter() - started >= 0.2
+        await ws.close()
+
+    in_session(scenario)
+
+
+def test_relay_push_delay_ms_delays_the_push(start_app: StartApp) -> None:
+    app = start_app("relay_push_delay_ms=300")
+
+    async def scenario(s: aiohttp.ClientSession) -> None:
+        c, path, ws = await _relay_device(s, app)
+        started = time.perf_counter()
+        assert (await c.call("POST", path, {"payload": 1}))[0] == 201
+        await receive_until(ws, lambda m: m["type"] == "command")
+        assert time.perf_counter() - started >= 0.3
         await ws.close()
 
     in_session(scenario)

@@ -141,3 +141,74 @@ def test_new_connection_replaces_old_and_bad_tokens_are_refused(refapp: RefApp) 
             assert status == 400
 
     asyncio.run(scenario())
+
+
+def test_a_retried_command_key_is_stored_and_delivered_once(refapp: RefApp) -> None:
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(refapp.base_url, s).signup()
+            device_id, token = await _device(c)
+            ws = await _connect(c, token)
+            path = f"/api/devices/{device_id}/commands"
+            status, first = await c.call("POST", path, {"payload": {"n": 1}, "key": "k-1"})
+            assert (status, first["duplicate"], first["pushed"]) == (201, False, True)
+            # the client lost the answer and sends the same command again
+            status, again = await c.call("POST", path, {"payload": {"n": 1}, "key": "k-1"})
+            assert (status, again["id"], again["duplicate"]) == (200, first["id"], True)
+            got = await _commands(ws, 1)
+            assert got[0]["id"] == first["id"] and got[0]["key"] == "k-1"
+            assert not [m for m in await _quiet(ws) if m["type"] == "command"]
+            # keys are per device, and someone else's device is still 404
+            other = await Client(refapp.base_url, s).signup()
+            status, _ = await other.call("POST", path, {"payload": 1, "key": "k-1"})
+            assert status == 404
+            status, body = await c.call("POST", path, {"payload": 1, "key": ""})
+            assert status == 400 and "key must be" in body["error"]
+            await ws.close()
+            ws = await _connect(c, token)  # the backlog carries the key too
+            (redelivered,) = await _commands(ws, 1)
+            assert redelivered["key"] == "k-1" and redelivered["redelivery"] is True
+            await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_commands_stored_while_the_backlog_goes_out_keep_their_order(refapp: RefApp) -> None:
+    """Commands are enqueued without pause while the device reconnects again and again: on
+    every connection the device gets its unacknowledged commands in the order they were
+    stored (no live command overtakes the backlog)."""
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await Client(refapp.base_url, s).signup()
+            device_id, token = await _device(c)
+            path = f"/api/devices/{device_id}/commands"
+            done = asyncio.Event()
+            stored: list[int] = []
+
+            async def enqueue() -> None:
+                for i in range(120):
+                    status, body = await c.call("POST", path, {"payload": i, "key": f"o-{i}"})
+                    assert status == 201
+                    stored.append(body["id"])
+                done.set()
+
+            producer = asyncio.ensure_future(enqueue())
+            acked: set[int] = set()
+            while not done.is_set() or len(acked) < len(stored):
+                ws = await _connect(c, token)
+                got = []
+                for m in await _quiet(ws, 0.05):
+                    if m["type"] == "command":
+                        got.append(m["id"])
+                assert got == sorted(got), got
+                assert not set(got) & acked
+                for command_id in got[: max(1, len(got) // 2)]:  # ack some, then drop
+                    await ws.send_json({"type": "ack", "id": command_id})
+                    await receive_until(ws, lambda m: m["type"] == "acked")
+                    acked.add(command_id)
+                await ws.close()
+            await producer
+            assert acked == set(stored)
+
+    asyncio.run(scenario())

@@ -1,0 +1,1 @@
+"""Ready suite: the device relay under network conditions."""

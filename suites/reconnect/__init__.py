@@ -1,0 +1,1 @@
+"""Ready suite: WebSocket connection failures under load (resume after a reset)."""
