@@ -7,12 +7,13 @@ percentiles and its saturation verdict are its own). A step is:
   rate (achieved >= ``min_follow`` x offered);
 - ``inconclusive``: none FAILs, but a bound could not decide (too few samples at a low rate);
 - ``broken``: a criterion FAILs, the throughput stopped following the offered rate, or the
-  schedule was not kept while the generator itself was fine: then every one of the ``clients``
-  connections was busy waiting for the app, so arrivals queued in the generator (the app's
-  saturation, seen from outside);
-- ``generator``: the load generator saturated (its CPU above the limit, or its event loop late
-  by more than the 10 ms a late start is counted at): the step measured the client, not the
-  app, and says nothing about the app's capacity. Steps above it are not trusted either.
+  schedule was not kept while the generator itself was fine and at least half of the
+  ``clients`` connections were busy on average (offered rate x mean latency, Little's law):
+  arrivals queued for a connection the app held (the app's saturation, seen from outside);
+- ``generator``: the load generator saturated (its CPU above the limit, its event loop late
+  by more than the 10 ms a late start is counted at, or starts late while most connections
+  were idle, so no arrival waited for the app): the step measured the client, or the machine
+  it shares, not the app. Steps above it are not trusted either.
 
 The knee is the first ``broken`` step from which on no step held again (None when the last
 step held); a broken step below one that held is a dip (a stall of a shared machine, a pause of
@@ -42,6 +43,9 @@ SCHEMA = "pytest-roo/capacity/v1"
 #: itself: the same 10 ms a late start is counted at (docs/load.md)
 MAX_LOOP_LAG = 0.010
 STATUSES = ("ok", "inconclusive", "broken", "generator")
+#: a missed schedule is the app's when at least this share of the connections was busy on
+#: average: then arrivals queued for a free connection because the app held them
+BUSY_SHARE = 0.5
 
 
 def _finite(value: float) -> float | None:
@@ -62,6 +66,7 @@ class CapacityStep:
     p50: float  # seconds; nan without samples
     p95: float
     p99: float
+    mean: float
     generator_cpu: float
     loop_lag_p99: float
     saturated: str | None
@@ -69,6 +74,12 @@ class CapacityStep:
     status: str = ""
     reasons: list[str] = dataclasses.field(default_factory=list)
     verdicts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def in_use(self) -> float:
+        """Connections busy on average (Little's law: offered rate x mean latency, which runs
+        from the intended start and so includes any wait for a free connection)."""
+        return self.offered * self.mean if math.isfinite(self.mean) else math.nan
 
     @property
     def follow(self) -> float:
@@ -89,6 +100,8 @@ class CapacityStep:
             "p50": _finite(self.p50),
             "p95": _finite(self.p95),
             "p99": _finite(self.p99),
+            "mean": _finite(self.mean),
+            "in_use": _finite(round(self.in_use, 2)),
             "generator_cpu": _finite(round(self.generator_cpu, 4)),
             "loop_lag_p99": _finite(self.loop_lag_p99),
             "saturated": self.saturated,
@@ -122,13 +135,15 @@ def measure_step(result: LoadResult, multiplier: float, offered: float,
         operations=result.operations, errors=result.error_count,
         error_rate=result.error_rate, samples=samples,
         p50=pct(50), p95=pct(95), p99=pct(99),
+        mean=metric.mean if metric is not None and samples else math.nan,
         generator_cpu=float(result.generator.get("cpu", 0.0)),
         loop_lag_p99=float(result.generator.get("loop_lag_p99", 0.0)),
         saturated=result.saturated, result=result,
     )
 
 
-def _generator_limited(step: CapacityStep, max_generator_cpu: float) -> str | None:
+def _generator_limited(step: CapacityStep, max_generator_cpu: float,
+                       clients: int) -> str | None:
     """Why the step measured the generator rather than the app, or None."""
     if step.generator_cpu > max_generator_cpu:
         return (f"the load generator used {step.generator_cpu:.0%} of a core (limit "
@@ -138,6 +153,11 @@ def _generator_limited(step: CapacityStep, max_generator_cpu: float) -> str | No
                 f"(p99 of its ticks): it could not start operations on time")
     if step.saturated and "load generator saturated" in step.saturated:
         return step.saturated
+    if step.saturated and not step.in_use >= BUSY_SHARE * clients:
+        # late starts while most connections were idle: no arrival waited for the app
+        return (f"starts were late while about {step.in_use:.3g} of the {clients} connections "
+                "were busy (offered rate x mean latency): the generator, or the machine it "
+                "shares, could not keep the schedule; " + step.saturated.split(";")[0])
     return None
 
 
@@ -152,6 +172,8 @@ class CapacityCurve:
     clients: int
     knee: int | None = None  # index into steps
     generator_limit: int | None = None
+    #: the criteria's latency limits by percentile (seconds): ``{"p95": 0.1}``, for the chart
+    latency_limits: dict[str, float] = dataclasses.field(default_factory=dict)
     #: broken steps followed by one that held again (indexes): not the knee
     dips: list[int] = dataclasses.field(default_factory=list)
 
@@ -205,6 +227,7 @@ class CapacityCurve:
             "clients": self.clients,
             "criteria": list(self.criteria),
             "min_follow": self.min_follow,
+            "latency_limits": dict(self.latency_limits),
             "steps": [s.to_dict() for s in self.steps],
             "knee": where(self.knee),
             "generator_limit": where(self.generator_limit),
@@ -236,9 +259,12 @@ def judge_curve(
                          "that must be answered, a fraction in (0, 1], e.g. 0.9")
     parsed = [parse(c) if isinstance(c, str) else c for c in criteria]
     curve = CapacityCurve(list(steps), [c.text for c in parsed], min_follow, unit_rate, clients)
+    curve.latency_limits = {f"p{c.percentile:g}": c.limit for c in parsed
+                            if c.kind == "latency" and c.percentile is not None
+                            and not c.metric and c.op in ("<", "<=")}
     for index, step in enumerate(curve.steps):
         reasons: list[str] = []
-        why_generator = _generator_limited(step, max_generator_cpu)
+        why_generator = _generator_limited(step, max_generator_cpu, clients)
         verdicts = []
         if step.result is not None:
             # judged as the app's figures: the saturation is classified below, not folded
@@ -261,9 +287,9 @@ def judge_curve(
                 curve.generator_limit = index
             continue
         if step.saturated:
-            reasons.append(f"every one of the {clients} connections was busy waiting for the app "
-                           "(the generator itself kept up): arrivals queued for a free one; "
-                           + step.saturated.split(";")[0])
+            reasons.append(f"about {step.in_use:.3g} of the {clients} connections were busy "
+                           "waiting for the app on average (the generator itself kept up): "
+                           "arrivals queued for a free one; " + step.saturated.split(";")[0])
         if reasons:
             step.status = "broken"
         elif any(v.status == "inconclusive" for v in verdicts):

@@ -117,12 +117,25 @@ def test_a_late_event_loop_with_a_missed_schedule_is_the_generator() -> None:
 def test_a_missed_schedule_with_a_healthy_generator_is_the_app() -> None:
     """Every connection waited for the app, so arrivals queued in the generator: the app's
     saturation seen from outside, the knee."""
-    app = measure_step(step_result(250, 0.05, cpu=0.2, lag=0.001,
+    app = measure_step(step_result(250, 0.5, cpu=0.2, lag=0.001,
                                    saturated="schedule not kept: 900 of 1,000"),
                        10, 250, answered_at(250))
+    assert app.in_use == pytest.approx(250 * 0.525, rel=0.05)  # about 130 connections
     curve = judge_curve([*steps([(1, 0.005)]), app], CRITERIA, unit_rate=25, clients=100)
     assert curve.steps[1].status == "broken" and curve.knee == 1
     assert "busy waiting for the app" in curve.steps[1].reasons[-1]
+
+
+def test_a_missed_schedule_with_idle_connections_is_the_generator() -> None:
+    """Late starts at 25/s with 20 ms answers: half a connection busy of 400, so no arrival
+    waited for the app: the generator (or the machine it shares) was late."""
+    late = measure_step(step_result(25, 0.02, cpu=0.05, lag=0.002,
+                                    saturated="schedule not kept: 14 of 75"),
+                        1, 25, answered_at(25))
+    curve = judge_curve([late, *steps([(2, 0.005)])], CRITERIA, unit_rate=25, clients=400)
+    assert curve.steps[0].status == "generator" and curve.generator_limit == 0
+    assert curve.knee is None
+    assert "could not keep the schedule" in curve.steps[0].reasons[0]
 
 
 def test_errors_break_a_step_and_few_samples_are_inconclusive() -> None:
