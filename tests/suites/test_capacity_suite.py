@@ -40,17 +40,24 @@ def test_the_healthy_system_handles_10x(tmp_path: Path) -> None:
 def test_a_serialized_section_breaks_the_10x_step_while_1x_holds(tmp_path: Path) -> None:
     """Every /api/* request holds one lock for 6 ms: the app answers at most about 167 a
     second. 1x (25/s) holds; at 10x (250/s) the queue grows, the answers stop following the
-    offered rate, and p95 and p99 FAIL (no answer is lost within the timeout, so the error
-    rate passes: the criteria fail on latency, not on a missed schedule)."""
+    offered rate, and p95 and p99 FAIL. No answer is lost within the timeout, so the error
+    rate fails only when the step's schedule was not kept (which fails every criterion): on a
+    machine busy enough to make the generator's event loop late, the curve then says the step
+    measured the generator, and the knee may not be found below it."""
     run = run_suite([CAPACITY], tmp_path, faults="api_lock_ms=6", profile="smoke")
     assert run.returncode == 1, run.explain()
     failing = {criterion for _, criterion in run.failing}
-    assert failing == {"p95 < 100ms", "p99 < 250ms"}, run.explain()
+    assert {"p95 < 100ms", "p99 < 250ms"} <= failing, run.explain()
+    (rate,) = [v for v in run.verdicts("test_handles_10x_the_standard_load")
+               if v["criterion"] == "error_rate < 1%"]
+    assert rate["measured"] == 0, run.explain()
+    assert rate["passed"] or rate["reason"].startswith("schedule not kept"), run.explain()
     curve = _curve(run)
     first, top = curve["steps"][0], curve["steps"][-1]
     assert first["status"] in ("ok", "inconclusive"), curve["summary"]
-    assert top["status"] == "broken", curve["summary"]
+    assert top["status"] in ("broken", "generator"), curve["summary"]
     assert top["achieved"] < 0.8 * top["offered"], curve["summary"]
     assert any("stopped following the offered rate" in r for r in top["reasons"])
-    assert curve["knee"] is not None and curve["knee"]["multiplier"] > 1, curve["summary"]
-    assert curve["generator_limit"] is None, curve["summary"]
+    if curve["generator_limit"] is None:  # the generator kept up: the knee is the app's
+        assert rate["passed"], run.explain()
+        assert curve["knee"] is not None and curve["knee"]["multiplier"] > 1, curve["summary"]
