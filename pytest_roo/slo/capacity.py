@@ -13,11 +13,12 @@ percentiles and its saturation verdict are its own). A step is:
 - ``generator``: the load generator saturated (its CPU above the limit, its event loop late
   by more than the 10 ms a late start is counted at, or starts late while most connections
   were idle, so no arrival waited for the app): the step measured the client, or the machine
-  it shares, not the app. Steps above it are not trusted either.
+  it shares, not the app. It is a point the curve could not measure; each step is a run of its
+  own, so the steps above it still count.
 
-The knee is the first ``broken`` step from which on no step held again (None when the last
-step held); a broken step below one that held is a dip (a stall of a shared machine, a pause of
-the app), reported, but not the knee. What is
+The knee is the first ``broken`` step from which on no measured step held again (None when the
+last measured step held); a broken step below one that held is a dip (a stall of a shared
+machine, a pause of the app), reported, but not the knee. What is
 judged here is only what each step's LoadResult says; the criteria on the last step are judged
 by the criteria language like any other result's (``@pytest.mark.slo``).
 
@@ -171,6 +172,7 @@ class CapacityCurve:
     unit_rate: float
     clients: int
     knee: int | None = None  # index into steps
+    #: the first step the generator (not the app) limited
     generator_limit: int | None = None
     #: the criteria's latency limits by percentile (seconds): ``{"p95": 0.1}``, for the chart
     latency_limits: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -188,27 +190,28 @@ class CapacityCurve:
         return None if self.generator_limit is None else self.steps[self.generator_limit]
 
     def summary(self) -> str:
-        """One line: where the knee is (or how far every step held), the dips, and where the
-        generator ran out."""
+        """One line: where the knee is (or how far every measured step held), the dips, and
+        the steps the generator rather than the app limited."""
         parts: list[str] = []
-        knee, gen = self.knee_step, self.generator_step
-        trusted = self.steps if self.generator_limit is None else self.steps[:self.generator_limit]
+        knee = self.knee_step
+        measured = [s for s in self.steps if s.status != "generator"]
         if knee is not None:
             parts.append(f"knee at {knee.multiplier:g}x ({knee.offered:.4g}/s offered): "
                          + "; ".join(knee.reasons))
-        elif trusted:
-            last = trusted[-1]
+        elif measured:
+            last = measured[-1]
             parts.append(f"no knee up to {last.multiplier:g}x ({last.offered:.4g}/s)")
-            if any(s.status == "inconclusive" for s in trusted):
+            if any(s.status == "inconclusive" for s in measured):
                 parts.append("the lower steps' tails were inconclusive (too few samples)")
         for index in self.dips:
             dip = self.steps[index]
             parts.append(f"{dip.multiplier:g}x broke (" + "; ".join(dip.reasons)
                          + ") but a higher step held again: a dip, not the knee")
-        if gen is not None:
-            parts.append(f"the load generator saturated at {gen.multiplier:g}x "
-                         f"({gen.offered:.4g}/s): " + "; ".join(gen.reasons)
-                         + ": from there on the steps measured the client, not the app")
+        for gen in self.steps:
+            if gen.status == "generator":
+                parts.append(f"the load generator, not the app, limited {gen.multiplier:g}x "
+                             f"({gen.offered:.4g}/s): " + "; ".join(gen.reasons)
+                             + ": that step measured the client")
         return "; ".join(parts) or "no steps"
 
     def to_dict(self) -> dict[str, Any]:
@@ -299,14 +302,13 @@ def judge_curve(
         else:
             step.status = "ok"
         step.reasons = reasons
-    # the knee: the first broken step after which no trusted step held again; a broken step
+    # the knee: the first broken step after which no measured step held again; a broken step
     # followed by one that held is a dip (a disturbance of the machine, a pause of the app)
-    trusted = curve.steps[:curve.generator_limit] if curve.generator_limit is not None \
-        else curve.steps
-    for index in range(len(trusted) - 1, -1, -1):
-        if trusted[index].status != "broken":
+    measured = [i for i, step in enumerate(curve.steps) if step.status != "generator"]
+    for index in reversed(measured):
+        if curve.steps[index].status != "broken":
             break
         curve.knee = index
-    curve.dips = [i for i, step in enumerate(trusted)
-                  if step.status == "broken" and (curve.knee is None or i < curve.knee)]
+    curve.dips = [i for i in measured if curve.steps[i].status == "broken"
+                  and (curve.knee is None or i < curve.knee)]
     return curve

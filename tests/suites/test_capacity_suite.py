@@ -30,7 +30,7 @@ def test_the_healthy_system_handles_10x(tmp_path: Path) -> None:
     curve = _curve(run)
     steps = curve["steps"]
     assert [s["multiplier"] for s in steps] == [1, 2, 4, 6, 8, 10]
-    assert curve["knee"] is None and curve["generator_limit"] is None, curve["summary"]
+    assert curve["knee"] is None, curve["summary"]
     top = steps[-1]
     assert top["status"] == "ok" and top["offered"] == 250, curve["summary"]
     assert top["achieved"] >= 0.9 * top["offered"]
@@ -42,8 +42,8 @@ def test_a_serialized_section_breaks_the_10x_step_while_1x_holds(tmp_path: Path)
     second. 1x (25/s) holds; at 10x (250/s) the queue grows, the answers stop following the
     offered rate, and p95 and p99 FAIL. No answer is lost within the timeout, so the error
     rate fails only when the step's schedule was not kept (which fails every criterion): on a
-    machine busy enough to make the generator's event loop late, the curve then says the step
-    measured the generator, and the knee may not be found below it."""
+    machine busy enough to make the generator's event loop late, the curve then says the 10x
+    step measured the generator rather than the app."""
     run = run_suite([CAPACITY], tmp_path, faults="api_lock_ms=6", profile="smoke")
     assert run.returncode == 1, run.explain()
     failing = {criterion for _, criterion in run.failing}
@@ -58,6 +58,6 @@ def test_a_serialized_section_breaks_the_10x_step_while_1x_holds(tmp_path: Path)
     assert top["status"] in ("broken", "generator"), curve["summary"]
     assert top["achieved"] < 0.8 * top["offered"], curve["summary"]
     assert any("stopped following the offered rate" in r for r in top["reasons"])
-    if curve["generator_limit"] is None:  # the generator kept up: the knee is the app's
+    if top["status"] == "broken":  # the generator kept up at 10x: the knee is the app's
         assert rate["passed"], run.explain()
         assert curve["knee"] is not None and curve["knee"]["multiplier"] > 1, curve["summary"]

@@ -101,8 +101,22 @@ def test_a_saturated_generator_is_not_the_apps_knee() -> None:
     curve = judge_curve([*spec, gen], CRITERIA, unit_rate=25, clients=100)
     assert curve.generator_limit == 3 and curve.knee is None
     assert curve.steps[3].status == "generator"
-    assert "load generator saturated at 10x" in curve.summary()
+    assert "the load generator, not the app, limited 10x" in curve.summary()
     assert "no knee up to 5x" in curve.summary()
+
+
+def test_a_step_the_generator_limited_leaves_the_steps_above_it_measured() -> None:
+    """Each step is a run of its own: a generator hiccup at 4x is a point the curve could not
+    measure; 4x broke below it and 8x, 10x held above it, so 2x is a dip and there is no knee."""
+    spec = steps([(1, 0.005), (2, 0.3)])
+    gen = measure_step(step_result(100, 0.2, seed=7, cpu=0.3, lag=0.016,
+                                   saturated="schedule not kept: 60 of 400"), 4, 100,
+                       answered_at(100))
+    curve = judge_curve([*spec, gen, *steps([(8, 0.01), (10, 0.01)])], CRITERIA,
+                        unit_rate=25, clients=100)
+    assert [s.status for s in curve.steps][1:] == ["broken", "generator", "ok", "ok"]
+    assert curve.knee is None and curve.dips == [1] and curve.generator_limit == 2
+    assert curve.summary().startswith("no knee up to 10x")
 
 
 def test_a_late_event_loop_with_a_missed_schedule_is_the_generator() -> None:
