@@ -41,9 +41,10 @@ def test_a_serialized_section_breaks_the_10x_step_while_1x_holds(tmp_path: Path)
     """Every /api/* request holds one lock for 6 ms: the app answers at most about 167 a
     second. 1x (25/s) holds; at 10x (250/s) the queue grows, the answers stop following the
     offered rate, and p95 and p99 FAIL. No answer is lost within the timeout, so the error
-    rate fails only when the step's schedule was not kept (which fails every criterion): on a
-    machine busy enough to make the generator's event loop late, the curve then says the 10x
-    step measured the generator rather than the app."""
+    rate fails only when the step's schedule was not kept (which fails every criterion): when
+    the app's queue took nearly all the connections (the curve says so: the app's saturation),
+    or on a machine busy enough to make the generator's event loop late (the curve then says
+    the 10x step measured the generator rather than the app)."""
     run = run_suite([CAPACITY], tmp_path, faults="api_lock_ms=6", profile="smoke")
     assert run.returncode == 1, run.explain()
     failing = {criterion for _, criterion in run.failing}
@@ -59,5 +60,4 @@ def test_a_serialized_section_breaks_the_10x_step_while_1x_holds(tmp_path: Path)
     assert top["achieved"] < 0.8 * top["offered"], curve["summary"]
     assert any("stopped following the offered rate" in r for r in top["reasons"])
     if top["status"] == "broken":  # the generator kept up at 10x: the knee is the app's
-        assert rate["passed"], run.explain()
         assert curve["knee"] is not None and curve["knee"]["multiplier"] > 1, curve["summary"]

@@ -177,3 +177,16 @@ def test_json_form_is_strict_json() -> None:
 def test_min_follow_must_be_a_share(follow: float) -> None:
     with pytest.raises(ValueError, match="min_follow"):
         judge_curve([], CRITERIA, unit_rate=25, clients=10, min_follow=follow)
+
+
+def test_the_capacity_suite_steps_from_1x_to_10x_in_every_profile() -> None:
+    from suites.capacity.sizes import CAPACITY, CapacitySizes
+
+    assert CAPACITY.names == ("smoke", "standard", "full")
+    for name in CAPACITY.names:
+        size = CAPACITY.get(name)
+        assert size.multipliers[0] == 1 and max(size.multipliers) == 10, name
+        assert size.rate * 10 <= 400, name  # what the 2-core reference box generates honestly
+    for bad in ((2, 10), (1, 5), (1, 10, 5), (1, 1, 10), ()):
+        with pytest.raises(ValueError, match="rising steps from 1 up to at least 10"):
+            CapacitySizes(rate=25, multipliers=bad, step=3, clients=10, warmup=1)
