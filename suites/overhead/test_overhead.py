@@ -48,15 +48,14 @@ class OverheadSizes:
     requests: int
     chunks: int
     clients: int
-    rounds: int
-    monitoring_rounds: int  # the monitoring A/B (its healthy cost is far from the limit)
+    rounds: int  # of each A/B (tracing, monitoring)
 
 
 OVERHEAD = SuiteProfiles(
     "overhead",
-    smoke=OverheadSizes(requests=30, chunks=3, clients=4, rounds=16, monitoring_rounds=16),
-    standard=OverheadSizes(requests=30, chunks=3, clients=4, rounds=36, monitoring_rounds=30),
-    full=OverheadSizes(requests=40, chunks=5, clients=4, rounds=120, monitoring_rounds=120),
+    smoke=OverheadSizes(requests=30, chunks=3, clients=4, rounds=16),
+    standard=OverheadSizes(requests=30, chunks=3, clients=4, rounds=36),
+    full=OverheadSizes(requests=40, chunks=5, clients=4, rounds=120),
 )
 LIMIT = "5%"
 
@@ -112,7 +111,7 @@ def test_tracing_overhead_under_5_percent(overhead_ab: Any, target: Target,
     reference system): what earlier suites left behind (running deployments, subscribers)
     costs CPU in both arms and only widens the interval."""
     size = roo_sizes(OVERHEAD)
-    _judge_on_fresh_app(overhead_ab, target, "tracing", size.rounds, size)
+    _judge_on_fresh_app(overhead_ab, target, "tracing", size)
 
 
 def test_monitoring_overhead_under_5_percent(overhead_ab: Any, target: Target,
@@ -120,10 +119,10 @@ def test_monitoring_overhead_under_5_percent(overhead_ab: Any, target: Target,
     """The app's monitoring (every request observed for /metrics, a collector sampling the
     process) costs it less than 5 % more CPU per request."""
     size = roo_sizes(OVERHEAD)
-    _judge_on_fresh_app(overhead_ab, target, "monitoring", size.monitoring_rounds, size)
+    _judge_on_fresh_app(overhead_ab, target, "monitoring", size)
 
 
-def _judge_on_fresh_app(overhead_ab: Any, target: Target, feature: str, rounds: int,
+def _judge_on_fresh_app(overhead_ab: Any, target: Target, feature: str,
                         size: OverheadSizes) -> None:
     """The A/B of ``feature`` (switched by ``POST /admin/<feature>?on=0|1``) on a fresh
     instance of the app when the target can start one."""
@@ -132,14 +131,13 @@ def _judge_on_fresh_app(overhead_ab: Any, target: Target, feature: str, rounds: 
                     "embedded target on Linux (an external --roo-target has no local pids)")
     app = target.spawn() if target.spawn is not None else target
     try:
-        _judge(overhead_ab, app, feature, rounds, size)
+        _judge(overhead_ab, app, feature, size)
     finally:
         if app is not target:
             app.stop()
 
 
-def _judge(overhead_ab: Any, app: Target, feature: str, rounds: int,
-           size: OverheadSizes) -> None:
+def _judge(overhead_ab: Any, app: Target, feature: str, size: OverheadSizes) -> None:
     pid = app.pids[0]
     url = app.url("/health")
 
@@ -157,7 +155,7 @@ def _judge(overhead_ab: Any, app: Target, feature: str, rounds: int,
         was_on = bool(json.loads(response.read())["enabled"])
     try:
         ab = overhead_ab(switch, cpu_per_request, higher_is_better=False, limit=LIMIT,
-                         rounds=rounds, max_time="5m", name=f"{feature}.overhead")
+                         rounds=size.rounds, max_time="5m", name=f"{feature}.overhead")
     finally:
         switch(was_on)  # the A/B ends with the feature off: the app goes on as it was
     assert ab.verdict.passed, f"{feature} overhead < {LIMIT}: {ab.verdict}"
