@@ -35,6 +35,7 @@ if step docker; then
     eval "$settings"
     ROO_CI_DOCKER=1 pytest tests/integration/services/test_services_docker.py \
       tests/integration/services/test_services_backends.py::test_docker_backend \
+      tests/integration/monitor/test_container_stats.py \
       -n 2 -p no:cacheprovider "$@"
   fi
 fi

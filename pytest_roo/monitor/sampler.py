@@ -1,4 +1,5 @@
-"""The resource monitor: a background thread sampling a process tree and a ``/metrics`` endpoint.
+"""The resource monitor: a background thread sampling a process tree, Docker containers and a
+``/metrics`` endpoint.
 
 It runs beside the load generator, never inside its event loop: one daemon thread wakes at a
 fixed rate (``interval``), reads the processes (psutil) and scrapes the target's Prometheus
@@ -27,6 +28,7 @@ from pytest_roo.monitor.timeline import UNITS, Series, Timeline
 if TYPE_CHECKING:
     import psutil
 
+    from pytest_roo.monitor.containers import ContainerStats
     from pytest_roo.monitor.procs import ProcessTree
     from pytest_roo.monitor.prometheus import Selector
     from pytest_roo.results.metrics import LoadResult
@@ -83,6 +85,11 @@ class ResourceMonitor:
         system: also sample the whole machine as ``system``: CPU % of all cores, memory used
             (bytes and %), network bytes sent / received on all interfaces (cumulative).
             Meaningful when the system under test runs on this machine.
+        containers: Docker containers of the system under test (ids or names), sampled
+            through the Engine API (``docker_host``, default ``DOCKER_HOST``) as
+            ``container:<name>`` series: ``rss``, ``cpu``, ``processes``, ``net_rx_bytes``,
+            ``net_tx_bytes`` (:mod:`pytest_roo.monitor.containers`); their ``rss``, ``cpu`` and
+            ``processes`` also count into the totals beside the process tree's.
 
     Example::
 
@@ -108,6 +115,8 @@ class ResourceMonitor:
         generator: bool = True,
         system: bool = False,
         scrape_timeout: float | None = None,
+        containers: Iterable[str] = (),
+        docker_host: str | None = None,
     ) -> None:
         from pytest_roo.monitor.procs import ProcessTree
         from pytest_roo.monitor.prometheus import parse_selector
@@ -118,8 +127,15 @@ class ResourceMonitor:
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ValueError(f"count must be a whole number >= 1, got {count!r}")
         roots = list(pids)
-        if not roots and metrics_url is None:
-            raise ValueError("nothing to monitor: give pids, a metrics_url, or both")
+        boxes = [containers] if isinstance(containers, str) else list(containers)
+        if not roots and metrics_url is None and not boxes:
+            raise ValueError("nothing to monitor: give pids, containers, a metrics_url, or "
+                             "several of them")
+        self.containers: ContainerStats | None = None
+        if boxes:
+            from pytest_roo.monitor.containers import ContainerStats
+
+            self.containers = ContainerStats(boxes, docker_host)
         self.tree: ProcessTree | None = ProcessTree(roots, children=children, uss=uss) if roots \
             else None
         self.selectors: dict[str, Selector] = {}
@@ -262,6 +278,7 @@ class ResourceMonitor:
         started = time.perf_counter()
         t = self.now()
         procs = self.tree.sample() if self.tree is not None else None
+        boxes = self.containers.sample() if self.containers is not None else None
         scraped: dict[str, float | None] = {}
         if self.metrics_url is not None:
             scraped = self._scrape()
@@ -269,8 +286,8 @@ class ResourceMonitor:
         machine = self._sample_system() if self.system else None
         with self._lock:
             self._ticks += 1
-            if procs is not None:
-                self._append_processes(t, procs)
+            if procs is not None or boxes is not None:
+                self._append_processes(t, procs or {}, boxes or {})
             for alias, value in scraped.items():
                 self._series(alias, "metrics", "").append(t, value)
             if machine is not None:
@@ -284,16 +301,25 @@ class ResourceMonitor:
     def _series(self, name: str, source: str, unit: str) -> Series:
         return self.timeline.add(Series(name, source, unit))
 
-    def _append_processes(self, t: float, procs: dict[int, tuple[str, dict[str, float | None]]]
-                          ) -> None:
+    def _append_processes(self, t: float, procs: dict[int, tuple[str, dict[str, float | None]]],
+                          boxes: dict[str, dict[str, float | None]]) -> None:
+        from pytest_roo.monitor.containers import CONTAINER_UNITS
+
         for name in _PROCESS_METRICS:
             present = [values.get(name) for _, values in procs.values()]
+            present += [values.get(name) for values in boxes.values()]
             known = [v for v in present if v is not None]
             if name == "uss" and not known:
                 continue
+            if self.tree is None and name not in ("rss", "cpu"):
+                continue  # containers alone: no uss, threads, fds, sockets
             total = math.fsum(known) if known else None
             self._series(name, "total", UNITS[name]).append(t, total)
-        self._series("processes", "total", "count").append(t, float(len(procs)))
+        alive = float(len(procs)) + math.fsum(v.get("processes") or 0.0 for v in boxes.values())
+        self._series("processes", "total", "count").append(t, alive)
+        for source, values in boxes.items():
+            for name, value in values.items():
+                self._series(name, source, CONTAINER_UNITS[name]).append(t, value)
         if not self.per_process:
             return
         for pid, (pname, values) in procs.items():
@@ -366,6 +392,11 @@ class ResourceMonitor:
             info["last_sample_error"] = self._last_sample_error
         if self.tree is not None:
             info["roots"] = [p.pid for p in self.tree.roots]
+        if self.containers is not None:
+            info["containers"] = dict(self.containers.names) or list(self.containers.containers)
+            info["container_errors"] = self.containers.errors
+            if self.containers.last_error:
+                info["last_container_error"] = self.containers.last_error
         if self.metrics_url is not None:
             info["metrics_url"] = _safe_url(self.metrics_url)
             info["metrics"] = {alias: s.text for alias, s in self.selectors.items()}

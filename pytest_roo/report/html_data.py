@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_roo.report import figures
+from pytest_roo.report.capacity_curve import capacity_curve
 
 __all__ = ["host_facts", "result_figures"]
 
@@ -39,6 +40,7 @@ def result_figures(result: Mapping[str, Any], max_points: int = figures.MAX_POIN
         "timeline": timeline,
         "spectrum": figures.spectrum(histograms),
         "histogram": figures.latency_histogram(histograms),
+        "capacity": capacity_curve(info.get("capacity")) if isinstance(info, Mapping) else None,
         "resources": (
             None if resources is None
             else figures.resource_timeline(resources, float(result.get("started_at") or 0),

@@ -14,6 +14,7 @@ from typing import Any
 
 from pytest_roo import units
 from pytest_roo.report import figures
+from pytest_roo.report.capacity_curve import capacity_html
 from pytest_roo.results.verdict import format_value
 
 _STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "inconclusive": "INCONCLUSIVE"}
@@ -195,6 +196,10 @@ def _result_html(index: int, nodeid: str, result: Mapping[str, Any], figs: Mappi
         charts.append(("spectrum", "Latency by percentile, ms (HdrHistogram spectrum)"))
     if figs["histogram"]["x"]:
         charts.append(("histogram", "Latency histogram: samples per bin, log-spaced ms"))
+    if figs.get("capacity"):
+        parts.append(capacity_html(info.get("capacity")))
+        charts.append(("capacity:throughput", "Capacity: achieved against offered rate, per s"))
+        charts.append(("capacity:latency", "Capacity: latency per step by offered rate, ms"))
     resources = figs.get("resources")
     if resources:
         for group in resources["groups"]:

@@ -1,4 +1,5 @@
-"""Overhead suite: request tracing costs the app less than 5 % more CPU per request.
+"""Overhead suite: request tracing, and the app's monitoring, each cost the app less than 5 %
+more CPU per request.
 
 The reference app traces every request with the OpenTelemetry SDK when switched on
 (``POST /admin/tracing?on=1``; fixtures/refapp/tracing.py). The ``overhead_ab`` fixture runs the
@@ -13,6 +14,11 @@ less disturbed by other processes than throughput or latency, which also carry t
 generator's and the neighbours' share of the cores. A measurement is ``chunks`` runs of
 ``requests`` GETs of ``/health`` (one PostgreSQL and one Redis round trip each) over ``clients``
 connections, and its figure the least CPU per request of the chunks.
+
+Monitoring is the app's ``/metrics``: every request observed (counters and a latency histogram)
+and a collector sampling the process every 200 ms (CPU, memory, threads, descriptors, GC, event
+loop lag; fixtures/refapp/monitoring.py), switched by ``POST /admin/monitoring?on=0|1``. The
+healthy app starts with it on; arm A switches it off.
 Sizes: ``OVERHEAD`` below, per ``--roo-profile`` (a profile of your own: ``OVERHEAD.register``).
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import glob
+import json
 import urllib.request
 from typing import Any
 
@@ -41,7 +48,7 @@ class OverheadSizes:
     requests: int
     chunks: int
     clients: int
-    rounds: int
+    rounds: int  # of each A/B (tracing, monitoring)
 
 
 OVERHEAD = SuiteProfiles(
@@ -103,24 +110,39 @@ def test_tracing_overhead_under_5_percent(overhead_ab: Any, target: Target,
     Measured on a fresh instance of the app when the target can start one (the embedded
     reference system): what earlier suites left behind (running deployments, subscribers)
     costs CPU in both arms and only widens the interval."""
+    size = roo_sizes(OVERHEAD)
+    _judge_on_fresh_app(overhead_ab, target, "tracing", size)
+
+
+def test_monitoring_overhead_under_5_percent(overhead_ab: Any, target: Target,
+                                             roo_sizes: SelectedProfile) -> None:
+    """The app's monitoring (every request observed for /metrics, a collector sampling the
+    process) costs it less than 5 % more CPU per request."""
+    size = roo_sizes(OVERHEAD)
+    _judge_on_fresh_app(overhead_ab, target, "monitoring", size)
+
+
+def _judge_on_fresh_app(overhead_ab: Any, target: Target, feature: str,
+                        size: OverheadSizes) -> None:
+    """The A/B of ``feature`` (switched by ``POST /admin/<feature>?on=0|1``) on a fresh
+    instance of the app when the target can start one."""
     if not target.pids or not glob.glob(f"/proc/{target.pids[0]}/task"):
         pytest.skip("the overhead suite reads the app's CPU time from /proc: it needs the "
                     "embedded target on Linux (an external --roo-target has no local pids)")
-    size = roo_sizes(OVERHEAD)
     app = target.spawn() if target.spawn is not None else target
     try:
-        _judge_tracing(overhead_ab, app, size)
+        _judge(overhead_ab, app, feature, size)
     finally:
         if app is not target:
             app.stop()
 
 
-def _judge_tracing(overhead_ab: Any, app: Target, size: OverheadSizes) -> None:
+def _judge(overhead_ab: Any, app: Target, feature: str, size: OverheadSizes) -> None:
     pid = app.pids[0]
     url = app.url("/health")
 
-    def set_tracing(on: bool) -> None:
-        request = urllib.request.Request(app.url(f"/admin/tracing?on={int(on)}"), data=b"",
+    def switch(on: bool) -> None:
+        request = urllib.request.Request(app.url(f"/admin/{feature}?on={int(on)}"), data=b"",
                                          method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
@@ -129,6 +151,11 @@ def _judge_tracing(overhead_ab: Any, app: Target, size: OverheadSizes) -> None:
         return asyncio.run(least_cpu_per_request(pid, url, size.requests,
                                                  size.chunks, size.clients))
 
-    ab = overhead_ab(set_tracing, cpu_per_request, higher_is_better=False, limit=LIMIT,
-                     rounds=size.rounds, max_time="5m", name="tracing.overhead")
-    assert ab.verdict.passed, f"tracing overhead < {LIMIT}: {ab.verdict}"
+    with urllib.request.urlopen(app.url(f"/admin/{feature}"), timeout=10) as response:
+        was_on = bool(json.loads(response.read())["enabled"])
+    try:
+        ab = overhead_ab(switch, cpu_per_request, higher_is_better=False, limit=LIMIT,
+                         rounds=size.rounds, max_time="5m", name=f"{feature}.overhead")
+    finally:
+        switch(was_on)  # the A/B ends with the feature off: the app goes on as it was
+    assert ab.verdict.passed, f"{feature} overhead < {LIMIT}: {ab.verdict}"

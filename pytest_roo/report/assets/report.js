@@ -108,6 +108,36 @@
       });
       return [o, cols];
     },
+    capacity: function (el, r, which) {
+      // one point per step of a stepped load, by offered rate (pytest_roo.slo.capacity)
+      var c = r.capacity, o = base(el, "offered /s"), cols = [c.x];
+      o.series[0].value = function (u, v) { return v == null ? "-" : v + "/s"; };
+      var dots = { size: 6 };
+      if (which === "throughput") {
+        o.series.push(series("offered/s", COLORS[7], { dash: [4, 4], points: { show: false } }),
+                      series("achieved/s", COLORS[2], { points: dots }));
+        cols.push(c.offered, c.achieved);
+        o.scales.err = { range: function (u, min, max) { return [0, Math.max(1, max * 1.08)]; } };
+        o.series.push(series("errors %", ERR[0], { scale: "err", points: dots }));
+        cols.push(c.error_pct);
+        o.axes = [{ label: "offered /s" }, { label: "answered /s" },
+                  { scale: "err", side: 1, label: "errors %", stroke: ERR[0], grid: { show: false } }];
+        return [o, cols];
+      }
+      var stats = Object.keys(c.latency_ms);
+      stats.forEach(function (stat, i) {
+        o.series.push(series(stat, COLORS[i % COLORS.length], { points: dots }));
+        cols.push(c.latency_ms[stat]);
+      });
+      Object.keys(c.limits_ms).forEach(function (name) {
+        var i = stats.indexOf(name.split(" ")[0]);
+        o.series.push(series(name, COLORS[(i >= 0 ? i : 7) % COLORS.length],
+                             { dash: [6, 4], points: { show: false } }));
+        cols.push(c.limits_ms[name]);
+      });
+      o.axes[1] = { label: "ms" };
+      return [o, cols];
+    },
     resources: function (el, r, group) {
       var res = r.resources, o = base(el, "second"), cols = [res.t];
       var unit = { memory: "MB", cpu: "% of one core" }[group] || "";

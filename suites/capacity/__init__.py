@@ -1,0 +1,1 @@
+"""Ready suite (see docs/suites.md)."""
