@@ -63,9 +63,7 @@ def test_overhead_suite_fails_on_expensive_tracing(tmp_path: Path) -> None:
     """The exporter burns 15 % of a request's CPU: the overhead's lower bound is above 5 %."""
     run = run_suite([OVERHEAD], tmp_path, faults="tracing_cost=0.15", profile="smoke")
     assert run.returncode == 1, run.explain()
-    verdict = _overhead_verdict(run)
-    assert verdict["status"] == "fail", f"{verdict['reason']}\n{run.explain()}"
-    assert float(verdict["estimate"]) > 0.05  # type: ignore[arg-type]
+    _assert_overhead_caught(_overhead_verdict(run), run)
 
 
 def test_overhead_suite_fails_on_expensive_monitoring(tmp_path: Path) -> None:
@@ -73,9 +71,15 @@ def test_overhead_suite_fails_on_expensive_monitoring(tmp_path: Path) -> None:
     above 5 % (the tracing test is not run)."""
     run = run_suite([MONITORING], tmp_path, faults="monitoring_cost=0.15", profile="smoke")
     assert run.returncode == 1, run.explain()
-    verdict = _overhead_verdict(run, MONITORING)
-    assert verdict["status"] == "fail", f"{verdict['reason']}\n{run.explain()}"
-    assert float(verdict["estimate"]) > 0.05  # type: ignore[arg-type]
+    _assert_overhead_caught(_overhead_verdict(run, MONITORING), run)
+
+
+def _assert_overhead_caught(verdict: dict[str, object], run: SuiteRun) -> None:
+    """A 15 % cost FAILs; under this tier's own parallel load (-n 2 on 2 cores) the interval can
+    widen below 5 % and read INCONCLUSIVE, which still fails the suite: never a PASS, and the
+    estimate must show the cost."""
+    assert verdict["status"] in ("fail", "inconclusive"), f"{verdict['reason']}\n{run.explain()}"
+    assert float(verdict["estimate"]) > 0.08, run.explain()  # type: ignore[arg-type]
 
 
 def test_resource_suites_pass_on_the_healthy_reference_system(tmp_path: Path) -> None:
