@@ -35,7 +35,7 @@ class Watcher:
     def lines(self, text: str) -> list[tuple[str, Any, float]]:
         return [e for e in self.events if e[0] == "log" and e[1].get("line") == text]
 
-    async def subscribe(self, dep: int) -> Any:
+    async def subscribe(self, dep: Any) -> Any:
         return await self.client.call("subscribe", {"deployment_id": dep}, namespace="/logs",
                                       timeout=5)
 
