@@ -9,9 +9,10 @@ Usable without pytest::
                              duration="10s")
     print(result.percentile("ack", 95))
 
-The frames are those of :mod:`pytest_roo.load.socketio_codec`; the round trip and broadcast
-runs live in :mod:`pytest_roo.load.socketio_runs`, the handshake and the scenario socket in
-:mod:`pytest_roo.load.socketio_client`. Error kinds: ``connect_error`` (the server answered
+The frames are those of :mod:`pytest_roo.load.socketio_codec`; the round trips live in
+:mod:`pytest_roo.load.socketio_runs`, the room broadcast in :mod:`~pytest_roo.load.socketio_rooms`,
+the handshake in :mod:`~pytest_roo.load.socketio_client`, the scenario socket in
+:mod:`~pytest_roo.load.socketio_socket`. Error kinds: ``connect_error`` (the server answered
 CONNECT with CONNECT_ERROR; the example carries its message), ``mismatch`` (an ack or delivery
 that differs from what was sent), ``lost``, ``duplicate``, ``timeout``, ``refused``,
 ``closed``, ``protocol`` (not Socket.IO v5 / Engine.IO v4).
@@ -30,16 +31,11 @@ from pytest_roo.load.executor import check_connection_limit, drive, is_counted, 
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.scenario import run_scenario
 from pytest_roo.load.session import Measure, Session
-from pytest_roo.load.socketio_client import (
-    ConnectRefused,
-    SioChannel,
-    SioClient,
-    SioSocket,
-    classify_sio,
-)
+from pytest_roo.load.socketio_client import ConnectRefused, SioClient, classify_sio
 from pytest_roo.load.socketio_codec import check_namespace, encode_connect, engineio_url
 from pytest_roo.load.socketio_rooms import RoomFanout
 from pytest_roo.load.socketio_runs import AckCheck, AckRun
+from pytest_roo.load.socketio_socket import SioChannel, SioSocket
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
 
@@ -52,8 +48,9 @@ class SioSession:
 
     ``await session.emit(event, *args)``; ``await session.call(event, *args)`` (emit with an
     ack, returns the ack's arguments); ``await session.wait_for(event)`` (the next event's
-    arguments); ``await session.of("/other", auth=...)`` another namespace on the same
-    connection; ``session.measure(name)``, ``record``, ``check``, ``error``, ``count``;
+    arguments); ``session.on(event, handler)`` (every such event to ``handler(args)`` as it
+    arrives); ``await session.of("/other", auth=...)`` another namespace on the same
+    connection; ``await session.request(method, url, ...)`` an HTTP request; ``session.measure(name)``, ``record``, ``check``, ``error``, ``count``;
     ``vu``, ``iteration``, ``data``, ``sid``, ``stopping``.
     """
 
@@ -97,6 +94,17 @@ class SioSession:
     async def wait_for(self, event: str, timeout: float | None = None) -> list[Any]:
         """The arguments of the next ``event`` from the server on the run's namespace."""
         return await self.socket.channel.wait_for(event, timeout=timeout)
+
+    def on(self, event: str, handler: Callable[[list[Any]], Any] | None) -> None:
+        """Call ``handler(args)`` for every ``event`` on the run's namespace the moment it is
+        read (to time arrivals), instead of keeping it for ``wait_for``; None removes it."""
+        self.socket.channel.on(event, handler)
+
+    async def request(self, method: str, url: str, *, name: str = "request",
+                      expect: Any = None, **kwargs: Any) -> bytes:
+        """An HTTP request beside the Socket.IO traffic (a trigger, a login), timed as
+        ``name``; see :meth:`pytest_roo.load.session.Session.request`."""
+        return await self._base.request(method, url, name=name, expect=expect, **kwargs)
 
     async def of(self, namespace: str, auth: dict[str, Any] | None = None) -> SioChannel:
         """Another namespace multiplexed on this user's connection (CONNECTed with ``auth``
