@@ -29,7 +29,7 @@ from typing import Any
 from pytest_roo.load.engine import run_load
 from pytest_roo.load.executor import check_connection_limit, drive, is_counted, mark_counted
 from pytest_roo.load.recorder import Recorder
-from pytest_roo.load.scenario import run_scenario
+from pytest_roo.load.scenario import call_hook, check_hook, run_scenario
 from pytest_roo.load.session import Measure, Session
 from pytest_roo.load.socketio_client import ConnectRefused, SioClient, classify_sio
 from pytest_roo.load.socketio_codec import check_namespace, encode_connect, engineio_url
@@ -39,7 +39,8 @@ from pytest_roo.load.socketio_socket import SioChannel, SioSocket
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["AckCheck", "ConnectRefused", "SioChannel", "SioScenario", "SioSession", "SioSwarm"]
+__all__ = ["AckCheck", "ConnectRefused", "SioChannel", "SioHook", "SioScenario", "SioSession",
+           "SioSwarm"]
 
 
 class SioSession:
@@ -137,6 +138,8 @@ class SioSession:
 
 
 SioScenario = Callable[[SioSession], Awaitable[None]]
+#: ``setup=`` / ``teardown=`` of :meth:`SioSwarm.run`: once per user, ``async def`` or plain
+SioHook = Callable[[SioSession], "Awaitable[None] | None"]
 
 
 def _check_event(name: str, value: str) -> str:
@@ -356,25 +359,31 @@ class SioSwarm(SioClient):
         timeout: float | None = None,
         primary: str = "iteration",
         abort: Any = None,
+        setup: SioHook | None = None,
+        teardown: SioHook | None = None,
     ) -> LoadResult:
         """Run ``async def scenario(session)`` per user (closed) or per arrival (open) with a
         :class:`SioSession`: each user connects once (``connect``) and keeps its connection.
         ``iteration`` times each whole call from its intended start; exceptions are counted by
-        kind (``timeout`` for a missing ack or event, ``closed``, ``connect_error``...)."""
+        kind (``timeout`` for a missing ack or event, ``closed``, ``connect_error``...).
+        ``setup(session)`` / ``teardown(session)`` run once per user after it connected and
+        before it closes, outside the measured window (another namespace, a subscription)."""
         if not inspect.iscoroutinefunction(scenario):
             raise ValueError(f"invalid scenario {scenario!r}: expected an `async def "
                              "scenario(session)` function")
+        check_hook("setup", setup)
+        check_hook("teardown", teardown)
         ws_url = engineio_url(url, path)
         check_namespace(namespace)
         _check_auth(auth)
         opts = self._options(timeout, abort)
 
-        async def setup(sess: Session) -> None:
+        async def connect_user(sess: Session) -> None:
             socket = await SioSocket.connect(self, sess._rec, sess.http, ws_url, namespace,
                                              auth, opts.timeout)
             sess.data["_sio"] = SioSession(sess, socket)
 
-        async def teardown(sess: Session) -> None:
+        async def close_user(sess: Session) -> None:
             sio = sess.data.get("_sio")
             if isinstance(sio, SioSession):
                 await sio.socket.close()
@@ -392,5 +401,17 @@ class SioSwarm(SioClient):
         return run_scenario(
             wrapped, name="sio.run", primary=primary, options=opts, clients=clients,
             duration=duration, rate=rate, stages=stages, think=think, model=model, http=True,
-            setup=setup, teardown=teardown, info={"url": url, "namespace": namespace},
+            setup=connect_user, teardown=close_user, user_setup=_on_sio(setup),
+            user_teardown=_on_sio(teardown), info={"url": url, "namespace": namespace},
         )
+
+
+def _on_sio(hook: SioHook | None) -> Callable[[Session], Awaitable[None]] | None:
+    """A per-user hook of :meth:`SioSwarm.run`, called with the user's :class:`SioSession`."""
+    if hook is None:
+        return None
+
+    async def call(sess: Session) -> None:
+        await call_hook(hook, sess.data["_sio"])
+
+    return call

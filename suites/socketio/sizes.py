@@ -30,9 +30,9 @@ SOCKETIO = SuiteProfiles(
     "socketio",
     # smoke: 50 lines to 20 subscribers (1,000 deliveries: enough for a p99 to PASS); 600
     # lines over the isolated users
-    smoke=SocketioSizes(subscribers=20, log_rate=10, duration=5, isolation_users=20,
+    smoke=SocketioSizes(subscribers=20, log_rate=10, duration=5, isolation_users=30,
                         isolation_rate=150, isolation_duration=5),
-    standard=SocketioSizes(subscribers=50, log_rate=20, duration=6, isolation_users=20,
+    standard=SocketioSizes(subscribers=50, log_rate=20, duration=6, isolation_users=30,
                            isolation_rate=150, isolation_duration=5),
     full=SocketioSizes(subscribers=100, log_rate=20, duration=30, isolation_users=50,
                        isolation_rate=200, isolation_duration=30),

@@ -215,34 +215,36 @@ def test_socketio_users_only_see_their_own_logs(sio_swarm: Any, target: Target,
     misrouting of one line in 200."""
     owned = users_with_deployments(target, sizes.isolation_users, "sioiso")
 
-    async def isolated(session: Any) -> None:
+    async def join(session: Any) -> None:
+        """Before the measured window: the user's token opens /logs on the run's connection
+        (made without a token to "/"; multiplexed, as socket.io clients do), subscribes to
+        its own deployment and is refused another user's."""
         user, dep = owned[session.vu]
-        if "logs" not in session.data:
-            # the run connects without a token to "/"; the user's token opens /logs on the
-            # same connection (multiplexed, as socket.io clients do)
-            logs = await session.of(NAMESPACE, auth={"token": user.token})
+        logs = await session.of(NAMESPACE, auth={"token": user.token})
 
-            def check(args: list[Any]) -> None:
-                event = args[0] if args else None
-                if not isinstance(event, dict) or event.get("deployment_id") != dep:
-                    session.error("cross_user")
-                    session.count("cross_user")
-                else:
-                    session.count("own_events")
-
-            logs.on("log", check)
-            logs.on("status", check)
-            if not subscribed(await logs.call("subscribe", {"deployment_id": dep}), dep):
-                session.error("mismatch")
-                session.count("subscribe_refused")
-            foreign = owned[(session.vu + 1) % len(owned)][1]
-            reply = await logs.call("subscribe", {"deployment_id": foreign})
-            if reply and isinstance(reply[0], dict) and reply[0].get("ok") is False:
-                session.count("foreign_subscribe_refused")
-            else:
+        def check(args: list[Any]) -> None:
+            event = args[0] if args else None
+            if not isinstance(event, dict) or event.get("deployment_id") != dep:
                 session.error("cross_user")
-                session.count("foreign_subscribe_accepted")
-            session.data["logs"] = logs
+                session.count("cross_user")
+            else:
+                session.count("own_events")
+
+        logs.on("log", check)
+        logs.on("status", check)
+        if not subscribed(await logs.call("subscribe", {"deployment_id": dep}), dep):
+            session.error("mismatch")
+            session.count("subscribe_refused")
+        foreign = owned[(session.vu + 1) % len(owned)][1]
+        reply = await logs.call("subscribe", {"deployment_id": foreign})
+        if reply and isinstance(reply[0], dict) and reply[0].get("ok") is False:
+            session.count("foreign_subscribe_refused")
+        else:
+            session.error("cross_user")
+            session.count("foreign_subscribe_accepted")
+
+    async def inject(session: Any) -> None:
+        user, dep = owned[session.vu]
         await session.request("POST", target.url(f"/api/deployments/{dep}/logs"),
                               name="inject", json={"line": f"sioiso-{user.user_id}"},
                               headers=user.auth)
@@ -250,7 +252,7 @@ def test_socketio_users_only_see_their_own_logs(sio_swarm: Any, target: Target,
 
     # open model: the lines arrive at a set rate whatever the delivery latency, so every run
     # checks the same number of them
-    result = sio_swarm.run(isolated, target.base_url, clients=sizes.isolation_users,
+    result = sio_swarm.run(inject, target.base_url, setup=join, clients=sizes.isolation_users,
                            rate=f"{sizes.isolation_rate}/s", duration=sizes.isolation_duration,
                            primary="inject", timeout=TIMEOUT)
     injected = result.counters.get("injected", 0)
