@@ -2,7 +2,9 @@
 
 The scenarios live in fixtures/artillery/ (docs/artillery.md): ``refapp_http.yml`` (the API
 journey: register, sign in, profile, create and list deployments, health, on Artillery's
-http engine) and ``refapp_ws.yml`` (WebSocket echo with checked answers, on its ws engine).
+http engine), ``refapp_ws.yml`` (WebSocket echo with checked answers, on its ws engine) and
+``refapp_socketio.yml`` (live logs over Socket.IO: subscribe acks checked, log lines written
+through the API, on its socketio engine).
 The suite replaces their phases with the size of ``--roo-profile`` (suites/artillery/sizes.py)
 and judges Artillery's own summaries (``info["source"] == "artillery summary"``) with the same
 criteria as any result.
@@ -18,6 +20,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
+from suites import client
 from suites.artillery.sizes import ARTILLERY, ArtillerySizes
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "artillery"
@@ -58,3 +61,29 @@ def test_ws_echo_with_artillery(artillery: Any, target: Target,
                            overrides=phases(sizes.ws_duration, sizes.ws_arrival_rate))
     assert result.counters["websocket.messages_sent"] == 10 * result.counters["vusers.created"]
     assert result.get_metric("vusers_session_length").min >= 0.5  # the think times happened
+
+
+@pytest.mark.slo("socketio_response_time.p95 < 100ms", "error_rate < 1%")
+def test_live_logs_with_artillery_socketio(artillery: Any, target: Target,
+                                           sizes: ArtillerySizes) -> None:
+    """Artillery's socketio engine: every user connects to namespace /logs with a token,
+    subscribes to its deployment (ack checked) and is refused another user's, then writes five
+    log lines through the API; Artillery's emit-to-ack time p95 < 100 ms, < 1 % errors."""
+
+    async def make() -> tuple[client.User, int, int]:
+        async with client.session() as http:
+            owner, other = await client.new_users(http, target.base_url, 2, prefix="artsio")
+            mine = await client.new_deployment(http, target.base_url, owner, "artillery-sio")
+            foreign = await client.new_deployment(http, target.base_url, other, "not-yours")
+            return owner, mine, foreign
+
+    owner, mine, foreign = client.run(make)
+    result = artillery.run(SCENARIOS / "refapp_socketio.yml", target=target.base_url,
+                           overrides=phases(sizes.sio_duration, sizes.sio_arrival_rate),
+                           variables={"deployment": mine, "foreign": foreign},
+                           env={"REFAPP_TOKEN": owner.token})
+    users = result.counters["vusers.created"]
+    assert users == int(sizes.sio_duration * sizes.sio_arrival_rate), result.counters
+    assert result.counters["socketio.emit"] == 2 * users, result.counters
+    # five lines written per user: one that stopped early (an error) wrote fewer
+    assert result.operations <= 5 * users, result.counters

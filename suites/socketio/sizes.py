@@ -29,11 +29,11 @@ class SocketioSizes:
 SOCKETIO = SuiteProfiles(
     "socketio",
     # smoke: 50 lines to 20 subscribers (1,000 deliveries: enough for a p99 to PASS); 600
-    # lines over the isolated users
+    # lines over the isolated users (enough to see one misrouted in 200)
     smoke=SocketioSizes(subscribers=20, log_rate=10, duration=5, isolation_users=30,
-                        isolation_rate=150, isolation_duration=5),
-    standard=SocketioSizes(subscribers=50, log_rate=20, duration=6, isolation_users=30,
-                           isolation_rate=150, isolation_duration=5),
+                        isolation_rate=150, isolation_duration=4),
+    standard=SocketioSizes(subscribers=50, log_rate=20, duration=5, isolation_users=30,
+                           isolation_rate=150, isolation_duration=4),
     full=SocketioSizes(subscribers=100, log_rate=20, duration=30, isolation_users=50,
                        isolation_rate=200, isolation_duration=30),
 )
