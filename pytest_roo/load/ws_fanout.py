@@ -95,6 +95,8 @@ class Fanout:
     #: a subclass's look at every text frame before the delivery check (Socket.IO: pings to
     #: answer, the end of the session); None: none (the WebSocket runs)
     _screen: Callable[[str], int] | None = None
+    #: the answer to a frame the screen calls a ping
+    _pong = ""
     #: count frames without this run's token as ``unexpected`` (Socket.IO: a greeting, another
     #: event); the WebSocket runs skip them (the server's presence frames, heartbeats)
     _count_foreign = False
@@ -323,7 +325,6 @@ class Fanout:
             await self._close_all([*conns, self.pub_ws])
 
     epoch_offset = 0
-    _pong = ""
 
     def finish(self, rec: Recorder) -> None:
         """Count what never arrived: ``lost`` for a connected subscriber, the subscriber's
