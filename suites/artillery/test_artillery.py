@@ -70,7 +70,7 @@ def test_live_logs_with_artillery_socketio(artillery: Any, target: Target,
     subscribes to its deployment (ack checked) and is refused another user's, then writes five
     log lines through the API; Artillery's emit-to-ack time p95 < 100 ms, < 1 % errors."""
 
-    async def users() -> tuple[client.User, int, int]:
+    async def owners() -> tuple[client.User, int, int]:
         async with client.session() as http:
             owner, other = await client.new_users(http, target.base_url, 2, prefix="artsio")
             mine = await client.new_deployment(http, target.base_url, owner, "artillery-sio")
@@ -82,10 +82,10 @@ def test_live_logs_with_artillery_socketio(artillery: Any, target: Target,
         # purpose) starts it over, a few times
         for _ in range(4):
             try:
-                return await users()
+                return await owners()
             except client.ApiError:
                 continue
-        return await users()
+        return await owners()
 
     owner, mine, foreign = client.run(make)
     result = artillery.run(SCENARIOS / "refapp_socketio.yml", target=target.base_url,
