@@ -13,8 +13,9 @@ Skipped, with the install hint, when Artillery (npm) is not installed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +24,7 @@ from pytest_roo.target import Target
 from suites import client
 from suites.artillery.sizes import ARTILLERY, ArtillerySizes
 
+T = TypeVar("T")
 SCENARIOS = Path(__file__).resolve().parents[2] / "fixtures" / "artillery"
 #: deployments the Socket.IO users spread over (their subscriptions and lines)
 SIO_DEPLOYMENTS = 20
@@ -73,25 +75,27 @@ def test_live_logs_with_artillery_socketio(artillery: Any, target: Target,
     log lines through the API, confirming its subscription after each; Artillery's emit-to-ack
     time p95 < 100 ms, < 1 % errors."""
 
-    async def owners() -> tuple[client.User, list[int], int]:
-        async with client.session() as http:
-            owner, other = await client.new_users(http, target.base_url, 2, prefix="artsio")
-            # a deployment per few users: each line goes to the few users watching it, not
-            # to every user of the run (Artillery picks one of the list per user)
-            mine = [await client.new_deployment(http, target.base_url, owner, f"art-sio-{k}")
-                    for k in range(SIO_DEPLOYMENTS)]
-            foreign = await client.new_deployment(http, target.base_url, other, "not-yours")
-            return owner, mine, foreign
-
-    async def make() -> tuple[client.User, list[int], int]:
-        # setup is not measured: a call that failed (a system that fails some requests on
-        # purpose) starts it over, a few times
+    async def again(call: Callable[[], Awaitable[T]]) -> T:
+        """Setup is not measured: a call the API failed (a system that fails some requests
+        on purpose) is made again, up to five times."""
         for _ in range(4):
             try:
-                return await owners()
+                return await call()
             except client.ApiError:
                 continue
-        return await owners()
+        return await call()
+
+    async def make() -> tuple[client.User, list[int], int]:
+        base = target.base_url
+        async with client.session() as http:
+            owner = await again(lambda: client.new_user(http, base, "artsio"))
+            other = await again(lambda: client.new_user(http, base, "artsio"))
+            # a deployment per few users: each line goes to the few users watching it, not
+            # to every user of the run (Artillery picks one of the list per user)
+            mine = [await again(lambda: client.new_deployment(http, base, owner, "art-sio"))
+                    for _ in range(SIO_DEPLOYMENTS)]
+            foreign = await again(lambda: client.new_deployment(http, base, other, "not-yours"))
+            return owner, mine, foreign
 
     owner, mine, foreign = client.run(make)
     result = artillery.run(SCENARIOS / "refapp_socketio.yml", target=target.base_url,
@@ -100,6 +104,6 @@ def test_live_logs_with_artillery_socketio(artillery: Any, target: Target,
                            env={"REFAPP_TOKEN": owner.token})
     users = result.counters["vusers.created"]
     assert users == int(sizes.sio_duration * sizes.sio_arrival_rate), result.counters
-    assert result.counters["socketio.emit"] == 7 * users, result.counters
-    # five lines written per user: one that stopped early (an error) wrote fewer
+    # seven acked emits and five lines per user: one that stopped early (an error) made fewer
+    assert result.counters["socketio.emit"] <= 7 * users, result.counters
     assert result.operations <= 5 * users, result.counters
