@@ -1,18 +1,26 @@
-"""Socket.IO emit-with-ack bench: pytest-roo's driver against python-socketio's AsyncClient.
+"""Socket.IO emit-with-ack bench: pytest-roo's driver against python-socketio's AsyncClient and
+Artillery's socketio engine.
 
     .venv/bin/python bench/socketio.py [--clients 50] [--duration 5] [--rounds 3]
-                                       [--server python|node]
+                                       [--server python|node] [--tools pytest-roo,artillery]
 
-The same workload for both: ``--clients`` Socket.IO clients (WebSocket transport, default
+The same workload for all: ``--clients`` Socket.IO clients (WebSocket transport, default
 namespace), each emitting ``echo`` with a 32-character string and waiting for its ack (closed
 loop), against the same server pinned to core 0: python-socketio (tests/integration/socketio/
 sio_server.py, AsyncServer on aiohttp + uvloop) or, with ``--server node``, node socket.io 4.8
-(sio_server.js beside it; ``cd tests/integration/socketio && npm ci`` first). Each client runs in its own process pinned
-to core 1. Rounds alternate the two and the medians are printed, with the ratios of
-pytest-roo's figures to the AsyncClient's. Client CPU per ack is measured inside each client
-over its measured window (``time.process_time``). The server is Python too: with enough
-clients it is the bottleneck, and the throughput ratio then says little; the CPU per ack says
-what each client costs.
+(sio_server.js beside it; ``cd tests/integration/socketio && npm ci`` first). Each client runs
+in its own process pinned to core 1. Rounds rotate the tools and the medians are printed, with
+the ratios of pytest-roo's figures to each anchor's. Client CPU per ack is measured inside each
+client over its measured window (``time.process_time``; node's ``process.cpuUsage`` from the
+first user's start to the last user's end). The server is Python too: with enough clients it is
+the bottleneck, and the throughput ratio then says little; the CPU per ack says what each
+client costs.
+
+Artillery (2.0.34, ``npm install`` at the root; its socketio engine runs socket.io-client 4.8)
+has no closed loop of its own: its users all arrive in the first second and each loops ``emit``
+with ``acknowledge`` (the ack's data checked) until the measured window ends. Its latencies are
+its own summary of ``socketio.response_time`` (from each emit to its ack, Artillery's sketch),
+not HdrHistogram data.
 """
 
 from __future__ import annotations
@@ -100,7 +108,55 @@ uvloop.install()
 asyncio.run(main())
 """
 
-TOOLS = {"pytest-roo": ROO, "python-socketio": REFERENCE}
+TOOLS = {"pytest-roo": ROO, "python-socketio": REFERENCE, "artillery": ""}
+
+ARTILLERY_PROCESSOR = r"""
+// The measured window of Artillery's socket.io users: node's CPU and the wall time from the
+// first user's start to the last user's end; each user loops until ROO_BENCH_SECONDS after
+// the first user's start (node's own start-up time is no part of it).
+const fs = require("fs");
+const SECONDS = Number(process.env.ROO_BENCH_SECONDS);
+let started = 0, finished = 0, t0 = null, cpu0 = null, end = 0;
+function start(context, ee, next) {
+  if (t0 === null) { t0 = Date.now(); cpu0 = process.cpuUsage(); end = t0 + SECONDS * 1000; }
+  started++;
+  return next();
+}
+function keepGoing(context, next) { return next(Date.now() < end); }
+function finish(context, ee, next) {
+  finished++;
+  if (finished === started) {
+    const cpu = process.cpuUsage(cpu0);
+    fs.writeFileSync(process.env.ROO_BENCH_OUT, JSON.stringify({
+      seconds: (Date.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 }));
+  }
+  return next();
+}
+module.exports = { start, keepGoing, finish };
+"""
+
+ARTILLERY_SCENARIO = """
+config:
+  target: "{url}"
+  phases:
+    - duration: 1
+      arrivalCount: {clients}
+  processor: "./processor.js"
+  socketio:
+    transports: ["websocket"]
+scenarios:
+  - engine: socketio
+    flow:
+      - function: "start"
+      - loop:
+          - emit:
+              channel: "echo"
+              data: "{payload}"
+            acknowledge:
+              data: "{payload}"
+        whileTrue: "keepGoing"
+      - function: "finish"
+"""
 
 
 class SioServer:
@@ -132,7 +188,39 @@ class SioServer:
                 self.proc.wait(5)
 
 
+def run_artillery(url: str, clients: int, duration: float) -> dict[str, Any]:
+    """Artillery's socketio engine, pinned to the client core; figures from its report."""
+    import json
+    import tempfile
+
+    from pytest_roo.artillery import find_artillery
+
+    with tempfile.TemporaryDirectory(prefix="roo-bench-sio-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "processor.js").write_text(ARTILLERY_PROCESSOR)
+        (tmp / "echo.yml").write_text(ARTILLERY_SCENARIO.format(url=url, clients=clients,
+                                                                payload="x" * 32))
+        out, report = tmp / "window.json", tmp / "report.json"
+        _, rss = run_client(
+            [*find_artillery(ROOT), "run", "--output", str(report), str(tmp / "echo.yml")],
+            timeout=duration + 180, cwd=tmp,
+            env={"ROO_BENCH_OUT": str(out), "ROO_BENCH_SECONDS": str(duration),
+                 "ARTILLERY_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"})
+        window = json.loads(out.read_text())
+        aggregate = json.loads(report.read_text())["aggregate"]
+    counters = aggregate["counters"]
+    summary = aggregate["summaries"].get("socketio.response_time", {})
+    acks = int(summary.get("count", 0))
+    return {"acks": acks, "seconds": window["seconds"], "cpu": window["cpu"],
+            "errors": sum(int(v) for k, v in counters.items() if k.startswith("errors.")),
+            "p50": summary.get("p50"), "p95": summary.get("p95"), "p99": summary.get("p99"),
+            "rate": acks / window["seconds"] if window["seconds"] else None,
+            "cpu_us": window["cpu"] / acks * 1e6 if acks else None, "rss": rss}
+
+
 def run_tool(name: str, url: str, clients: int, duration: float) -> dict[str, Any]:
+    if name == "artillery":
+        return run_artillery(url, clients, duration)
     out, rss = run_client([PYTHON, "-c", TOOLS[name], url, str(clients), str(duration)],
                           timeout=duration + 120,
                           env={"PYTHONPATH": str(ROOT)})
@@ -149,21 +237,37 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server", choices=("python", "node"), default="python")
+    parser.add_argument("--tools", default=",".join(TOOLS),
+                        help=f"comma-separated, from {', '.join(TOOLS)}. Default: all")
     args = parser.parse_args()
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = [t for t in tools if t not in TOOLS]
+    if unknown or "pytest-roo" not in tools:
+        parser.error(f"--tools {args.tools!r}: expected pytest-roo and any of "
+                     f"{', '.join(TOOLS)}, comma-separated")
+    if "artillery" in tools:
+        from pytest_roo.artillery import ArtilleryUnavailable, find_artillery
+
+        try:
+            find_artillery(ROOT)
+        except ArtilleryUnavailable as exc:
+            print(f"note: Artillery left out: {exc}")
+            tools.remove("artillery")
     print(f"socket.io emit-with-ack bench, {args.server} server, {stamp()}; {load_average()}")
     if not have_two_cores():
         print("note: fewer than two cores: server and client share one")
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TOOLS}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tools}
     server = SioServer(args.server)
     try:
         for k in range(args.rounds):
-            order = list(TOOLS) if k % 2 == 0 else list(reversed(TOOLS))
+            order = tools[k % len(tools):] + tools[:k % len(tools)]
             for name in order:
                 data = run_tool(name, server.url, args.clients, args.duration)
                 rows[name].append(data)
                 print(f"  round {k + 1} {name:16s} {fmt(data['rate'], '8.0f')} acks/s  "
-                      f"{fmt(data['cpu_us'], '6.1f')} us CPU/ack  p50 {data['p50']:.2f} ms  "
-                      f"p99 {data['p99']:.2f} ms  errors {data['errors']}", flush=True)
+                      f"{fmt(data['cpu_us'], '6.1f')} us CPU/ack  p50 {fmt(data['p50'], '.2f')} "
+                      f"ms  p99 {fmt(data['p99'], '.2f')} ms  errors {data['errors']}",
+                      flush=True)
     finally:
         server.stop()
     print(f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.duration:g} s, "
@@ -178,14 +282,14 @@ def main() -> None:
         print(f"{name:16s} {fmt(m['rate'], '8.0f')} {fmt(m['cpu_us'], '10.1f')} "
               f"{fmt(m['p50'], '7.2f')} {fmt(m['p95'], '7.2f')} {fmt(m['p99'], '7.2f')} "
               f"{fmt(m['rss'], '7.0f')}")
-    roo, ref = med["pytest-roo"], med["python-socketio"]
-
-    def ratio(key: str) -> str:
-        a, b = roo[key], ref[key]
-        return f"{a / b:.2f}x" if a and b else "-"
-
-    print(f"\npytest-roo / python-socketio: throughput {ratio('rate')}, "
-          f"client CPU per ack {ratio('cpu_us')}, p50 {ratio('p50')}, p99 {ratio('p99')}")
+    roo = med["pytest-roo"]
+    print()
+    for anchor in (t for t in tools if t != "pytest-roo"):
+        ref = med[anchor]
+        ratios = {key: f"{roo[key] / ref[key]:.2f}x" if roo[key] and ref[key] else "-"
+                  for key in ("rate", "cpu_us", "p50", "p99")}
+        print(f"pytest-roo / {anchor}: throughput {ratios['rate']}, client CPU per ack "
+              f"{ratios['cpu_us']}, p50 {ratios['p50']}, p99 {ratios['p99']}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from pytest_roo.load.options import LoadKeywords
-    from pytest_roo.load.socketio import AckCheck, SioScenario, SioSwarm  # noqa: F401
+    from pytest_roo.load.socketio import AckCheck, SioHook, SioScenario, SioSwarm  # noqa: F401
     from pytest_roo.results.metrics import LoadResult
 
 __all__ = ["SioSwarmFixture"]
@@ -67,13 +67,16 @@ class SioSwarmFixture(RecordedLoad["SioSwarm"]):
 
     def run(self, scenario: SioScenario, url: str, *, namespace: str = "/",
             auth: dict[str, Any] | None = None, path: str = "/socket.io/",
-            primary: str = "iteration", **load: Unpack[LoadKeywords]) -> LoadResult:
+            primary: str = "iteration", setup: SioHook | None = None,
+            teardown: SioHook | None = None, **load: Unpack[LoadKeywords]) -> LoadResult:
         """``async def scenario(session)`` per user or arrival, with ``session.emit``,
-        ``session.call`` (emit with ack), ``session.wait_for(event)``, ``session.measure``,
-        ``session.of(namespace, auth)``. See :meth:`pytest_roo.load.socketio.SioSwarm.run`."""
+        ``session.call`` (emit with ack), ``session.wait_for(event)``, ``session.on(event,
+        handler)``, ``session.measure``, ``session.of(namespace, auth)``, ``session.request``;
+        ``setup(session)`` / ``teardown(session)`` once per user, outside the measured window.
+        See :meth:`pytest_roo.load.socketio.SioSwarm.run`."""
         return self._run("run", lambda e, kw: e.run(
-            scenario, url, namespace=namespace, auth=auth, path=path, primary=primary, **kw),
-            load, _RUN)
+            scenario, url, namespace=namespace, auth=auth, path=path, primary=primary,
+            setup=setup, teardown=teardown, **kw), load, _RUN)
 
     call_async = awaitable(call)
     broadcast_async = awaitable(broadcast)

@@ -9,9 +9,10 @@ Usable without pytest::
                              duration="10s")
     print(result.percentile("ack", 95))
 
-The frames are those of :mod:`pytest_roo.load.socketio_codec`; the round trip and broadcast
-runs live in :mod:`pytest_roo.load.socketio_runs`, the handshake and the scenario socket in
-:mod:`pytest_roo.load.socketio_client`. Error kinds: ``connect_error`` (the server answered
+The frames are those of :mod:`pytest_roo.load.socketio_codec`; the round trips live in
+:mod:`pytest_roo.load.socketio_runs`, the room broadcast in :mod:`~pytest_roo.load.socketio_rooms`,
+the handshake in :mod:`~pytest_roo.load.socketio_client`, the scenario socket and session in
+:mod:`~pytest_roo.load.socketio_socket` and :mod:`~pytest_roo.load.socketio_session`. Error kinds: ``connect_error`` (the server answered
 CONNECT with CONNECT_ERROR; the example carries its message), ``mismatch`` (an ack or delivery
 that differs from what was sent), ``lost``, ``duplicate``, ``timeout``, ``refused``,
 ``closed``, ``protocol`` (not Socket.IO v5 / Engine.IO v4).
@@ -22,113 +23,27 @@ from __future__ import annotations
 import inspect
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pytest_roo.load.engine import run_load
 from pytest_roo.load.executor import check_connection_limit, drive, is_counted, mark_counted
 from pytest_roo.load.recorder import Recorder
-from pytest_roo.load.scenario import run_scenario
-from pytest_roo.load.session import Measure, Session
-from pytest_roo.load.socketio_client import (
-    ConnectRefused,
-    SioChannel,
-    SioClient,
-    SioSocket,
-    classify_sio,
-)
+from pytest_roo.load.scenario import check_hook, run_scenario
+from pytest_roo.load.session import Session
+from pytest_roo.load.socketio_client import ConnectRefused, SioClient, classify_sio
 from pytest_roo.load.socketio_codec import check_namespace, encode_connect, engineio_url
 from pytest_roo.load.socketio_rooms import RoomFanout
 from pytest_roo.load.socketio_runs import AckCheck, AckRun
+from pytest_roo.load.socketio_session import SioHook, SioScenario, SioSession, on_sio
+from pytest_roo.load.socketio_socket import SioChannel, SioSocket
 from pytest_roo.load.workload import make_workload
 from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["AckCheck", "ConnectRefused", "SioChannel", "SioScenario", "SioSession", "SioSwarm"]
+__all__ = ["AckCheck", "ConnectRefused", "SioChannel", "SioHook", "SioScenario", "SioSession",
+           "SioSwarm"]
 
 
-class SioSession:
-    """What ``async def scenario(session)`` of :meth:`SioSwarm.run` receives: this user's
-    Socket.IO connection (kept across its iterations) and the session tools.
-
-    ``await session.emit(event, *args)``; ``await session.call(event, *args)`` (emit with an
-    ack, returns the ack's arguments); ``await session.wait_for(event)`` (the next event's
-    arguments); ``await session.of("/other", auth=...)`` another namespace on the same
-    connection; ``session.measure(name)``, ``record``, ``check``, ``error``, ``count``;
-    ``vu``, ``iteration``, ``data``, ``sid``, ``stopping``.
-    """
-
-    def __init__(self, base: Session, socket: SioSocket) -> None:
-        self._base = base
-        self.socket = socket
-
-    @property
-    def vu(self) -> int:
-        """This virtual user's number, 0-based."""
-        return self._base.vu
-
-    @property
-    def iteration(self) -> int:
-        """The number of the current iteration of this user's scenario, from 1."""
-        return self._base.iteration
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """This user's own dict for the scenario's state, kept across its iterations."""
-        return self._base.data
-
-    @property
-    def sid(self) -> str:
-        """The Socket.IO session id the server gave this user on the run's namespace."""
-        return self.socket.channel.sid
-
-    @property
-    def stopping(self) -> bool:
-        """True once the run is ending: long scenarios may check it to leave early."""
-        return self._base.stopping
-
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event(*args)`` on the run's namespace, without an ack."""
-        await self.socket.channel.emit(event, *args)
-
-    async def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
-        """Send ``event(*args)`` asking for an ack; return the ack's arguments."""
-        return await self.socket.channel.call(event, *args, timeout=timeout)
-
-    async def wait_for(self, event: str, timeout: float | None = None) -> list[Any]:
-        """The arguments of the next ``event`` from the server on the run's namespace."""
-        return await self.socket.channel.wait_for(event, timeout=timeout)
-
-    async def of(self, namespace: str, auth: dict[str, Any] | None = None) -> SioChannel:
-        """Another namespace multiplexed on this user's connection (CONNECTed with ``auth``
-        on first use, timed as ``connect_namespace``), with its own ``emit``, ``call`` and
-        ``wait_for``."""
-        return await self.socket.of(namespace, auth)
-
-    def measure(self, name: str) -> Measure:
-        """A context manager that records the time its block takes as metric ``name``."""
-        return self._base.measure(name)
-
-    def record(self, name: str, seconds: float) -> None:
-        """Record a latency (seconds) the scenario timed itself as metric ``name``; in the open
-        model the first one of an iteration also gets the time it waited past its start."""
-        self._base.record(name, seconds)
-
-    def check(self, name: str, condition: Any) -> bool:
-        """k6's ``check()``: a false ``condition`` counts under ``counters["check_failed:<name>"]``
-        and makes the iteration one ``mismatch`` error; the scenario goes on. Returns the condition
-        as a bool."""
-        return self._base.check(name, condition)
-
-    def error(self, kind: str, count: int = 1) -> None:
-        """Count ``count`` errors of kind ``kind`` for this run."""
-        self._base.error(kind, count)
-
-    def count(self, name: str, n: int = 1) -> None:
-        """Add ``n`` to counter ``name`` of this run."""
-        self._base.count(name, n)
-
-
-SioScenario = Callable[[SioSession], Awaitable[None]]
 
 
 def _check_event(name: str, value: str) -> str:
@@ -348,25 +263,31 @@ class SioSwarm(SioClient):
         timeout: float | None = None,
         primary: str = "iteration",
         abort: Any = None,
+        setup: SioHook | None = None,
+        teardown: SioHook | None = None,
     ) -> LoadResult:
         """Run ``async def scenario(session)`` per user (closed) or per arrival (open) with a
         :class:`SioSession`: each user connects once (``connect``) and keeps its connection.
         ``iteration`` times each whole call from its intended start; exceptions are counted by
-        kind (``timeout`` for a missing ack or event, ``closed``, ``connect_error``...)."""
+        kind (``timeout`` for a missing ack or event, ``closed``, ``connect_error``...).
+        ``setup(session)`` / ``teardown(session)`` run once per user after it connected and
+        before it closes, outside the measured window (another namespace, a subscription)."""
         if not inspect.iscoroutinefunction(scenario):
             raise ValueError(f"invalid scenario {scenario!r}: expected an `async def "
                              "scenario(session)` function")
+        check_hook("setup", setup)
+        check_hook("teardown", teardown)
         ws_url = engineio_url(url, path)
         check_namespace(namespace)
         _check_auth(auth)
         opts = self._options(timeout, abort)
 
-        async def setup(sess: Session) -> None:
+        async def connect_user(sess: Session) -> None:
             socket = await SioSocket.connect(self, sess._rec, sess.http, ws_url, namespace,
                                              auth, opts.timeout)
             sess.data["_sio"] = SioSession(sess, socket)
 
-        async def teardown(sess: Session) -> None:
+        async def close_user(sess: Session) -> None:
             sio = sess.data.get("_sio")
             if isinstance(sio, SioSession):
                 await sio.socket.close()
@@ -384,5 +305,6 @@ class SioSwarm(SioClient):
         return run_scenario(
             wrapped, name="sio.run", primary=primary, options=opts, clients=clients,
             duration=duration, rate=rate, stages=stages, think=think, model=model, http=True,
-            setup=setup, teardown=teardown, info={"url": url, "namespace": namespace},
+            setup=connect_user, teardown=close_user, user_setup=on_sio(setup),
+            user_teardown=on_sio(teardown), info={"url": url, "namespace": namespace},
         )

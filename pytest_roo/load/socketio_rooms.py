@@ -1,7 +1,8 @@
-"""The Socket.IO broadcast to a room, on the WebSocket fan-out run (its accounting of failed
-clients and of ``lost`` / ``duplicate`` / ``mismatch`` deliveries) with Socket.IO frames: the
-subscribers join the room (each join acknowledged before anything is published), a publisher
-emits with an ack, the server emits the payload to the room."""
+"""The Socket.IO broadcast to a room, on the WebSocket fan-out run (its readers, its accounting
+of failed clients and of ``lost`` / ``duplicate`` / ``mismatch`` deliveries) with what is
+Socket.IO's: the handshake, the subscribers joining the room (each join acknowledged before
+anything is published), pings answered, the publish as an emit with an ack, the room's event
+frame checked."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import time
 from typing import Any
 
 from pytest_roo.load.errors import classify
-from pytest_roo.load.executor import begin
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.socketio_client import SioClient
 from pytest_roo.load.socketio_codec import (
@@ -21,8 +21,8 @@ from pytest_roo.load.socketio_codec import (
     namespace_prefix,
 )
 from pytest_roo.load.workload import Workload
-from pytest_roo.load.ws_client import CLOSING, TOKEN_RE
-from pytest_roo.load.ws_fanout import Fanout, _Subscriber
+from pytest_roo.load.ws_client import CLOSING
+from pytest_roo.load.ws_fanout import SCREEN_GONE, SCREEN_PING, Fanout
 
 __all__ = ["RoomFanout"]
 
@@ -63,66 +63,22 @@ class RoomFanout(Fanout):
             self.rec.error(classify(exc), detail=f"publishing message {seq}: {exc!r}")
             self.rec.count("publish_failed")
 
-    async def _read(self, ws: Any, sub: _Subscriber) -> None:
-        import aiohttp
+    _count_foreign = True
+    _pong = EIO_PONG
 
-        TEXT = aiohttp.WSMsgType.TEXT
-        rec, run_id, intended = self.rec, self.run_id, self.intended
-        seen = sub.seen
-        receive = ws.receive
-        finder = TOKEN_RE.search
-        pc = time.perf_counter_ns
-        buf = rec.batch("delivery")
-        head = self.delivery_head
-        while not rec.stopping:
-            try:
-                msg = await receive()
-            except Exception as exc:
-                sub.kind = classify(exc)
-                sub.last = self.published
-                return
-            if msg.type is not TEXT:
-                if msg.type in CLOSING:
-                    sub.kind = "closed"
-                    sub.last = self.published
-                    return
-                rec.count("unexpected")
-                continue
-            now = pc()
-            data = msg.data
-            if data == EIO_PING:
-                rec.count("pings")
-                try:
-                    await ws.send_str(EIO_PONG)
-                except Exception as exc:
-                    sub.kind = classify(exc)
-                    sub.last = self.published
-                    return
-                continue
-            if data == EIO_CLOSE or data == self.disconnect:
-                sub.kind = "closed"  # the server ended the session or left the namespace
-                sub.last = self.published
-                return
-            match = finder(data)
-            if match is None or match.group(1) != run_id:
-                rec.count("unexpected")
-                rec.result.info.setdefault("first_unexpected", data[:120])
-                continue
-            seq = int(match.group(2))
-            if seq >= len(intended):
-                rec.count("unexpected")
-                continue
-            if seq >= len(seen):
-                seen.extend(bytes(seq + 1024 - len(seen)))
-            if seen[seq]:
-                rec.error("duplicate", detail=f"message {seq} delivered twice")
-                rec.count("duplicate")
-                continue
-            seen[seq] = 1
-            if not data.startswith(head) or not self._intact(data, seq):
-                rec.error("mismatch", detail=f"message {seq} arrived altered: {data[:60]!r}")
-                continue
-            buf.append((now - intended[seq]) // 1000)
+    def _screen(self, data: str) -> int:
+        """Pings are answered (and counted), the end of the session or of the namespace ends
+        the subscriber; anything else goes on to the delivery check."""
+        if data == EIO_PING:
+            self.rec.count("pings")
+            return SCREEN_PING
+        if data == EIO_CLOSE or data == self.disconnect:
+            return SCREEN_GONE
+        return 0
+
+    def _intact(self, data: str, seq: int) -> bool:
+        """The room's ``event`` with the payload's sequence number and full padding."""
+        return data.startswith(self.delivery_head) and super()._intact(data, seq)
 
     async def _drain(self, ws: Any) -> None:
         """The publisher's reader: the acks of its publishes (``publish``), pings answered."""
@@ -157,45 +113,14 @@ class RoomFanout(Fanout):
                 if sent is not None:
                     buf.append((pc() - sent) // 1000)
 
-    async def run(self) -> None:
-        """Connect the subscribers (each joins the room) and the publisher, publish at the
-        rate, wait up to the timeout for every delivery, then close every connection. A
-        publisher that cannot connect stops the run."""
-        rec, wl, timeout = self.rec, self.wl, self.timeout
-        pc = time.perf_counter_ns
-        async with self.sio._client_session(wl.clients + 1) as http:
-            self.http = http
-            conns, kinds = await self.sio._sio_connect_all(
-                rec, http, self.url, wl.clients, timeout, self.namespace, self.auth,
-                join=self.room, join_event=self.join_event)
-            self.missing = [kind for kind in kinds if kind]
-            try:
-                self.pub_ws = await self.sio._sio_connect(rec, http, self.url, timeout,
-                                                         self.namespace, self.auth)
-            except Exception:
-                rec.stop("the publisher could not connect")
-            readers = []
-            for ws in conns:
-                if ws is None:
-                    continue
-                sub = _Subscriber()
-                self.subscribers.append(sub)
-                readers.append(rec.spawn(self._read(ws, sub), "subscriber"))
-            if self.pub_ws is not None:
-                readers.append(rec.spawn(self._drain(self.pub_ws), "publisher reader"))
-            begin(rec, wl.duration)
-            self.epoch_offset = time.time_ns() - pc()
-            if self.pub_ws is not None:
-                await self._publish()
-            end = pc() + int(timeout * 1e9)
-            while not rec.stopping and pc() < end:
-                want = sum(1 for ok in self.published_ok if ok)
-                if all(sum(sub.seen) >= want for sub in self.subscribers
-                       if sub.last > self.published):
-                    break
-                await asyncio.sleep(0.05)
-            for task in readers:
-                task.cancel()
-            if readers:
-                await asyncio.wait(readers, timeout=1.0)
-            await self.sio._sio_close_all(rec, [*conns, self.pub_ws], self.namespace)
+    async def _connect_subscribers(self, http: Any) -> tuple[list[Any], list[str]]:
+        return await self.sio._sio_connect_all(
+            self.rec, http, self.url, self.wl.clients, self.timeout, self.namespace, self.auth,
+            join=self.room, join_event=self.join_event)
+
+    async def _connect_publisher(self, http: Any) -> Any:
+        return await self.sio._sio_connect(self.rec, http, self.url, self.timeout,
+                                          self.namespace, self.auth)
+
+    async def _close_all(self, conns: list[Any]) -> None:
+        await self.sio._sio_close_all(self.rec, conns, self.namespace)

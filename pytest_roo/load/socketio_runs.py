@@ -15,16 +15,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pytest_roo.load.correction import refine_interval
 from pytest_roo.load.errors import classify
-from pytest_roo.load.executor import Watchdog, begin, sleep_until
-from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
+from pytest_roo.load.executor import Watchdog, begin
+from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.socketio_client import SioClient
 from pytest_roo.load.socketio_codec import (
     EIO_CLOSE,
@@ -36,7 +34,7 @@ from pytest_roo.load.socketio_codec import (
 )
 from pytest_roo.load.workload import Workload
 from pytest_roo.load.ws_client import CLOSING, echo_message
-from pytest_roo.load.ws_echo import MAX_IN_FLIGHT, EchoRun
+from pytest_roo.load.ws_echo import EchoRun
 
 __all__ = ["AckCheck", "AckRun", "RoomFanout"]
 
@@ -57,6 +55,10 @@ _GONE = 2
 
 class AckRun(EchoRun):
     """One emit-with-ack run; :meth:`closed` and :meth:`open` are the two workload models."""
+
+    metric = "ack"
+    in_flight = "acks outstanding"
+    answer = "ack"
 
     def __init__(self, client: SioClient, rec: Recorder, url: str, wl: Workload,
                  timeout: float, correct: bool, *, event: str, namespace: str, auth: Any,
@@ -149,8 +151,7 @@ class AckRun(EchoRun):
         rec, wl, timeout = self.rec, self.wl, self.timeout
         TEXT = aiohttp.WSMsgType.TEXT
         async with self.sio._client_session(wl.clients) as http:
-            conns, kinds = await self.sio._sio_connect_all(rec, http, self.url, wl.clients,
-                                                          timeout, self.namespace, self.auth)
+            conns, kinds = await self._connect_all(http, wl.clients)
             begin(rec, wl.duration)
             start_ns = time.perf_counter_ns()
             deadline_ns = int(rec.deadline * 1e9)
@@ -241,181 +242,90 @@ class AckRun(EchoRun):
                 await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
             finally:
                 refine.cancel()
-                await self.sio._sio_close_all(rec, conns, self.namespace)
+                await self._close_all(conns)
             end_ns = min(deadline_ns, time.perf_counter_ns())
             if not rec.stopping:
                 self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
 
-    # -- open model --
+    # -- open model: EchoRun's sender, grace and accounting with Socket.IO frames --
+
+    async def _connect_all(self, http: Any, n: int) -> tuple[list[Any], list[str]]:
+        return await self.sio._sio_connect_all(self.rec, http, self.url, n, self.timeout,
+                                               self.namespace, self.auth)
+
+    async def _close_all(self, conns: list[Any]) -> None:
+        await self.sio._sio_close_all(self.rec, conns, self.namespace)
 
     async def open(self) -> None:
         """The open model: messages go out on the schedule's times over the connections in turn,
         whatever the acks do; ``ack`` runs from the intended send time."""
+        async with self.sio._client_session(self.wl.clients) as http:
+            await self._open_connect(http)
+            await self._open_drive(self._ack_reader)
+
+    def _take(self, i: int, rid: int) -> tuple[int, int, str] | None:
+        """The message in flight that ack ``rid`` answers, out of its queue; None (and
+        counted) for a late, repeated or unknown ack."""
+        rec, status = self.rec, self.status
+        inflight = self.inflights[i]
+        if inflight and inflight[0][1] == rid:
+            return inflight.popleft()
+        state = status[rid] if rid < len(status) else 0
+        if state == _ANSWERED:
+            rec.error("duplicate", detail=f"ack {rid} received twice")
+            rec.count("duplicate")
+            return None
+        if state == _EXPIRED:
+            rec.count("late_replies")
+            return None
+        for entry in inflight or ():
+            if entry[1] == rid:
+                assert inflight is not None
+                inflight.remove(entry)  # acks may come out of order
+                return entry
+        rec.count("unexpected")  # another connection's id, or never sent
+        return None
+
+    async def _ack_reader(self, i: int, ws: Any) -> None:
         import aiohttp
 
-        rec, wl, timeout = self.rec, self.wl, self.timeout
         TEXT = aiohttp.WSMsgType.TEXT
-        schedule = wl.schedule()
-        n = wl.clients
-        prefix, pad = self.prefix, self.pad
-        async with self.sio._client_session(n) as http:
-            conns, kinds = await self.sio._sio_connect_all(rec, http, self.url, n, timeout,
-                                                          self.namespace, self.auth)
-            begin(rec, wl.duration)
-            start_ns = int(rec.window_start * 1e9)
-            deadline_ns = int(rec.deadline * 1e9)
-            buf = rec.batch("ack")
-            pc = time.perf_counter_ns
-            # per connection: the messages in flight as (intended ns, id, text), oldest first;
-            # per message id (= ack id): answered or expired
-            inflights: list[deque[tuple[int, int, str]] | None] = [None] * n
-            dead = [ws is None for ws in conns]
-            status = bytearray(schedule.total)
-
-            async def sender() -> None:
-                """Arrival k goes out on connection k mod n at its intended time (one task for
-                every connection, as in the WebSocket echo)."""
-                sends = [None if ws is None else ws.send_str for ws in conns]
-                k = 0
-                while not rec.stopping:
-                    t = schedule.time_of(k)
-                    if math.isinf(t):
-                        return
-                    due = start_ns + int(t * 1e9)
-                    if due >= deadline_ns:
-                        return
-                    now = pc()
-                    if due > now + EARLY_NS:
-                        if not await sleep_until(rec, due):
-                            return
-                        now = pc()
-                    i = k % n
-                    rec.starts += 1
-                    rec.ops += 1
-                    if dead[i]:
-                        status[k] = _EXPIRED
-                        rec.error(kinds[i] or "closed")
-                        k += 1
-                        continue
-                    inflight = inflights[i]
-                    if inflight is None:
-                        inflight = inflights[i] = deque()
-                    elif len(inflight) >= MAX_IN_FLIGHT:
-                        status[k] = _EXPIRED
-                        rec.error("dropped", detail=f"{MAX_IN_FLIGHT} acks outstanding on "
-                                                    "one connection")
-                        rec.count("dropped")
-                        k += 1
-                        continue
-                    if now - due > LATE_NS:
-                        rec.count("late")
-                    message = echo_message(prefix, k, pad)
-                    entry = (due if due <= now else now, k, message)
-                    inflight.append(entry)
-                    try:
-                        await sends[i](self.frame(k, message))  # type: ignore[misc]
-                    except Exception as exc:
-                        if entry in inflight:
-                            inflight.remove(entry)
-                        status[k] = _EXPIRED
-                        dead[i] = True
-                        kinds[i] = classify(exc)
-                        rec.error(kinds[i], detail=repr(exc))
-                    k += 1
-
-            def take(i: int, rid: int) -> tuple[int, int, str] | None:
-                """The message in flight that ack ``rid`` answers, out of its queue; None
-                (and counted) for a late, repeated or unknown ack."""
-                inflight = inflights[i]
-                if inflight and inflight[0][1] == rid:
-                    return inflight.popleft()
-                state = status[rid] if rid < len(status) else 0
-                if state == _ANSWERED:
-                    rec.error("duplicate", detail=f"ack {rid} received twice")
-                    rec.count("duplicate")
-                    return None
-                if state == _EXPIRED:
-                    rec.count("late_replies")
-                    return None
-                for entry in inflight or ():
-                    if entry[1] == rid:
-                        assert inflight is not None
-                        inflight.remove(entry)  # acks may come out of order
-                        return entry
-                rec.count("unexpected")  # another connection's id, or never sent
-                return None
-
-            def fail_pending(i: int, kind: str, detail: str, at_least: int) -> None:
-                inflight = inflights[i]
-                pending = len(inflight) if inflight else 0
-                if inflight:
-                    for entry in inflight:
-                        status[entry[1]] = _EXPIRED
-                    inflight.clear()
-                if pending or at_least:
-                    rec.error(kind, max(at_least, pending), detail=detail)
-                kinds[i] = kind
-
-            async def reader(i: int, ws: Any) -> None:
-                receive = ws.receive
-                append = buf.append
-                fast = self.fast
+        receive = ws.receive
+        append = self.buf.append
+        fast, status, pc = self.fast, self.status, time.perf_counter_ns
+        try:
+            while True:
                 try:
-                    while True:
-                        try:
-                            msg = await receive()
-                        except Exception as exc:
-                            fail_pending(i, classify(exc), repr(exc), 1)
+                    msg = await receive()
+                except Exception as exc:
+                    self._fail_pending(i, classify(exc), repr(exc), 1)
+                    return
+                if msg.type is TEXT:
+                    data = msg.data
+                    rid = self.ack_id(data)
+                    if rid is None:
+                        what = self.other(data)
+                        if what == _PING:
+                            try:
+                                await ws.send_str(EIO_PONG)
+                            except Exception as exc:
+                                self._fail_pending(i, classify(exc), repr(exc), 1)
+                                return
+                        elif what == _GONE:
+                            self._fail_pending(i, "closed", "the server disconnected", 0)
                             return
-                        if msg.type is TEXT:
-                            data = msg.data
-                            rid = self.ack_id(data)
-                            if rid is None:
-                                what = self.other(data)
-                                if what == _PING:
-                                    try:
-                                        await ws.send_str(EIO_PONG)
-                                    except Exception as exc:
-                                        fail_pending(i, classify(exc), repr(exc), 1)
-                                        return
-                                elif what == _GONE:
-                                    fail_pending(i, "closed", "the server disconnected", 0)
-                                    return
-                                continue
-                            entry = take(i, rid)
-                            if entry is None:
-                                continue
-                            status[rid] = _ANSWERED
-                            if (fast and data == self.echo_ack(rid, entry[2])) or \
-                                    self.judge(rid, entry[2], data):
-                                append((pc() - entry[0]) // 1000)
-                        elif msg.type in CLOSING:
-                            fail_pending(i, "closed", "the server closed the socket", 0)
-                            return
-                        else:
-                            rec.count("unexpected")
-                finally:
-                    dead[i] = True
-
-            if all(dead):
-                self._all_refused(schedule.total, kinds)
-                return
-            send_task = rec.spawn(sender(), "sender")
-            readers = [rec.spawn(reader(i, ws), "reader")
-                       for i, ws in enumerate(conns) if ws is not None]
-            dog = Watchdog(rec, timeout)
-            dog.watch_queues(inflights, status)
-            try:
-                await dog.run_until_done([send_task], deadline_ns)
-                await dog.run_until(lambda: not any(inflights),
-                                    pc() + int(timeout * 1e9) + 500_000_000)
-                left = sum(len(q) for q in inflights if q)
-                if left and not rec.stopping:
-                    rec.error("timeout", left, detail="no ack by the end of the grace period")
-            finally:
-                if not send_task.done():
-                    send_task.cancel()
-                for task in readers:
-                    task.cancel()
-                await asyncio.wait([send_task, *readers], timeout=1.0)
-                await self.sio._sio_close_all(rec, conns, self.namespace)
+                        continue
+                    entry = self._take(i, rid)
+                    if entry is None:
+                        continue
+                    status[rid] = _ANSWERED
+                    if (fast and data == self.echo_ack(rid, entry[2])) or \
+                            self.judge(rid, entry[2], data):
+                        append((pc() - entry[0]) // 1000)
+                elif msg.type in CLOSING:
+                    self._fail_pending(i, "closed", "the server closed the socket", 0)
+                    return
+                else:
+                    self.rec.count("unexpected")
+        finally:
+            self.dead[i] = True

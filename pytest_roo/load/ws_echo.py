@@ -22,6 +22,7 @@ import math
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pytest_roo.load.correction import refine_interval
@@ -68,8 +69,7 @@ class EchoRun:
         rec, wl, timeout = self.rec, self.wl, self.timeout
         TEXT = aiohttp.WSMsgType.TEXT
         async with self.client._client_session(wl.clients) as http:
-            conns, kinds = await self.client._connect_all(rec, http, self.url, wl.clients,
-                                                         timeout)
+            conns, kinds = await self._connect_all(http, wl.clients)
             begin(rec, wl.duration)
             start_ns = time.perf_counter_ns()
             deadline_ns = int(rec.deadline * 1e9)
@@ -157,7 +157,7 @@ class EchoRun:
                 await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
             finally:
                 refine.cancel()
-                await self.client._close_all(rec, conns)
+                await self._close_all(conns)
             end_ns = min(deadline_ns, time.perf_counter_ns())
             if not rec.stopping:
                 self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
@@ -182,178 +182,215 @@ class EchoRun:
                 rec.error(kinds[i] or "other", share)
                 rec.count("failed_client_ops", share)
 
+    # -- hooks: what a subclass changes (the Socket.IO round trip frames and reads its own) --
+
+    #: the latency metric of the run (and ``<metric>_raw`` uncorrected, closed model)
+    metric = "rtt"
+    #: what the messages in flight are called in error details
+    in_flight = "messages in flight"
+    #: what the answer is called in error details
+    answer = "reply"
+
+    def frame(self, k: int, message: str) -> str:
+        """The frame that carries message ``k`` (the echo sends the message itself)."""
+        return message
+
+    async def _connect_all(self, http: Any, n: int) -> tuple[list[Any], list[str]]:
+        return await self.client._connect_all(self.rec, http, self.url, n, self.timeout)
+
+    async def _close_all(self, conns: list[Any]) -> None:
+        await self.client._close_all(self.rec, conns)
+
     # -- open model --
 
     async def open(self) -> None:
         """The open model: messages go out on the schedule's times, whatever the replies do."""
+        async with self.client._client_session(self.wl.clients) as http:
+            await self._open_connect(http)
+            await self._open_drive(self._echo_reader)
+
+    async def _open_connect(self, http: Any) -> None:
+        """Connect the clients and set up the open model's state: per connection the messages
+        in flight as (intended ns, id, text), oldest first (a deque made on the first send: an
+        idle connection costs no more than its socket and reader) and whether it is gone; per
+        message id: answered or expired."""
+        rec, n = self.rec, self.wl.clients
+        self.schedule = self.wl.schedule()
+        self.conns, self.kinds = await self._connect_all(http, n)
+        begin(rec, self.wl.duration)
+        self.start_ns = int(rec.window_start * 1e9)
+        self.deadline_ns = int(rec.deadline * 1e9)
+        self.buf = rec.batch(self.metric)
+        self.inflights: list[deque[tuple[int, int, str]] | None] = [None] * n
+        self.dead = [ws is None for ws in self.conns]
+        self.status = bytearray(self.schedule.total)
+
+    async def _open_drive(self, reader: Callable[[int, Any], Coroutine[Any, Any, None]]) -> None:
+        """Send on schedule with one reader per connection, wait for the answers in flight
+        (the watchdog expires the ones past the timeout), then close every connection."""
+        rec, timeout, conns = self.rec, self.timeout, self.conns
+        if all(self.dead):
+            self._all_refused(self.schedule.total, self.kinds)
+            return
+        pc = time.perf_counter_ns
+        inflights = self.inflights
+        send_task = rec.spawn(self._sender(), "sender")
+        readers = [rec.spawn(reader(i, ws), "reader")
+                   for i, ws in enumerate(conns) if ws is not None]
+        dog = Watchdog(rec, timeout)
+        dog.watch_queues(inflights, self.status)
+        try:
+            await dog.run_until_done([send_task], self.deadline_ns)
+            # answers in flight: wait until every queue is empty (the watchdog empties the
+            # ones that run past the timeout)
+            await dog.run_until(lambda: not any(inflights),
+                                pc() + int(timeout * 1e9) + 500_000_000)
+            left = sum(len(q) for q in inflights if q)
+            if left and not rec.stopping:
+                rec.error("timeout", left,
+                          detail=f"no {self.answer} by the end of the grace period")
+        finally:
+            if not send_task.done():
+                send_task.cancel()
+            for task in readers:
+                task.cancel()
+            await asyncio.wait([send_task, *readers], timeout=1.0)
+            await self._close_all(conns)
+
+    async def _sender(self) -> None:
+        """One task sends for every connection, arrival k on connection k mod n: a task per
+        connection would cost ~2 KB each. A send only waits when the connection's socket
+        buffer is full (the server stopped reading); the sends behind it are then late,
+        counted as such and measured from their intended times. Arrivals of a client that is
+        not connected count as its failures."""
+        rec, schedule, n = self.rec, self.schedule, self.wl.clients
+        start_ns, deadline_ns = self.start_ns, self.deadline_ns
+        inflights, dead, status, kinds = self.inflights, self.dead, self.status, self.kinds
+        prefix, pad, frame = self.prefix, self.pad, self.frame
+        sends = [None if ws is None else ws.send_str for ws in self.conns]
+        pc = time.perf_counter_ns
+        k = 0
+        while not rec.stopping:
+            t = schedule.time_of(k)
+            if math.isinf(t):
+                return
+            due = start_ns + int(t * 1e9)
+            if due >= deadline_ns:
+                return
+            now = pc()
+            if due > now + EARLY_NS:
+                if not await sleep_until(rec, due):
+                    return
+                now = pc()
+            i = k % n
+            rec.starts += 1
+            rec.ops += 1
+            if dead[i]:
+                status[k] = _EXPIRED
+                rec.error(kinds[i] or "closed")
+                k += 1
+                continue
+            inflight = inflights[i]
+            if inflight is None:
+                inflight = inflights[i] = deque()
+            elif len(inflight) >= MAX_IN_FLIGHT:
+                status[k] = _EXPIRED
+                rec.error("dropped", detail=f"{MAX_IN_FLIGHT} {self.in_flight} on one "
+                                            "connection")
+                rec.count("dropped")
+                k += 1
+                continue
+            if now - due > LATE_NS:
+                rec.count("late")
+            message = echo_message(prefix, k, pad)
+            entry = (due if due <= now else now, k, message)  # never before the send
+            inflight.append(entry)
+            try:
+                await sends[i](frame(k, message))  # type: ignore[misc]
+            except Exception as exc:
+                if entry in inflight:
+                    inflight.remove(entry)
+                status[k] = _EXPIRED
+                dead[i] = True
+                kinds[i] = classify(exc)
+                rec.error(kinds[i], detail=repr(exc))
+            k += 1
+
+    def _fail_pending(self, i: int, kind: str, detail: str, at_least: int) -> None:
+        """Connection ``i`` is gone: its messages in flight (at least ``at_least``) fail as
+        ``kind``."""
+        inflight = self.inflights[i]
+        pending = len(inflight) if inflight else 0
+        if inflight:
+            for entry in inflight:
+                self.status[entry[1]] = _EXPIRED
+            inflight.clear()
+        if pending or at_least:
+            self.rec.error(kind, max(at_least, pending), detail=detail)
+        self.kinds[i] = kind
+
+    def _odd_reply(self, i: int, data: str) -> None:
+        """A reply that is not the oldest message in flight on its connection."""
+        rec, status = self.rec, self.status
+        rid = reply_id(self.prefix, data)
+        if rid is None or rid >= len(status):
+            rec.count("unexpected")
+            return
+        state = status[rid]
+        if state == _ANSWERED:
+            rec.error("duplicate", detail=f"message {rid} echoed twice")
+            rec.count("duplicate")
+            return
+        if state == _EXPIRED:
+            rec.count("late_replies")
+            return
+        inflight = self.inflights[i]
+        for entry in inflight or ():
+            if entry[1] == rid:
+                break
+        else:
+            rec.count("unexpected")  # another connection's message, or not sent
+            return
+        assert inflight is not None
+        inflight.remove(entry)
+        status[rid] = _ANSWERED
+        if data == entry[2]:  # answered after an earlier message was dropped
+            self.buf.append((time.perf_counter_ns() - entry[0]) // 1000)
+        else:
+            self._mismatch(rid, entry[2], data)
+
+    async def _echo_reader(self, i: int, ws: Any) -> None:
         import aiohttp
 
-        rec, wl, timeout = self.rec, self.wl, self.timeout
         TEXT = aiohttp.WSMsgType.TEXT
-        schedule = wl.schedule()
-        n = wl.clients
-        prefix, pad = self.prefix, self.pad
-        async with self.client._client_session(n) as http:
-            conns, kinds = await self.client._connect_all(rec, http, self.url, n, timeout)
-            begin(rec, wl.duration)
-            start_ns = int(rec.window_start * 1e9)
-            deadline_ns = int(rec.deadline * 1e9)
-            buf = rec.batch("rtt")
-            pc = time.perf_counter_ns
-            # Per connection: the messages in flight as (intended ns, id, text) (a deque made
-            # on the first send: an idle connection costs no more than its socket and reader),
-            # and whether it is gone. Per message id: answered or expired.
-            inflights: list[deque[tuple[int, int, str]] | None] = [None] * n
-            dead = [ws is None for ws in conns]
-            status = bytearray(schedule.total)
-
-            async def sender() -> None:
-                """One task sends for every connection, arrival k on connection k mod n: a
-                task per connection would cost ~2 KB each. A send only waits when the
-                connection's socket buffer is full (the server stopped reading); the sends
-                behind it are then late, counted as such and measured from their intended
-                times. Arrivals of a client that is not connected count as its failures."""
-                sends = [None if ws is None else ws.send_str for ws in conns]
-                k = 0
-                while not rec.stopping:
-                    t = schedule.time_of(k)
-                    if math.isinf(t):
-                        return
-                    due = start_ns + int(t * 1e9)
-                    if due >= deadline_ns:
-                        return
-                    now = pc()
-                    if due > now + EARLY_NS:
-                        if not await sleep_until(rec, due):
-                            return
-                        now = pc()
-                    i = k % n
-                    rec.starts += 1
-                    rec.ops += 1
-                    if dead[i]:
-                        status[k] = _EXPIRED
-                        rec.error(kinds[i] or "closed")
-                        k += 1
-                        continue
-                    inflight = inflights[i]
-                    if inflight is None:
-                        inflight = inflights[i] = deque()
-                    elif len(inflight) >= MAX_IN_FLIGHT:
-                        status[k] = _EXPIRED
-                        rec.error("dropped", detail=f"{MAX_IN_FLIGHT} messages in flight on "
-                                                    "one connection")
-                        rec.count("dropped")
-                        k += 1
-                        continue
-                    if now - due > LATE_NS:
-                        rec.count("late")
-                    message = echo_message(prefix, k, pad)
-                    entry = (due if due <= now else now, k, message)  # never before the send
-                    inflight.append(entry)
-                    try:
-                        await sends[i](message)  # type: ignore[misc]
-                    except Exception as exc:
-                        if entry in inflight:
-                            inflight.remove(entry)
-                        status[k] = _EXPIRED
-                        dead[i] = True
-                        kinds[i] = classify(exc)
-                        rec.error(kinds[i], detail=repr(exc))
-                    k += 1
-
-            def odd_reply(i: int, data: str) -> None:
-                """A reply that is not the oldest message in flight on its connection."""
-                rid = reply_id(prefix, data)
-                if rid is None or rid >= len(status):
-                    rec.count("unexpected")
-                    return
-                state = status[rid]
-                if state == _ANSWERED:
-                    rec.error("duplicate", detail=f"message {rid} echoed twice")
-                    rec.count("duplicate")
-                    return
-                if state == _EXPIRED:
-                    rec.count("late_replies")
-                    return
-                inflight = inflights[i]
-                for entry in inflight or ():
-                    if entry[1] == rid:
-                        break
-                else:
-                    rec.count("unexpected")  # another connection's message, or not sent
-                    return
-                assert inflight is not None
-                inflight.remove(entry)
-                status[rid] = _ANSWERED
-                if data == entry[2]:  # answered after an earlier message was dropped
-                    buf.append((pc() - entry[0]) // 1000)
-                else:
-                    self._mismatch(rid, entry[2], data)
-
-            def fail_pending(i: int, kind: str, detail: str, at_least: int) -> None:
-                inflight = inflights[i]
-                pending = len(inflight) if inflight else 0
-                if inflight:
-                    for entry in inflight:
-                        status[entry[1]] = _EXPIRED
-                    inflight.clear()
-                if pending or at_least:
-                    rec.error(kind, max(at_least, pending), detail=detail)
-                kinds[i] = kind
-
-            async def reader(i: int, ws: Any) -> None:
-                receive = ws.receive
-                append = buf.append
+        receive = ws.receive
+        append = self.buf.append
+        inflights, status, pc = self.inflights, self.status, time.perf_counter_ns
+        try:
+            while True:
                 try:
-                    while True:
-                        try:
-                            msg = await receive()
-                        except Exception as exc:
-                            fail_pending(i, classify(exc), repr(exc), 1)
-                            return
-                        if msg.type is TEXT:
-                            data = msg.data
-                            inflight = inflights[i]
-                            if inflight:
-                                head = inflight[0]
-                                if data == head[2]:
-                                    inflight.popleft()
-                                    status[head[1]] = _ANSWERED
-                                    append((pc() - head[0]) // 1000)
-                                    continue
-                            odd_reply(i, data)
-                        elif msg.type in CLOSING:
-                            fail_pending(i, "closed", "the server closed the socket", 0)
-                            return
-                        else:
-                            rec.count("unexpected")
-                finally:
-                    dead[i] = True
-
-            if all(dead):
-                self._all_refused(schedule.total, kinds)
-                return
-            send_task = rec.spawn(sender(), "sender")
-            readers = [rec.spawn(reader(i, ws), "reader")
-                       for i, ws in enumerate(conns) if ws is not None]
-            dog = Watchdog(rec, timeout)
-            dog.watch_queues(inflights, status)
-            try:
-                await dog.run_until_done([send_task], deadline_ns)
-                # replies in flight: wait until every queue is empty (the watchdog empties
-                # the ones that run past the timeout)
-                await dog.run_until(lambda: not any(inflights),
-                                    pc() + int(timeout * 1e9) + 500_000_000)
-                left = sum(len(q) for q in inflights if q)
-                if left and not rec.stopping:
-                    rec.error("timeout", left, detail="no reply by the end of the grace period")
-            finally:
-                if not send_task.done():
-                    send_task.cancel()
-                for task in readers:
-                    task.cancel()
-                await asyncio.wait([send_task, *readers], timeout=1.0)
-                await self.client._close_all(rec, conns)
+                    msg = await receive()
+                except Exception as exc:
+                    self._fail_pending(i, classify(exc), repr(exc), 1)
+                    return
+                if msg.type is TEXT:
+                    data = msg.data
+                    inflight = inflights[i]
+                    if inflight:
+                        head = inflight[0]
+                        if data == head[2]:
+                            inflight.popleft()
+                            status[head[1]] = _ANSWERED
+                            append((pc() - head[0]) // 1000)
+                            continue
+                    self._odd_reply(i, data)
+                elif msg.type in CLOSING:
+                    self._fail_pending(i, "closed", "the server closed the socket", 0)
+                    return
+                else:
+                    self.rec.count("unexpected")
+        finally:
+            self.dead[i] = True
 
     def _all_refused(self, total: int, kinds: list[str]) -> None:
         """No client connected: every planned arrival fails by the kind of its client's

@@ -26,7 +26,12 @@ from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
 from pytest_roo.load.workload import Workload
 from pytest_roo.load.ws_client import CLOSING, TOKEN_RE, WsClient, make_payload
 
-__all__ = ["Fanout", "Trigger"]
+__all__ = ["SCREEN_GONE", "SCREEN_PING", "Fanout", "Trigger"]
+
+#: what a subscriber's ``_screen`` says of a frame: check it as a delivery (0), answer it with
+#: ``_pong`` (a ping), or end the subscriber (the server closed the session)
+SCREEN_PING = 1
+SCREEN_GONE = 2
 
 #: A URL to POST the payload to, or a callable taking the payload (and, with
 #: ``trigger_setup=``, the state it returned as a second argument).
@@ -87,6 +92,15 @@ class Fanout:
         return (seq_match is not None and int(seq_match.group(1)) == seq
                 and pad_match is not None and len(pad_match.group(1)) == self.pad_lens[seq])
 
+    #: a subclass's look at every text frame before the delivery check (Socket.IO: pings to
+    #: answer, the end of the session); None: none (the WebSocket runs)
+    _screen: Callable[[str], int] | None = None
+    #: the answer to a frame the screen calls a ping
+    _pong = ""
+    #: count frames without this run's token as ``unexpected`` (Socket.IO: a greeting, another
+    #: event); the WebSocket runs skip them (the server's presence frames, heartbeats)
+    _count_foreign = False
+
     async def _read(self, ws: Any, sub: _Subscriber) -> None:
         import aiohttp
 
@@ -97,6 +111,7 @@ class Fanout:
         finder = TOKEN_RE.search
         pc = time.perf_counter_ns
         buf = rec.batch("delivery")
+        screen, count_foreign = self._screen, self._count_foreign
         # no timer per frame: the run cancels the readers when it is over
         while not rec.stopping:
             try:
@@ -110,11 +125,31 @@ class Fanout:
                     sub.kind = "closed"
                     sub.last = self.published
                     return
+                if count_foreign:
+                    rec.count("unexpected")
                 continue
             now = pc()
-            match = finder(msg.data)
+            data = msg.data
+            if screen is not None:
+                what = screen(data)
+                if what == SCREEN_PING:
+                    try:
+                        await ws.send_str(self._pong)
+                    except Exception as exc:
+                        sub.kind = classify(exc)
+                        sub.last = self.published
+                        return
+                    continue
+                if what == SCREEN_GONE:
+                    sub.kind = "closed"  # the server ended the session or left the namespace
+                    sub.last = self.published
+                    return
+            match = finder(data)
             if match is None or match.group(1) != run_id:
-                continue  # the server's own frames (presence, heartbeats)
+                if count_foreign:
+                    rec.count("unexpected")
+                    rec.result.info.setdefault("first_unexpected", data[:120])
+                continue
             seq = int(match.group(2))
             if seq >= len(intended):
                 rec.count("unexpected")
@@ -126,9 +161,8 @@ class Fanout:
                 rec.count("duplicate")
                 continue
             seen[seq] = 1
-            if self.check_payload and not self._intact(msg.data, seq):
-                rec.error("mismatch", detail=f"message {seq} arrived altered: "
-                                             f"{msg.data[:60]!r}")
+            if self.check_payload and not self._intact(data, seq):
+                rec.error("mismatch", detail=f"message {seq} arrived altered: {data[:60]!r}")
                 continue
             buf.append((now - intended[seq]) // 1000)
 
@@ -239,19 +273,31 @@ class Fanout:
                 await asyncio.wait_for(call_hook(self.trigger_teardown, self.trigger_state),
                                        self.timeout)
 
+    # -- hooks: how a subclass connects and closes (Socket.IO: its handshake, a room to join) --
+
+    async def _connect_subscribers(self, http: Any) -> tuple[list[Any], list[str]]:
+        return await self.client._connect_all(self.rec, http, self.url, self.wl.clients,
+                                              self.timeout)
+
+    async def _connect_publisher(self, http: Any) -> Any:
+        if self.publisher != "ws":
+            return None
+        return await self.client._connect(self.rec, http, self.url, self.timeout)
+
+    async def _close_all(self, conns: list[Any]) -> None:
+        await self.client._close_all(self.rec, conns)
+
     async def _run(self) -> None:
         rec, wl, timeout = self.rec, self.wl, self.timeout
         pc = time.perf_counter_ns
         async with self.client._client_session(wl.clients + 1) as http:
             self.http = http
-            conns, kinds = await self.client._connect_all(rec, http, self.url, wl.clients,
-                                                         timeout)
+            conns, kinds = await self._connect_subscribers(http)
             self.missing = [kind for kind in kinds if kind]
-            if self.publisher == "ws":
-                try:
-                    self.pub_ws = await self.client._connect(rec, http, self.url, timeout)
-                except Exception:
-                    rec.stop("publisher could not connect")
+            try:
+                self.pub_ws = await self._connect_publisher(http)
+            except Exception:
+                rec.stop("the publisher could not connect")
             readers = []
             for ws in conns:
                 if ws is None:
@@ -276,7 +322,7 @@ class Fanout:
                 task.cancel()
             if readers:
                 await asyncio.wait(readers, timeout=1.0)
-            await self.client._close_all(rec, [*conns, self.pub_ws])
+            await self._close_all([*conns, self.pub_ws])
 
     epoch_offset = 0
 

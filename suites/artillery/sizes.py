@@ -22,14 +22,20 @@ class ArtillerySizes:
     http_arrival_rate: float  # new virtual users per second
     ws_duration: float  # seconds of arrivals, WebSocket echo (refapp_ws.yml)
     ws_arrival_rate: float
+    sio_duration: float  # seconds of arrivals, live logs over Socket.IO (refapp_socketio.yml)
+    sio_arrival_rate: float
 
 
 ARTILLERY = SuiteProfiles(
     "artillery",
-    smoke=ArtillerySizes(http_duration=4, http_arrival_rate=4, ws_duration=4, ws_arrival_rate=5),
+    # smoke: 30 Socket.IO users, 210 acks
+    smoke=ArtillerySizes(http_duration=4, http_arrival_rate=4, ws_duration=4, ws_arrival_rate=5,
+                         sio_duration=5, sio_arrival_rate=6),
     # standard: at least 299 operations per scenario, the fewest that can show error_rate < 1%
+    # (Socket.IO: five log lines written per user, 300 requests; 420 acks, so that a p95 is
+    # not decided by the slowest few)
     standard=ArtillerySizes(http_duration=12, http_arrival_rate=5, ws_duration=10,
-                            ws_arrival_rate=30),
+                            ws_arrival_rate=30, sio_duration=6, sio_arrival_rate=10),
     full=ArtillerySizes(http_duration=30, http_arrival_rate=8, ws_duration=30,
-                        ws_arrival_rate=20),
+                        ws_arrival_rate=20, sio_duration=30, sio_arrival_rate=10),
 )

@@ -83,3 +83,35 @@ def test_pings_and_greetings_are_not_answers() -> None:
 ])
 def test_error_kinds(exc: BaseException, kind: str) -> None:
     assert classify_sio(exc) == kind
+
+
+def test_event_handlers_see_events_at_once_and_others_wait() -> None:
+    """``on(event, handler)``: that event goes to the handler as it is read, never to
+    ``wait_for``'s buffer; other events stay buffered; a failing handler counts an error."""
+    from pytest_roo.load.socketio_codec import decode
+    from pytest_roo.load.socketio_socket import SioChannel
+
+    rec = Recorder(LoadResult(name="t"), "iteration")
+
+    class Socket:
+        _rec = rec
+
+    channel = SioChannel(Socket(), "/", "sid")  # type: ignore[arg-type]
+    seen: list[list[Any]] = []
+    channel.on("log", seen.append)
+    for frame in ('42["log",{"seq":1}]', '42["status","up"]', '42["log",{"seq":2}]'):
+        packet = decode(frame)
+        assert packet.event is not None
+        channel._deliver(packet.event, packet.args)
+    assert seen == [[{"seq": 1}], [{"seq": 2}]]
+    assert "log" not in channel._events and list(channel._events["status"]) == [["up"]]
+
+    def broken(args: list[Any]) -> None:
+        raise ValueError("bad handler")
+
+    channel.on("log", broken)
+    channel._deliver("log", [3])
+    assert rec.result.errors.get("other") == 1
+    channel.on("log", None)
+    channel._deliver("log", [4])
+    assert list(channel._events["log"]) == [[4]]

@@ -1,0 +1,1 @@
+"""Ready suite: live logs over Socket.IO."""
