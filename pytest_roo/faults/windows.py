@@ -14,13 +14,13 @@ import itertools
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_roo.faults.handles import ToxicHandle
 
-__all__ = ["PHASES", "FaultWindow", "open_windows", "phase_at", "windows_since"]
+__all__ = ["PHASES", "FaultWindow", "listen", "open_windows", "phase_at", "windows_since"]
 
 #: the phases of a run that overlaps fault windows, in time order
 PHASES = ("before", "during", "after")
@@ -29,6 +29,9 @@ _lock = threading.Lock()
 _serial = itertools.count(1)
 #: serial number -> window; a window nobody holds any more drops out by itself
 _windows: weakref.WeakValueDictionary[int, FaultWindow] = weakref.WeakValueDictionary()
+#: called with the window whenever one starts or ends (a load run's phase split listens, so
+#: its cut falls at the instant, not at its next look)
+_listeners: list[Callable[[FaultWindow], None]] = []
 
 
 @dataclasses.dataclass(eq=False)
@@ -50,6 +53,14 @@ class FaultWindow:
         with _lock:
             self.serial = next(_serial)
             _windows[self.serial] = self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("started", "ended") and value is not None:
+            with _lock:
+                listeners = list(_listeners)
+            for listener in listeners:
+                listener(self)
 
     @property
     def active(self) -> bool:
@@ -82,6 +93,20 @@ class FaultWindow:
             "started": None if self.started is None else round(self.started - origin, 4),
             "ended": None if self.ended is None else round(self.ended - origin, 4),
         }
+
+
+def listen(listener: Callable[[FaultWindow], None]) -> Callable[[], None]:
+    """Call ``listener(window)`` (in the thread that changed it) whenever a window starts or
+    ends; returns the function that stops it."""
+    with _lock:
+        _listeners.append(listener)
+
+    def stop() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return stop
 
 
 def open_windows() -> list[FaultWindow]:

@@ -12,9 +12,12 @@ import asyncio
 import math
 from array import array
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_roo.results.metrics import LoadResult
+
+if TYPE_CHECKING:
+    from pytest_roo.load.phases import PhaseSplitter
 
 __all__ = ["EARLY_NS", "LATE_NS", "Recorder", "corrected"]
 
@@ -58,6 +61,8 @@ class Recorder:
         self.window_start = 0.0
         #: bumped by ``begin``: the ticker realigns its seconds on the measured window
         self.window_generation = 0
+        #: splits the samples by the phases of fault windows (set by the run loop)
+        self.phases: PhaseSplitter | None = None
 
     def batch(self, name: str) -> array[int]:
         """The buffer of raw samples (microseconds) of metric ``name``, created with the metric."""
@@ -131,13 +136,28 @@ class Recorder:
                 self.batch_percentiles = {"p50": p50, "p95": p95, "p99": p99}
             interval = self.corrections.get(name)
             metric = self.result.metric(name)
+            if self.phases is not None:
+                self._split(name, values, interval)
             if interval is not None:
                 raw = self.raw_twins.get(name)
                 if raw:
                     self.result.metric(raw).record_many_us(values)
                 values = corrected(values, interval)
             metric.record_many_us(values)
+        if self.phases is not None:
+            self.phases.folded()
         return p95
+
+    def _split(self, name: str, values: Any, interval: int | None) -> None:
+        """The phases' share of a batch (corrected pieces, and the raw twin's)."""
+        assert self.phases is not None
+        if interval is None:
+            self.phases.split(name, values, lambda piece: piece)
+            return
+        self.phases.split(name, values, lambda piece: corrected(piece, interval))
+        raw = self.raw_twins.get(name)
+        if raw:
+            self.phases.split(name, values, lambda piece: piece, into=raw)
 
 
 def corrected(values: Any, interval_us: int, cap: int = 20_000_000) -> Any:
