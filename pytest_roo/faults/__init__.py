@@ -32,13 +32,18 @@ __all__ = [
     "measure_recovery",
     "measure_recovery_async",
     "scheduled",
+    "watch_recovery",
 ]
 
 if TYPE_CHECKING:
     from pytest_roo.faults.local import LocalProxy
     from pytest_roo.faults.profiles import PROFILES, NetworkProfile
     from pytest_roo.faults.proxy import ProfileHandle, Proxy, ProxyError, ToxicHandle
-    from pytest_roo.faults.recovery import measure_recovery, measure_recovery_async
+    from pytest_roo.faults.recovery import (
+        measure_recovery,
+        measure_recovery_async,
+        watch_recovery,
+    )
     from pytest_roo.faults.schedule import ScheduledFault, scheduled
     from pytest_roo.faults.toxics import Toxic, ToxicError, make_toxic
     from pytest_roo.faults.toxiproxy import ToxiproxyError, ToxiproxyProxy
@@ -57,6 +62,7 @@ _WHERE = {
     "ToxicHandle": "pytest_roo.faults.proxy",
     "measure_recovery": "pytest_roo.faults.recovery",
     "measure_recovery_async": "pytest_roo.faults.recovery",
+    "watch_recovery": "pytest_roo.faults.recovery",
     "Toxic": "pytest_roo.faults.toxics",
     "ToxicError": "pytest_roo.faults.toxics",
     "make_toxic": "pytest_roo.faults.toxics",

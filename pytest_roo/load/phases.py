@@ -1,20 +1,28 @@
 """The phase split of a run: which fault windows it overlaps, and where each sample goes.
 
+An operation belongs to the phase in which it started: its latency sample, its failure, the
+operation itself. So ``during.error_rate`` is the share of the operations sent while the fault
+lasted that failed (a request that waited out a database restart and then succeeded counts
+as a success *during* it), and ``after(5s)`` covers the operations sent from 5 s after the
+fault's end on.
+
 Drivers keep appending to the recorder's batches as always; nothing is timed per sample.
-Every :data:`POLL` seconds a task of the run asks which phase it is now (the windows known at
-the start of the run that had not ended, and any made while it runs). When the phase changes
-(or, after a fault, every :data:`~pytest_roo.results.phases.SLICE` seconds) it leaves a mark:
-the length of each batch, the operation count and the error counts at that instant. The
-once-a-second fold cuts each batch at the marks, so every sample lands in the phase in which it
-was recorded, to within about a millisecond: a window that starts or ends has the loop look at once (and
-it looks every 20 ms anyway). Runs that overlap no window end with no phases.
+Every :data:`POLL` seconds (and at once whenever a window starts or ends, whatever thread
+does it) a task of the run looks at the windows (those known when the run started that had
+not ended, and any made while it runs) and, while there are any, leaves a mark: the length of
+each batch at that instant. The once-a-second fold cuts each batch at the marks, so a sample's
+end is known to within a poll; its start is that end minus the sample (latency runs from the
+operation's intended start). A failure is counted at the start the executor gave its operation
+(:data:`~pytest_roo.load.recorder.OP_START`; failures counted outside an operation count when
+they are counted), an operation when the executor starts it. Runs that overlap no window end
+with no phases.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from pytest_roo.faults.windows import (
@@ -34,6 +42,7 @@ __all__ = ["POLL", "PhaseSplitter", "watch"]
 
 #: seconds between two looks at the fault windows
 POLL = 0.02
+_NAMES = ("before", "during", "after")
 
 #: (phase, slice index): the index counts SLICE steps after the fault's end, 0 otherwise
 Key = tuple[str, int]
@@ -44,50 +53,32 @@ class PhaseSplitter:
 
     def __init__(self, rec: Recorder) -> None:
         self.rec = rec
+        #: the clock of the windows (a test may give another)
+        self.clock = time.monotonic
         self.windows: list[FaultWindow] = open_windows()
         self.serial = last_serial()
-        now = time.monotonic()
-        self.key: Key = self._key(now)
-        self.since = now
-        self.started = now
-        #: (key the samples before the mark belong to, batch lengths at the mark)
-        self.marks: list[tuple[Key, dict[str, int]]] = []
+        now = self.clock()
+        self.last_poll = now
+        #: since when the batches hold samples that no mark covers
+        self.segment_from = now
+        #: (from, to, batch lengths at ``to``, its phase if known without looking): the
+        #: samples of each segment ended in it
+        self.marks: list[tuple[float, float, dict[str, int], str | None]] = []
         self.ops = rec.ops
-        self.errors: Counter[str] = Counter(rec.result.errors)
         self.stats: dict[str, PhaseStats] = {}
         self.slices: dict[int, AfterSlice] = {}
         self.kept = 0
 
-    def _key(self, now: float) -> Key:
-        phase, since_end = phase_at(self.windows, now)
+    def key_at(self, at: float) -> Key:
+        """The phase (and after slice) of a ``time.monotonic()`` instant."""
+        phase, since_end = phase_at(self.windows, at)
         return (phase, int(since_end / SLICE)) if phase == "after" else (phase, 0)
 
-    def poll(self, now: float | None = None) -> None:
-        """Look at the windows; leave a mark if the phase (or the after slice) changed."""
-        now = time.monotonic() if now is None else now
-        if windows_since(self.serial):
-            fresh = windows_since(self.serial)
-            self.windows += fresh
-            self.serial = max(w.serial for w in fresh)
-        key = self._key(now)
-        if key != self.key:
-            self._settle_counts(self.key)
-            self.marks.append((self.key, {n: len(b) for n, b in self.rec.batches.items()}))
-            self.stats.setdefault(self.key[0], PhaseStats()).seconds += now - self.since
-            self.key, self.since = key, now
-
-    def _settle_counts(self, key: Key) -> None:
-        ops, errors = self.rec.ops, Counter(self.rec.result.errors)
-        d_ops = ops - self.ops
-        d_errors = errors - self.errors
-        self.ops, self.errors = ops, errors
-        stats = self.stats.setdefault(key[0], PhaseStats())
-        stats.operations += d_ops
-        stats.errors.update(d_errors)
-        if key[0] == "after":
-            piece = self._slice(key[1])
-            piece.operations += d_ops
-            piece.errors.update(d_errors)
+    def _phase(self, key: Key) -> PhaseStats:
+        found = self.stats.get(key[0])
+        if found is None:
+            found = self.stats[key[0]] = PhaseStats()
+        return found
 
     def _slice(self, index: int) -> AfterSlice:
         piece = self.slices.get(index)
@@ -95,47 +86,126 @@ class PhaseSplitter:
             piece = self.slices[index] = AfterSlice(index)
         return piece
 
+    def poll(self, now: float | None = None) -> None:
+        """Look at the windows; count the operations started since the last look; leave a
+        mark while there are windows."""
+        now = self.clock() if now is None else now
+        fresh = windows_since(self.serial)
+        if fresh and not self.windows:
+            # what was measured before the first window existed was measured before it
+            self.marks.append((self.segment_from, now, self._lengths(), "before"))
+            self.segment_from = now
+        if fresh:
+            self.windows += fresh
+            self.serial = max(w.serial for w in fresh)
+        key = self.key_at((self.last_poll + now) / 2)
+        started = self.rec.ops - self.ops
+        self.ops = self.rec.ops
+        self._phase(key).operations += started
+        self._phase(key).seconds += now - self.last_poll
+        if key[0] == "after":
+            self._slice(key[1]).operations += started
+        self.last_poll = now
+        if self.windows:
+            self.marks.append((self.segment_from, now, self._lengths(), None))
+            self.segment_from = now
+
+    def _lengths(self) -> dict[str, int]:
+        return {n: len(b) for n, b in self.rec.batches.items()}
+
+    def error(self, kind: str, count: int, started: float | None) -> None:
+        """``count`` failures of ``kind`` of an operation that started at ``started``
+        (None: now)."""
+        key = self.key_at(self.clock() if started is None else started)
+        self._phase(key).errors[kind] += count
+        if key[0] == "after":
+            self._slice(key[1]).errors[kind] += count
+
     def split(self, batch: str, values: Any, fix: Any, into: str | None = None) -> None:
-        """Hand ``values`` (the batch ``batch``, as it was at the fold) to the phases, cut at
-        the marks, as samples of metric ``into`` (default the batch's own); ``fix`` turns a
-        raw piece into what the metric records (the expected-interval correction, or
-        nothing)."""
+        """Hand ``values`` (the batch ``batch`` as it was at the fold, microseconds from each
+        operation's start to its end) to the phases of the operations' starts, as samples of
+        metric ``into`` (default the batch's own); ``fix`` turns a piece into what the metric
+        records (the expected-interval correction, or nothing)."""
+        import numpy as np
+
         name = into or batch
-        start = 0
         unit = self.rec.result.metric(name).unit
-        for key, lengths in [*self.marks, (self.key, {batch: len(values)})]:
+        now = self.clock()
+        begin = 0
+        for since, until, lengths, known in [*self.marks, (self.segment_from, now,
+                                                           {batch: len(values)}, None)]:
             end = min(len(values), lengths.get(batch, 0))
-            if end <= start:
+            if end <= begin:
                 continue
-            piece = fix(values[start:end])
-            self.stats.setdefault(key[0], PhaseStats()).metric(name, unit).record_many_us(piece)
-            if key[0] == "after":
-                target = self._slice(key[1])
-                if self.kept + len(piece) <= MAX_SLICE_SAMPLES:
-                    target.samples.setdefault(name, []).append(piece)
-                    self.kept += len(piece)
-                else:
-                    target.dropped += len(piece)
-            start = end
+            piece = fix(values[begin:end])
+            begin = end
+            if known is not None or not self.windows:
+                self._phase((known or "before", 0)).metric(name, unit).record_many_us(piece)
+                continue
+            starts = (since + until) / 2 - np.asarray(piece, dtype=np.float64) / 1e6
+            codes, indexes = self._keys(starts)
+            for code, phase in enumerate(_NAMES):
+                chosen = piece[codes == code]
+                if not len(chosen):
+                    continue
+                self._phase((phase, 0)).metric(name, unit).record_many_us(chosen)
+                if phase == "after":
+                    self._keep_after(name, chosen, indexes[codes == code])
+
+    def _keys(self, starts: Any) -> tuple[Any, Any]:
+        """Phase codes (0 before, 1 during, 2 after) and after slice indexes of instants:
+        :func:`~pytest_roo.faults.windows.phase_at` on an array."""
+        import numpy as np
+
+        during = np.zeros(starts.shape, dtype=bool)
+        began = np.zeros(starts.shape, dtype=bool)
+        latest_end = np.full(starts.shape, -math.inf)
+        for window in self.windows:
+            if window.started is None:
+                continue
+            inside = starts >= window.started
+            began |= inside
+            end = math.inf if window.ended is None else window.ended
+            during |= inside & (starts < end)
+            over = starts >= end
+            latest_end = np.where(over, np.maximum(latest_end, end), latest_end)
+        after = began & ~during & np.isfinite(latest_end)
+        codes = np.zeros(starts.shape, dtype=np.int8)
+        codes[during] = 1
+        codes[after] = 2
+        indexes = np.zeros(starts.shape, dtype=np.int64)
+        indexes[after] = ((starts[after] - latest_end[after]) / SLICE).astype(np.int64)
+        return codes, indexes
+
+    def _keep_after(self, name: str, values: Any, indexes: Any) -> None:
+        import numpy as np
+
+        for index in np.unique(indexes):
+            chosen = values[indexes == index]
+            target = self._slice(int(index))
+            if self.kept + len(chosen) <= MAX_SLICE_SAMPLES:
+                target.samples.setdefault(name, []).append(chosen)
+                self.kept += len(chosen)
+            else:
+                target.dropped += len(chosen)
 
     def folded(self) -> None:
         """The batches were emptied: the marks are spent."""
         self.marks.clear()
+        self.segment_from = self.clock()
 
     def finish(self) -> None:
-        """After the run's last fold: the rest of the counts to the current phase, and the
-        phases into the result (none if no window started before the end)."""
-        now = time.monotonic()
-        self._settle_counts(self.key)
-        self.stats.setdefault(self.key[0], PhaseStats()).seconds += now - self.since
+        """After the run's last fold: the phases into the result (none if no window started
+        before the end)."""
+        now = self.clock()
         started = [w for w in self.windows if w.started is not None and w.started <= now]
         if not started:
             return
         result = self.rec.result
-        for phase in ("before", "during", "after"):
+        for phase in _NAMES:
             result.phases[phase] = self.stats.get(phase) or PhaseStats()
         result.after_slices = [self.slices[i] for i in sorted(self.slices)]
-        origin = now - (time.perf_counter() - self.rec.window_start)
+        origin = time.monotonic() - (time.perf_counter() - self.rec.window_start)
         result.info["fault_windows"] = [w.describe(origin) for w in started]
 
 

@@ -12,6 +12,7 @@ import asyncio
 import math
 from array import array
 from collections.abc import Coroutine
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from pytest_roo.results.metrics import LoadResult
@@ -19,7 +20,7 @@ from pytest_roo.results.metrics import LoadResult
 if TYPE_CHECKING:
     from pytest_roo.load.phases import PhaseSplitter
 
-__all__ = ["EARLY_NS", "LATE_NS", "Recorder", "corrected"]
+__all__ = ["EARLY_NS", "LATE_NS", "OP_START", "Recorder", "corrected"]
 
 #: An operation that starts more than this after its intended time is counted as ``late``.
 LATE_NS = 10_000_000
@@ -31,6 +32,10 @@ EARLY_NS = 1_000_000
 
 #: How much of a failure's description is kept as the example of its kind.
 _EXAMPLE_CHARS = 200
+
+#: When the operation running in this task started (``time.monotonic()``), set by the
+#: executor around each operation: a failure counts in the phase in which its operation began.
+OP_START: ContextVar[float | None] = ContextVar("roo_op_start", default=None)
 
 
 class Recorder:
@@ -76,6 +81,8 @@ class Recorder:
         """Count ``count`` failed operations of ``kind``; ``detail`` (the first one per kind is
         kept in ``result.info["error_examples"]``) says what went wrong."""
         self.result.errors[kind] += count
+        if self.phases is not None:
+            self.phases.error(kind, count, OP_START.get())
         if detail is not None:
             examples = self.result.info.setdefault("error_examples", {})
             if kind not in examples:

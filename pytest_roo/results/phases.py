@@ -1,8 +1,7 @@
 """A load run split by the fault windows it overlapped: before / during / after.
 
-What a run measured is attributed to the phase in which it was recorded: a latency sample and
-a failure where the operation completed, an operation where it started (as the whole result
-counts them). The ``after`` phase is also kept in slices of :data:`SLICE` seconds counted from
+An operation belongs to the phase in which it started: its latency sample, its failure and
+the operation itself (see :mod:`pytest_roo.load.phases` for how a run knows). The ``after`` phase is also kept in slices of :data:`SLICE` seconds counted from
 the end of the latest fault, so "the error rate from 5 s after the fault on" (``after(5s)``)
 can be judged once the run is over, for any delay.
 

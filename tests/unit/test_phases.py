@@ -17,29 +17,37 @@ from pytest_roo.slo.spec import CriterionError, parse
 
 
 class Run:
-    """A recorder and its splitter driven by hand, at instants ``base + t``."""
+    """A recorder and its splitter driven by hand on a clock of its own: instant ``t`` is
+    ``base + t`` on the windows' clock."""
 
     def __init__(self, windows: list[tuple[float, float | None]]) -> None:
         self.base = time.monotonic() - 100.0
+        self.now = self.base
         self.windows = [FaultWindow("down") for _ in windows]  # made before the run: pending
         self.result = LoadResult(name="synthetic")
         self.rec = Recorder(self.result, "latency")
         self.rec.window_start = time.perf_counter()
         self.rec.phases = self.split = PhaseSplitter(self.rec)
+        self.split.clock = lambda: self.now
         for window, (start, end) in zip(self.windows, windows, strict=True):
             window.started = self.base + start
             window.ended = None if end is None else self.base + end
 
     def at(self, t: float, ms: float = 1.0, ok: int = 0, failed: int = 0) -> None:
-        """At instant t: ``ok`` operations of ``ms`` ms, ``failed`` refused ones."""
-        self.split.poll(self.base + t)
+        """Operations that started at about ``t - ms`` and ended at ``t``: ``ok`` of them
+        took ``ms`` ms, ``failed`` were refused (counted at ``t``, where they started)."""
+        self.now = self.base + t - 0.001
+        self.split.poll()
+        self.now = self.base + t
         buf = self.rec.batch("latency")
         buf.extend([int(ms * 1000)] * ok)
         self.rec.ops += ok + failed
         if failed:
             self.rec.error("refused", failed)
+        self.split.poll()
 
-    def end(self) -> LoadResult:
+    def end(self, t: float = 10.0) -> LoadResult:
+        self.now = self.base + t
         self.split.poll()
         self.rec.fold()
         self.result.operations = self.rec.ops
@@ -52,8 +60,8 @@ def test_samples_counts_and_errors_land_in_their_phase() -> None:
     run.at(0.5, ms=1, ok=10)
     run.rec.fold()  # a fold between marks: the cut positions start again from 0
     run.at(0.7, ms=1, ok=10)
-    run.at(1.2, ms=500, ok=5, failed=5)
-    run.at(1.9, ms=500, ok=0, failed=10)
+    run.at(1.2, ms=50, ok=5, failed=5)
+    run.at(1.9, ms=50, ok=0, failed=10)
     run.at(2.05, ms=2, ok=20)
     run.at(2.55, ms=3, ok=30)
     result = run.end()
@@ -61,6 +69,8 @@ def test_samples_counts_and_errors_land_in_their_phase() -> None:
     assert (before.operations, sum(before.errors.values())) == (20, 0)
     assert before.metrics["latency"].count == 20
     assert before.metrics["latency"].max == pytest.approx(0.001, rel=0.01)
+    # a sample counts where its operation started: 500 ms before 1.3 s is before the fault
+    assert during.metrics["latency"].max == pytest.approx(0.05, rel=0.01)
     assert (during.operations, during.errors["refused"]) == (20, 15)
     assert during.metrics["latency"].count == 5
     assert (after.operations, after.metrics["latency"].count) == (50, 50)
