@@ -166,9 +166,12 @@ class LoadResult:
             stats, dropped = after_delay(self.after_slices, delay, units)
         else:
             stats, dropped = self.phases.get(name) or PhaseStats(), 0
+        # operations are counted where they start to within a poll, failures exactly: an
+        # operation started at a phase's edge can land on the other side of it than its failure
+        operations = max(stats.operations, sum(stats.errors.values()))
         view = LoadResult(name=f"{self.name} [{phase_label(name, delay)}]",
                           started_at=self.started_at, duration=stats.seconds,
-                          operations=stats.operations, errors=Counter(stats.errors),
+                          operations=operations, errors=Counter(stats.errors),
                           primary=self.primary, saturated=self.saturated)
         for metric_name, metric in self.metrics.items():
             view.metrics[metric_name] = stats.metrics.get(metric_name) or LatencyMetric(

@@ -271,7 +271,8 @@ class LocalPostgres:
         if self.watchdog is not None:
             self.watchdog.forget_pid(running.proc.pid)
 
-    def restart(self, *, kill: bool = False, timeout: float = START_TIMEOUT) -> FaultWindow:
+    def restart(self, *, kill: bool = False, timeout: float = START_TIMEOUT,
+                down: float = 0.0) -> FaultWindow:
         """Stop the server (``kill``: SIGKILL to the postmaster and its backends; else a fast
         shutdown, SIGINT) and start it on the same data directory and port; returns the window
         from the stop to the first accepted connection (crash recovery included)."""
@@ -300,6 +301,8 @@ class LocalPostgres:
             procs.reap(running.proc)
         if self.watchdog is not None:
             self.watchdog.forget_pid(running.proc.pid)
+        if down > 0:
+            time.sleep(down)  # an outage longer than the restart itself
         again = self._spawn(running.port)
         try:
             conn = self._wait_ready(again, timeout)

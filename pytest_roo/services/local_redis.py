@@ -119,7 +119,8 @@ class LocalRedis:
             self.watchdog.watch_pid(proc.pid)
         return proc
 
-    def restart(self, *, kill: bool = False, timeout: float = START_TIMEOUT) -> FaultWindow:
+    def restart(self, *, kill: bool = False, timeout: float = START_TIMEOUT,
+                down: float = 0.0) -> FaultWindow:
         """Stop redis-server (``kill``: SIGKILL; else SIGTERM, a clean shutdown) and start it
         with the same configuration (port, directory, persistence); returns the window from the
         stop to the first PING answered."""
@@ -142,6 +143,8 @@ class LocalRedis:
         procs.reap(proc)
         if self.watchdog is not None:
             self.watchdog.forget_pid(proc.pid)
+        if down > 0:
+            time.sleep(down)  # an outage longer than the restart itself
         again = self._spawn(self.dir / "redis.conf")
         try:
             self._wait_ready(again, self.dir / "r.sock", self.dir / "redis.log", timeout)

@@ -46,8 +46,10 @@ class ServiceUnavailable(ServiceError):
 class ServiceControl(Protocol):
     """How a backend stops and starts again a server it started (see ``restart`` / ``kill``)."""
 
-    def restart(self, *, kill: bool = False, timeout: float = 30.0) -> FaultWindow:
-        """Stop the server (SIGKILL with ``kill``), start it again in place, wait until ready."""
+    def restart(self, *, kill: bool = False, timeout: float = 30.0,
+                down: float = 0.0) -> FaultWindow:
+        """Stop the server (SIGKILL with ``kill``), leave it stopped ``down`` seconds, start it
+        again in place and wait until it is ready."""
         ...
 
 
@@ -72,6 +74,13 @@ def _control(server: PostgresServer | RedisServer, what: str) -> ServiceControl:
         raise ServiceError(reason.format(url=server.masked_url, what=what,
                                          backend=server.backend))
     return control
+
+
+def _down(down: float) -> float:
+    if isinstance(down, bool) or not isinstance(down, (int, float)) or not down >= 0:
+        raise ValueError(f"down={down!r} is not valid; expected the seconds the server stays "
+                         "stopped, >= 0")
+    return float(down)
 
 
 def _netloc(user: str | None, password: str | None, host: str, port: int) -> str:
@@ -114,23 +123,25 @@ class PostgresServer:
     def __post_init__(self) -> None:
         remember_secret(self.password)  # masked in test reports from now on
 
-    def restart(self, timeout: float = 30.0) -> FaultWindow:
+    def restart(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """Stop the server cleanly (a fast shutdown: open connections are closed, the data is
         written out) and start it again on the same data directory and port; return once it
         accepts connections. Returns the FaultWindow from the stop to the server being ready
         (``recovery_meter(probe, since=window)`` measures the application's recovery).
-        Connections opened before are gone; new ones work. ServiceError for a server given
-        by URL, or a backend that cannot restart in place (docker)."""
-        return _control(self, "restart").restart(kill=False, timeout=timeout)
+        Connections opened before are gone; new ones work. ``down``: seconds the server stays
+        stopped before it starts again (an outage longer than the restart itself).
+        ServiceError for a server given by URL, or a backend that cannot restart in place
+        (docker)."""
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=_down(down))
 
-    def kill(self, timeout: float = 30.0) -> FaultWindow:
+    def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """SIGKILL the postmaster and every backend at once (a crash: nothing is written out),
         then start again on the same data directory and port (crash recovery replays the WAL)
         and return once it accepts connections. Committed data survives; with the local
         backend's default ``synchronous_commit=off`` the last commits (up to about 0.6 s) can
         be lost, as on any such server: set it ``on`` (``postgres_server_args``) to test
         durability."""
-        return _control(self, "kill").restart(kill=True, timeout=timeout)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=_down(down))
 
     @property
     def url(self) -> str:
@@ -211,19 +222,19 @@ class RedisServer:
     def __post_init__(self) -> None:
         remember_secret(self.password)  # masked in test reports from now on
 
-    def restart(self, timeout: float = 30.0) -> FaultWindow:
+    def restart(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """Stop redis-server (SIGTERM: a clean shutdown) and start it again on the same port
         and directory; return once it answers PING. Returns the FaultWindow from the stop to
         PING answering. The local backend's Redis keeps no data on disk unless started with
         ``persistence="aof"`` (``redis_server_args``): without it every key is gone after a
         restart or a kill."""
-        return _control(self, "restart").restart(kill=False, timeout=timeout)
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=_down(down))
 
-    def kill(self, timeout: float = 30.0) -> FaultWindow:
+    def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """SIGKILL redis-server, then start it again as :meth:`restart` does. With
         ``persistence="aof"`` every write Redis acknowledged is back (the append-only file
         is written, and fsynced, before the reply is sent); without persistence nothing is."""
-        return _control(self, "kill").restart(kill=True, timeout=timeout)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=_down(down))
 
     @property
     def url(self) -> str:

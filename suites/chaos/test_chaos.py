@@ -23,6 +23,7 @@ suites/chaos/sizes.py (``--roo-profile``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -72,10 +73,19 @@ class Workload:
         async def setup() -> tuple[client.User, int]:
             async with client.session() as http:
                 user = await client.new_user(http, app.base_url, prefix="chaos")
-                dep = await client.call(http, "POST", app.url("/api/deployments"),
-                                        json={"name": "chaos-logs"}, headers=user.auth,
-                                        expect=(201,), starting=client.STARTING)
-                return user, int(dep["id"])
+                await client.call(http, "POST", app.url("/api/deployments"),
+                                  json={"name": "chaos-logs"}, headers=user.auth,
+                                  expect=(201,), starting=client.STARTING)
+                # looked up rather than read from the answer: a system that answers before
+                # it wrote (the ack_before_commit fault) has no id to give yet
+                for _ in range(50):
+                    listed = await client.call(http, "GET", app.url("/api/deployments"),
+                                               headers=user.auth, expect=(200,))
+                    for dep in listed["deployments"]:
+                        if dep["name"] == "chaos-logs":
+                            return user, int(dep["id"])
+                    await asyncio.sleep(0.1)
+                raise client.ApiError("the deployment for log lines was never written")
 
         self.user, self.deployment = client.run(setup)
         self.acknowledged: list[str] = []
@@ -181,10 +191,10 @@ def restarts(service: PostgresServer | RedisServer, sizes: ChaosSizes) -> Callab
     is measured from it)."""
 
     def repeat() -> FaultWindow:
-        window: FaultWindow = service.restart()
+        window: FaultWindow = service.restart(down=sizes.down)
         for _ in range(sizes.restarts - 1):
             time.sleep(sizes.gap)
-            window = service.restart()
+            window = service.restart(down=sizes.down)
         return window
 
     return lambda: scheduled(repeat, after=sizes.before, name="restarts")
@@ -192,10 +202,11 @@ def restarts(service: PostgresServer | RedisServer, sizes: ChaosSizes) -> Callab
 
 def test_redis_restart(http_load: Any, roo_record: Any, embedded: Target,
                        sizes: ChaosSizes) -> None:
-    """Redis stops and starts again (empty: the reference system keeps nothing there that a
-    write needs)."""
+    """Redis stops, stays down a moment and starts again (empty: the reference system keeps
+    nothing there that a write needs)."""
     run_fault(http_load, roo_record, embedded, str(embedded.info["postgres_url"]), sizes,
-              restarts(embedded.services["redis"], sizes), sizes.restarts * (sizes.gap + 0.3))
+              restarts(embedded.services["redis"], sizes),
+              sizes.restarts * (sizes.gap + sizes.down + 0.2))
 
 
 @pytest.fixture
@@ -221,6 +232,8 @@ def test_network_to_postgres_drops(http_load: Any, roo_record: Any, embedded: Ta
 
 def test_postgres_restart(http_load: Any, roo_record: Any, embedded: Target,
                           sizes: ChaosSizes) -> None:
-    """PostgreSQL stops (a fast shutdown: every session ends) and starts again on its data."""
+    """PostgreSQL stops (a fast shutdown: every session ends), stays down a moment and starts
+    again on its data."""
     run_fault(http_load, roo_record, embedded, str(embedded.info["postgres_url"]), sizes,
-              restarts(embedded.services["postgres"], sizes), sizes.restarts * (sizes.gap + 0.5))
+              restarts(embedded.services["postgres"], sizes),
+              sizes.restarts * (sizes.gap + sizes.down + 0.3))

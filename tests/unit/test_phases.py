@@ -205,3 +205,17 @@ def test_phase_prefixes_parse() -> None:
                                                                     99.0, 0.2)
     assert parse("during.error_rate < 20%").phase == "during"
     assert parse("delivery.p99 < 1s").phase is None
+
+
+def test_a_phase_never_has_more_failures_than_operations() -> None:
+    # an operation counted on one side of an edge, its failure (by its exact start) on the
+    # other: the phase's rate stays a rate
+    run = Run([(1.0, 2.0)])
+    run.at(0.5, ok=10)
+    run.at(1.5, ok=0, failed=5)
+    result = run.end()
+    result.phases["during"].operations = 3
+    view = result.phase("during")
+    assert view is not None and view.operations == 5 and view.error_rate == 1.0
+    (verdict,) = slo.evaluate(result, ["during.error_rate < 20%"])
+    assert verdict.status == "fail"
