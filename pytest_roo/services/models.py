@@ -132,7 +132,8 @@ class PostgresServer:
         stopped before it starts again (an outage longer than the restart itself).
         ServiceError for a server given by URL, or a backend that cannot restart in place
         (docker)."""
-        return _control(self, "restart").restart(kill=False, timeout=timeout, down=_down(down))
+        stopped = _down(down)  # a bad value is named before anything else is tried
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=stopped)
 
     def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """SIGKILL the postmaster and every backend at once (a crash: nothing is written out),
@@ -141,7 +142,8 @@ class PostgresServer:
         backend's default ``synchronous_commit=off`` the last commits (up to about 0.6 s) can
         be lost, as on any such server: set it ``on`` (``postgres_server_args``) to test
         durability."""
-        return _control(self, "kill").restart(kill=True, timeout=timeout, down=_down(down))
+        stopped = _down(down)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
 
     @property
     def url(self) -> str:
@@ -228,13 +230,15 @@ class RedisServer:
         PING answering. The local backend's Redis keeps no data on disk unless started with
         ``persistence="aof"`` (``redis_server_args``): without it every key is gone after a
         restart or a kill."""
-        return _control(self, "restart").restart(kill=False, timeout=timeout, down=_down(down))
+        stopped = _down(down)  # a bad value is named before anything else is tried
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=stopped)
 
     def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
         """SIGKILL redis-server, then start it again as :meth:`restart` does. With
         ``persistence="aof"`` every write Redis acknowledged is back (the append-only file
         is written, and fsynced, before the reply is sent); without persistence nothing is."""
-        return _control(self, "kill").restart(kill=True, timeout=timeout, down=_down(down))
+        stopped = _down(down)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
 
     @property
     def url(self) -> str:
