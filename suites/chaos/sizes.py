@@ -40,9 +40,9 @@ class ChaosSizes:
 
 CHAOS = SuiteProfiles(
     "chaos",
-    smoke=ChaosSizes(clients=60, think=0.5, before=1.5, after=5.0, restarts=2, down=1.0,
+    smoke=ChaosSizes(clients=60, think=0.5, before=1.5, after=5.5, restarts=2, down=1.0,
                      gap=1.0, drop=1.5, settle=1.0, recovery_timeout=6.0),
-    standard=ChaosSizes(clients=60, think=0.5, before=2.0, after=5.0, restarts=2, down=1.0,
+    standard=ChaosSizes(clients=60, think=0.5, before=1.5, after=6.0, restarts=2, down=1.0,
                         gap=1.0, drop=1.5, settle=1.5, recovery_timeout=6.0),
     full=ChaosSizes(clients=150, think=0.5, before=5.0, after=15.0, restarts=5, down=1.0,
                     gap=3.0, drop=3.0, settle=2.0, recovery_timeout=10.0),
