@@ -27,7 +27,7 @@ class ChaosSizes:
     """Every size the chaos suite reads."""
 
     clients: int  # users, each writing a deployment and a log line per iteration
-    think: float  # seconds a user waits between two iterations
+    think: float  # seconds a user waits between two iterations, on average (half of it random)
     before: float  # load before the first fault
     after: float  # load after the last fault (the settle time included)
     restarts: int  # restarts of the service in one test

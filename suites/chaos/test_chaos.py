@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import secrets
 import time
 import urllib.request
@@ -66,9 +67,10 @@ def criteria(sizes: ChaosSizes) -> tuple[str, str]:
 class Workload:
     """A user with one deployment for log lines; the writes the system acknowledged."""
 
-    def __init__(self, app: Target) -> None:
+    def __init__(self, app: Target, think: float) -> None:
         self.app = app
         self.tag = secrets.token_hex(4)
+        self.think = think
 
         async def setup() -> tuple[client.User, int]:
             async with client.session() as http:
@@ -98,6 +100,10 @@ class Workload:
         await session.request("POST", self.app.url(f"/api/deployments/{self.deployment}/logs"),
                               name="log", json={"line": name}, headers=self.user.auth,
                               expect=202)
+        # half the think time is random: users that a fault held and released together would
+        # otherwise move in lockstep, and whether their next burst fell inside the next fault
+        # would decide how many operations it sees
+        await asyncio.sleep(random.uniform(0.0, self.think))
 
     def probe(self) -> bool:
         """An API call that needs PostgreSQL (the owner check) and Redis (the log history)."""
@@ -166,14 +172,16 @@ def run_fault(http_load: Any, roo_record: Any, app: Target, db_url: str, sizes: 
     """Load on ``app`` with ``fault`` (a context manager yielding the FaultWindow of the last
     fault, or a handle giving it as ``.window``) ``sizes.before`` seconds in, then every
     check."""
-    workload = Workload(app)
+    workload = Workload(app, sizes.think)
     pids = app.pids
     duration = sizes.before + fault_seconds + sizes.after
     with fault() as started:
         # probed from the fault's end on, while the load still runs
         watch = watch_recovery(workload.probe, started, timeout=sizes.recovery_timeout)
-        result = http_load.run(workload.iteration, clients=sizes.clients, think=sizes.think,
-                               duration=duration, timeout=TIMEOUT)
+        # the iteration includes its random pause: the write's latency is the one shown
+        result = http_load.run(workload.iteration, clients=sizes.clients,
+                               think=sizes.think / 2, duration=duration, timeout=TIMEOUT,
+                               primary="write")
     window: FaultWindow | None = started if isinstance(started, FaultWindow) else started.window
     assert window is not None and window.ended is not None, "the fault never ran"
     recovery = watch.result()
