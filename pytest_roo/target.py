@@ -28,10 +28,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_roo.redact import mask_url
+
+if TYPE_CHECKING:
+    from pytest_roo.faults.windows import FaultWindow
 
 __all__ = [
     "Target",
@@ -120,7 +123,15 @@ class Target:
             and ``redis_url`` here); suites skip with a reason when a fact is missing.
         stop_callback: how to stop it; called once by :meth:`stop`.
         spawn: starts one more, fresh instance of the same system and returns it (a Target
-            to stop after use); None when that is not possible (external targets).
+            to stop after use); None when that is not possible (external targets). The
+            reference system's takes ``postgres_url=`` / ``redis_url=`` to point the new
+            instance elsewhere (at a fault proxy in front of its database).
+        restart_callback: ``restart_callback(kill, timeout) -> pids``: stops what was started
+            (``kill``: SIGKILL) and starts it again on the same port; used by
+            :meth:`restart` and :meth:`kill`. None when that is not possible.
+        services: the servers started for it, by name (``postgres``, ``redis``: objects with
+            ``restart()`` / ``kill()``, see :mod:`pytest_roo.services.models`); empty for
+            external targets.
     """
 
     base_url: str
@@ -130,7 +141,10 @@ class Target:
     startup_seconds: float | None = None
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     stop_callback: Callable[[], Any] | None = dataclasses.field(default=None, repr=False)
-    spawn: Callable[[], Target] | None = dataclasses.field(default=None, repr=False)
+    spawn: Callable[..., Target] | None = dataclasses.field(default=None, repr=False)
+    restart_callback: Callable[[bool, float], Any] | None = dataclasses.field(default=None,
+                                                                               repr=False)
+    services: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     _stopped: bool = dataclasses.field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -207,6 +221,40 @@ class Target:
         elif self.pids:
             kill_groups(self.pids)
 
+    def restart(self, timeout: float = 30.0) -> FaultWindow:
+        """Stop the embedded system (SIGTERM: a clean shutdown) and start it again on the same
+        port; return once ``/health`` answers 2xx. Returns the FaultWindow from the stop to
+        that answer (``recovery_meter(probe, since=window)``). ``pids`` names the new
+        processes. TargetError for an external target (``--roo-target``)."""
+        return self._restart(kill=False, timeout=timeout)
+
+    def kill(self, timeout: float = 30.0) -> FaultWindow:
+        """SIGKILL the embedded system (a crash: nothing is finished or written out), then
+        start it again as :meth:`restart` does."""
+        return self._restart(kill=True, timeout=timeout)
+
+    def _restart(self, kill: bool, timeout: float) -> FaultWindow:
+        from pytest_roo.faults.windows import FaultWindow
+
+        what = "kill" if kill else "restart"
+        if self.external:
+            raise TargetError(f"cannot {what} a target given by URL ({self.shown_url}, "
+                              "--roo-target): pytest-roo did not start it, so it cannot stop "
+                              "and start it")
+        if self._stopped:
+            raise TargetError(f"cannot {what} the target: it was stopped")
+        if self.restart_callback is None:
+            raise TargetError(
+                f"cannot {what} this target ({self.shown_url}): it was started without a way "
+                "to start it again; the pytest_roo_start_target hook gives one with "
+                "Target(restart_callback=...) (the reference system's does)")
+        window = FaultWindow(what, target="target").start()
+        pids = self.restart_callback(kill, timeout)
+        if pids:
+            self.pids = tuple(int(p) for p in pids)
+        wait_healthy(self.url("/health"), timeout=timeout, alive=self.alive)
+        return window.end()
+
     @property
     def stopped(self) -> bool:
         """True once the target was stopped."""
@@ -241,7 +289,8 @@ class Target:
         view = dataclasses.replace(
             self, base_url=urlunsplit(parts._replace(netloc=netloc)), pids=(),
             info={**self.info, "through_proxy": str(getattr(proxy, "name", proxy.address))},
-            stop_callback=lambda: None, spawn=None, _stopped=False,
+            stop_callback=lambda: None, spawn=None, restart_callback=None, services={},
+            _stopped=False,
         )
         view.alive = original.alive  # type: ignore[method-assign]
         return view

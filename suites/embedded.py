@@ -28,6 +28,7 @@ def start_embedded(settings: Any, output_dir: Path, faults: str | None = None) -
     """Start services and the reference system; raises ServiceUnavailable when a service
     binary is missing (the caller turns it into a skip with the install hint)."""
     from fixtures.refapp.launcher import start_refapp
+    from pytest_roo.services import keeper
     from pytest_roo.services.backends import ServiceConfig, Services
 
     faults = os.environ.get("REFAPP_FAULTS", "") if faults is None else faults
@@ -52,14 +53,29 @@ def start_embedded(settings: Any, output_dir: Path, faults: str | None = None) -
         raise
     spawned = itertools.count(1)
 
-    def spawn() -> Target:
-        """One more app process on the same database and Redis (cold-start measurements)."""
+    def spawn(postgres_url: str | None = None, redis_url: str | None = None) -> Target:
+        """One more app process on the same database and Redis (cold-start measurements), or
+        on other URLs for them (a fault proxy in front of the database)."""
         n = next(spawned)
-        extra = start_refapp(db_url, redis.url, faults=faults or None, env=app_env,
+        extra = start_refapp(postgres_url or db_url, redis_url or redis.url,
+                             faults=faults or None, env=app_env,
                              log_path=output_dir / f"refapp-spawn-{n}.log", timeout=60.0)
+
+        def restart_extra(kill: bool, timeout: float) -> tuple[int, ...]:
+            return (keeper.call(extra.restart, kill, timeout),)
+
         return Target(base_url=extra.base_url, pids=(extra.pid,), log_path=extra.log_path,
                       startup_seconds=extra.ready_seconds, stop_callback=extra.stop,
-                      info={"name": "refapp", "spawned": n})
+                      restart_callback=restart_extra,
+                      services={"postgres": pg, "redis": redis},
+                      info={"name": "refapp", "spawned": n,
+                            "postgres_url": postgres_url or db_url,
+                            "redis_url": redis_url or redis.url})
+
+    def restart(kill: bool, timeout: float) -> tuple[int, ...]:
+        # started again from a thread that lives as long as pytest (the app dies with the
+        # thread that forked it)
+        return (keeper.call(app.restart, kill, timeout),)
 
     def stop() -> None:
         try:
@@ -76,6 +92,8 @@ def start_embedded(settings: Any, output_dir: Path, faults: str | None = None) -
         startup_seconds=app.ready_seconds,
         stop_callback=stop,
         spawn=spawn,
+        restart_callback=restart,
+        services={"postgres": pg, "redis": redis},
         info={"name": "refapp", "postgres_url": db_url, "redis_url": redis.url,
               "faults": app.faults, "token_secret": secret, "services": services.choose()},
     )

@@ -22,6 +22,7 @@ __all__ = [
     "ProfileHandle",
     "Proxy",
     "ProxyError",
+    "ScheduledFault",
     "Toxic",
     "ToxicError",
     "ToxicHandle",
@@ -30,27 +31,38 @@ __all__ = [
     "make_toxic",
     "measure_recovery",
     "measure_recovery_async",
+    "scheduled",
+    "watch_recovery",
 ]
 
 if TYPE_CHECKING:
     from pytest_roo.faults.local import LocalProxy
     from pytest_roo.faults.profiles import PROFILES, NetworkProfile
-    from pytest_roo.faults.proxy import FaultWindow, ProfileHandle, Proxy, ProxyError, ToxicHandle
-    from pytest_roo.faults.recovery import measure_recovery, measure_recovery_async
+    from pytest_roo.faults.proxy import ProfileHandle, Proxy, ProxyError, ToxicHandle
+    from pytest_roo.faults.recovery import (
+        measure_recovery,
+        measure_recovery_async,
+        watch_recovery,
+    )
+    from pytest_roo.faults.schedule import ScheduledFault, scheduled
     from pytest_roo.faults.toxics import Toxic, ToxicError, make_toxic
     from pytest_roo.faults.toxiproxy import ToxiproxyError, ToxiproxyProxy
+    from pytest_roo.faults.windows import FaultWindow
 
 _WHERE = {
     "LocalProxy": "pytest_roo.faults.local",
     "PROFILES": "pytest_roo.faults.profiles",
     "NetworkProfile": "pytest_roo.faults.profiles",
-    "FaultWindow": "pytest_roo.faults.proxy",
+    "FaultWindow": "pytest_roo.faults.windows",
+    "ScheduledFault": "pytest_roo.faults.schedule",
+    "scheduled": "pytest_roo.faults.schedule",
     "ProfileHandle": "pytest_roo.faults.proxy",
     "Proxy": "pytest_roo.faults.proxy",
     "ProxyError": "pytest_roo.faults.proxy",
     "ToxicHandle": "pytest_roo.faults.proxy",
     "measure_recovery": "pytest_roo.faults.recovery",
     "measure_recovery_async": "pytest_roo.faults.recovery",
+    "watch_recovery": "pytest_roo.faults.recovery",
     "Toxic": "pytest_roo.faults.toxics",
     "ToxicError": "pytest_roo.faults.toxics",
     "make_toxic": "pytest_roo.faults.toxics",

@@ -4,10 +4,10 @@ during which a timed fault was on.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from pytest_roo.faults.toxics import Toxic
+from pytest_roo.faults.windows import FaultWindow
 
 if TYPE_CHECKING:
     from pytest_roo.faults.proxy import Proxy
@@ -73,26 +73,3 @@ class ProfileHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
-
-
-@dataclasses.dataclass
-class FaultWindow:
-    """When a fault was on, in ``time.monotonic()`` seconds (``ended`` is None while it is on)."""
-
-    kind: str
-    started: float | None = None
-    ended: float | None = None
-    handle: ToxicHandle | None = None
-
-    @property
-    def active(self) -> bool:
-        """True between the fault's start and its end."""
-        return self.started is not None and self.ended is None
-
-    def phase(self, at: float) -> str:
-        """``before``, ``during`` or ``after`` the fault for a ``time.monotonic()`` instant."""
-        if self.started is None or at < self.started:
-            return "before"
-        if self.ended is None or at < self.ended:
-            return "during"
-        return "after"

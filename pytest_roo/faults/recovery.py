@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_roo.faults.proxy import FaultWindow
+    from pytest_roo.faults.windows import FaultWindow
     from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["METRIC", "measure_recovery", "measure_recovery_async"]
+__all__ = ["METRIC", "RecoveryWatch", "measure_recovery", "measure_recovery_async",
+           "watch_recovery"]
 
 METRIC = "recovery"
 
@@ -174,3 +176,65 @@ async def measure_recovery_async(
         if done is not None:
             return done
         await asyncio.sleep(interval)
+
+
+class RecoveryWatch:
+    """:func:`measure_recovery` in a thread that starts probing the moment a fault ends, for
+    a fault that ends while the test's thread is still blocked (in a load run)::
+
+        with scheduled(pg.restart, after=2) as fault:
+            watch = watch_recovery(probe, fault)
+            result = http_load.get(url, duration="8s")
+        recovery = watch.result()
+    """
+
+    def __init__(self, probe: Callable[[], Any], fault: Any, *, timeout: float = 30.0,
+                 interval: float = 0.05, wait: float = 120.0, name: str = "recovery") -> None:
+        _check(timeout, interval)
+        self.probe = probe
+        self.fault = fault
+        self.timeout = timeout
+        self.interval = interval
+        self.wait = wait
+        self.name = name
+        self._result: LoadResult | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="roo-recovery", daemon=True)
+        self._thread.start()
+
+    def _window(self) -> FaultWindow | None:
+        window = getattr(self.fault, "window", self.fault)
+        return window if getattr(window, "ended", None) is not None else None
+
+    def _run(self) -> None:
+        try:
+            deadline = time.monotonic() + self.wait
+            window = self._window()
+            while window is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the fault did not end within {self.wait:g} s: no "
+                                       "recovery to measure")
+                time.sleep(0.005)
+                window = self._window()
+            self._result = measure_recovery(self.probe, since=window, timeout=self.timeout,
+                                            interval=self.interval, name=self.name)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> LoadResult:
+        """Wait for the measurement (the fault's end plus at most ``timeout``) and return
+        it; raises what the measurement raised."""
+        self._thread.join(self.wait + self.timeout + 5.0)
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise TimeoutError("the recovery measurement did not finish")
+        return self._result
+
+
+def watch_recovery(probe: Callable[[], Any], fault: Any, *, timeout: float = 30.0,
+                   interval: float = 0.05, name: str = "recovery") -> RecoveryWatch:
+    """Start measuring recovery in a thread as soon as ``fault`` ends: a FaultWindow, or what
+    has one as ``.window`` (:func:`~pytest_roo.faults.scheduled`'s handle). ``result()``
+    returns the LoadResult of :func:`measure_recovery`."""
+    return RecoveryWatch(probe, fault, timeout=timeout, interval=interval, name=name)

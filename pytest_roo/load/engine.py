@@ -21,6 +21,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pytest_roo.load.errors import classify
+from pytest_roo.load.phases import PhaseSplitter
+from pytest_roo.load.phases import watch as watch_phases
 from pytest_roo.load.recorder import LATE_NS, Recorder, corrected
 from pytest_roo.load.signals import SignalGuard, drive_in_thread
 from pytest_roo.load.ticker import Monitor, Timeline, tick
@@ -200,6 +202,7 @@ def run_load(
     result = LoadResult(name=name)
     result.info.update(info or {})
     rec = Recorder(result, primary)
+    splitter = rec.phases = PhaseSplitter(rec)  # before / during / after a fault it overlaps
     _ = result.metric(primary).histogram
     loop = new_event_loop(options.use_uvloop)
     guard = SignalGuard(loop, rec, options.handle_sigint)
@@ -225,10 +228,12 @@ def run_load(
             # thread of its own. Signals still reach the guard's handlers here, in this thread.
             drive_in_thread(drive, f"roo-load-{name}", rec, loop)
     _raise_failure(rec)
+    splitter.poll()
     p95 = rec.fold()
     if finish is not None:
         finish(rec)
     result.operations = rec.ops
+    splitter.finish()
     timeline.close(p95, result.duration)
     summary = monitor.summary()
     result.generator.update(summary)
@@ -304,6 +309,7 @@ async def _main(
     rec.deadline = started + setup_budget + duration
     task = asyncio.ensure_future(body(rec))
     ticker = rec.spawn(tick(rec, duration, options, monitor, timeline, expected_ops), "tick")
+    watcher = rec.spawn(watch_phases(rec.phases), "phases") if rec.phases is not None else None
     try:
         while True:
             hard_deadline = rec.deadline + options.grace + 2.0
@@ -331,6 +337,9 @@ async def _main(
         rec.result.duration = max(0.0, end - rec.window_start)
         ticker.cancel()
         await asyncio.wait({ticker}, timeout=1.0)
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait({watcher}, timeout=1.0)
         if not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=1.0)

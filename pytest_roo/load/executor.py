@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pytest_roo.load.errors import classify, describe
-from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
+from pytest_roo.load.recorder import EARLY_NS, LATE_NS, OP_START, Recorder
 from pytest_roo.load.workload import Workload
 
 __all__ = [
@@ -231,6 +231,8 @@ def begin(rec: Recorder, duration: float) -> None:
 
 async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None:
     rec.ops += 1
+    # when it was meant to start, for the phases of a fault (failures count there)
+    token = OP_START.set(time.monotonic() - (time.perf_counter_ns() - intended_ns) / 1e9)
     try:
         await one(state, intended_ns)
     except asyncio.CancelledError:
@@ -238,6 +240,8 @@ async def run_one(rec: Recorder, one: One, state: Any, intended_ns: int) -> None
     except Exception as exc:
         if not is_counted(exc):
             rec.error(classify(exc), detail=describe(exc))
+    finally:
+        OP_START.reset(token)
 
 
 async def _closed(

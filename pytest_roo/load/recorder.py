@@ -12,11 +12,15 @@ import asyncio
 import math
 from array import array
 from collections.abc import Coroutine
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from pytest_roo.results.metrics import LoadResult
 
-__all__ = ["EARLY_NS", "LATE_NS", "Recorder", "corrected"]
+if TYPE_CHECKING:
+    from pytest_roo.load.phases import PhaseSplitter
+
+__all__ = ["EARLY_NS", "LATE_NS", "OP_START", "Recorder", "corrected"]
 
 #: An operation that starts more than this after its intended time is counted as ``late``.
 LATE_NS = 10_000_000
@@ -28,6 +32,10 @@ EARLY_NS = 1_000_000
 
 #: How much of a failure's description is kept as the example of its kind.
 _EXAMPLE_CHARS = 200
+
+#: When the operation running in this task started (``time.monotonic()``), set by the
+#: executor around each operation: a failure counts in the phase in which its operation began.
+OP_START: ContextVar[float | None] = ContextVar("roo_op_start", default=None)
 
 
 class Recorder:
@@ -58,6 +66,8 @@ class Recorder:
         self.window_start = 0.0
         #: bumped by ``begin``: the ticker realigns its seconds on the measured window
         self.window_generation = 0
+        #: splits the samples by the phases of fault windows (set by the run loop)
+        self.phases: PhaseSplitter | None = None
 
     def batch(self, name: str) -> array[int]:
         """The buffer of raw samples (microseconds) of metric ``name``, created with the metric."""
@@ -71,6 +81,8 @@ class Recorder:
         """Count ``count`` failed operations of ``kind``; ``detail`` (the first one per kind is
         kept in ``result.info["error_examples"]``) says what went wrong."""
         self.result.errors[kind] += count
+        if self.phases is not None:
+            self.phases.error(kind, count, OP_START.get())
         if detail is not None:
             examples = self.result.info.setdefault("error_examples", {})
             if kind not in examples:
@@ -131,13 +143,28 @@ class Recorder:
                 self.batch_percentiles = {"p50": p50, "p95": p95, "p99": p99}
             interval = self.corrections.get(name)
             metric = self.result.metric(name)
+            if self.phases is not None:
+                self._split(name, values, interval)
             if interval is not None:
                 raw = self.raw_twins.get(name)
                 if raw:
                     self.result.metric(raw).record_many_us(values)
                 values = corrected(values, interval)
             metric.record_many_us(values)
+        if self.phases is not None:
+            self.phases.folded()
         return p95
+
+    def _split(self, name: str, values: Any, interval: int | None) -> None:
+        """The phases' share of a batch (corrected pieces, and the raw twin's)."""
+        assert self.phases is not None
+        if interval is None:
+            self.phases.split(name, values, lambda piece: piece)
+            return
+        self.phases.split(name, values, lambda piece: corrected(piece, interval))
+        raw = self.raw_twins.get(name)
+        if raw:
+            self.phases.split(name, values, lambda piece: piece, into=raw)
 
 
 def corrected(values: Any, interval_us: int, cap: int = 20_000_000) -> Any:

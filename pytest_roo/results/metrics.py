@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_roo.results.latency import HIGHEST_US, LOWEST_US, LatencyMetric
+from pytest_roo.results.phases import AfterSlice, PhaseStats, after_delay, phase_label
 
 __all__ = [
     "ERROR_KINDS",
@@ -89,6 +90,11 @@ class LoadResult:
     saturated: str | None = None
     generator: dict[str, float] = dataclasses.field(default_factory=dict)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: before / during / after the fault windows the run overlapped (empty: none); see
+    #: :mod:`pytest_roo.results.phases`
+    phases: dict[str, PhaseStats] = dataclasses.field(default_factory=dict)
+    #: the ``after`` phase in slices from the fault's end, for ``after(Ns)``
+    after_slices: list[AfterSlice] = dataclasses.field(default_factory=list)
 
     # -- building --
 
@@ -146,6 +152,37 @@ class LoadResult:
         """``result.percentile("rtt", 95)`` -> seconds."""
         return self.get_metric(metric).percentile(p)
 
+    def phase(self, name: str, delay: float = 0.0) -> LoadResult | None:
+        """What the run measured in one phase (``before``, ``during``, ``after``), as a result
+        of its own; ``delay`` > 0: the ``after`` phase from that many seconds after the fault's
+        end. None when the run overlapped no fault window. ``info["dropped_samples"]`` counts
+        samples of ``after(Ns)`` that were not kept."""
+        if not self.phases:
+            return None
+        if delay > 0:
+            if name != "after":
+                raise ValueError(f"only the after phase takes a delay, not {name!r}")
+            units = {n: m.unit for n, m in self.metrics.items()}
+            stats, dropped = after_delay(self.after_slices, delay, units)
+        else:
+            stats, dropped = self.phases.get(name) or PhaseStats(), 0
+        # operations are counted where they start to within a poll, failures exactly: an
+        # operation started at a phase's edge can land on the other side of it than its failure
+        operations = max(stats.operations, sum(stats.errors.values()))
+        view = LoadResult(name=f"{self.name} [{phase_label(name, delay)}]",
+                          started_at=self.started_at, duration=stats.seconds,
+                          operations=operations, errors=Counter(stats.errors),
+                          primary=self.primary, saturated=self.saturated)
+        for metric_name, metric in self.metrics.items():
+            view.metrics[metric_name] = stats.metrics.get(metric_name) or LatencyMetric(
+                metric_name, metric.unit)
+        for key in ("census", "error_examples"):
+            if key in self.info:
+                view.info[key] = self.info[key]
+        if dropped:
+            view.info["dropped_samples"] = dropped
+        return view
+
     # -- combining --
 
     def merge(self, other: LoadResult) -> LoadResult:
@@ -190,6 +227,12 @@ class LoadResult:
                     if theirs is not None:
                         setattr(slot, stat, theirs if mine is None else max(mine, theirs))
         merged.timeline = [by_second[s] for s in sorted(by_second)]
+        for name in dict.fromkeys([*self.phases, *other.phases]):
+            mine_p, theirs_p = self.phases.get(name), other.phases.get(name)
+            merged.phases[name] = (mine_p.merge(theirs_p) if mine_p and theirs_p
+                                   else (mine_p or theirs_p or PhaseStats()).merge(PhaseStats()))
+        merged.after_slices = sorted([*self.after_slices, *other.after_slices],
+                                     key=lambda piece: piece.index)
         return merged
 
     # -- JSON --
@@ -220,6 +263,9 @@ class LoadResult:
             "saturated": self.saturated,
             "generator": dict(self.generator),
             "info": self.info,
+            **({"phases": {name: stats.to_dict() for name, stats in self.phases.items()},
+                "after_slices": [piece.to_dict() for piece in self.after_slices]}
+               if self.phases else {}),
         }
 
     @classmethod
@@ -245,6 +291,9 @@ class LoadResult:
             saturated=data.get("saturated"),
             generator={k: float(v) for k, v in data.get("generator", {}).items()},
             info=dict(data.get("info", {})),
+            phases={name: PhaseStats.from_dict(body)
+                    for name, body in data.get("phases", {}).items()},
+            after_slices=[AfterSlice.from_dict(body) for body in data.get("after_slices", [])],
         )
 
     def to_json(self) -> str:

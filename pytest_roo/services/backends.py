@@ -210,7 +210,8 @@ class LocalBackend:
         find_redis_bin(self.config.redis_bin)
         session_dir, watchdog = self._dirs()
         server = LocalRedis(session_dir, binary=self.config.redis_bin,
-                            service_user=self.config.service_user, watchdog=watchdog)
+                            service_user=self.config.service_user, watchdog=watchdog,
+                            persistence=kwargs.get("persistence"))
         self._servers.append(server)
         result = server.start()
         self.timings["redis"] = server.timings

@@ -8,6 +8,7 @@ the session's runtime directory on tmpfs (or claimed from a spare copy made ahea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -30,6 +31,7 @@ from pytest_roo.services.local_common import (
 from pytest_roo.services.models import PostgresServer, ServiceError, ServiceUnavailable
 
 if TYPE_CHECKING:
+    from pytest_roo.faults.windows import FaultWindow
     from pytest_roo.services.pgwire import Connection
 
 __all__ = ["LocalPostgres", "spare_make", "spare_root"]
@@ -220,6 +222,7 @@ class LocalPostgres:
             return PostgresServer(
                 host="127.0.0.1", port=port, user=POSTGRES_SUPERUSER, password=self.password,
                 backend="local", version=server_version, socket_dir=str(self.socket_dir),
+                control=self,
             )
         raise ServiceError(f"PostgreSQL: could not bind a port after {PORT_ATTEMPTS} attempts: "
                            f"{last_error}")
@@ -237,10 +240,10 @@ class LocalPostgres:
             self.watchdog.watch_pid(proc.pid)
         return _Running(proc, port)
 
-    def _wait_ready(self, running: _Running) -> Connection:
+    def _wait_ready(self, running: _Running, timeout: float = START_TIMEOUT) -> Connection:
         from pytest_roo.services.pgwire import Connection, PgError
 
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             code = running.proc.poll()
             if code is not None:
@@ -258,7 +261,7 @@ class LocalPostgres:
                 if exc.sqlstate not in ("57P03",):  # 57P03: the database system is starting up
                     raise ServiceError(f"PostgreSQL refused the readiness check: {exc}") from None
             if time.monotonic() > deadline:
-                raise ServiceError(f"PostgreSQL was not ready after {START_TIMEOUT:.0f} s; log: "
+                raise ServiceError(f"PostgreSQL was not ready after {timeout:.0f} s; log: "
                                    f"{_read_tail(self.log_path)}")
             time.sleep(0.002)
 
@@ -267,6 +270,52 @@ class LocalPostgres:
         procs.reap(running.proc)
         if self.watchdog is not None:
             self.watchdog.forget_pid(running.proc.pid)
+
+    def restart(self, *, kill: bool = False, timeout: float = START_TIMEOUT,
+                down: float = 0.0) -> FaultWindow:
+        """Stop the server (``kill``: SIGKILL to the postmaster and its backends; else a fast
+        shutdown, SIGINT) and start it on the same data directory and port; returns the window
+        from the stop to the first accepted connection (crash recovery included)."""
+        from pytest_roo.faults.windows import FaultWindow
+
+        running = self._running
+        if running is None:
+            raise ServiceError("PostgreSQL: not running (stopped, or never started), so it "
+                               "cannot be restarted")
+        window = FaultWindow("kill" if kill else "restart", target="postgres").start()
+        self._running = None
+        if kill:
+            # the whole group at once: a postmaster killed alone leaves backends attached to
+            # its shared memory for a moment, and the new one refuses to start beside them
+            procs.kill_group(running.proc.pid, signal.SIGKILL)
+            procs.reap(running.proc)
+            procs.remove_postgres_segment(self.data_dir)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                running.proc.send_signal(signal.SIGINT)  # fast shutdown: checkpoint, exit
+            try:
+                running.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                procs.kill_group(running.proc.pid, signal.SIGKILL)
+                procs.remove_postgres_segment(self.data_dir)
+            procs.reap(running.proc)
+        if self.watchdog is not None:
+            self.watchdog.forget_pid(running.proc.pid)
+        if down > 0:
+            time.sleep(down)  # an outage longer than the restart itself
+        again = self._spawn(running.port)
+        try:
+            conn = self._wait_ready(again, timeout)
+        except _PortTaken:
+            self._kill(again)
+            raise ServiceError(f"PostgreSQL: port {running.port} was taken by another process "
+                               f"while the server restarted; it could not start again on it") from None
+        except BaseException:
+            self._kill(again)
+            raise
+        conn.close()
+        self._running = again
+        return window.end()
 
     def stop(self, remove: bool = True) -> None:
         """SIGKILL to the server's process group (the data is thrown away; ~1 ms instead of

@@ -7,12 +7,13 @@ report never leaks it; ``url`` and ``dsn`` carry it for the clients that need it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 from pytest_roo.redact import remember_secret
 
 if TYPE_CHECKING:
+    from pytest_roo.faults.windows import FaultWindow
     from pytest_roo.services.pgwire import Connection
     from pytest_roo.services.resp import RespConnection
 
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresServer",
     "RedisDatabase",
     "RedisServer",
+    "ServiceControl",
     "ServiceError",
     "ServiceUnavailable",
 ]
@@ -39,6 +41,46 @@ class ServiceUnavailable(ServiceError):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message + (f" {hint}" if hint else ""))
         self.hint = hint
+
+
+class ServiceControl(Protocol):
+    """How a backend stops and starts again a server it started (see ``restart`` / ``kill``)."""
+
+    def restart(self, *, kill: bool = False, timeout: float = 30.0,
+                down: float = 0.0) -> FaultWindow:
+        """Stop the server (SIGKILL with ``kill``), leave it stopped ``down`` seconds, start it
+        again in place and wait until it is ready."""
+        ...
+
+
+#: why a server given by URL cannot be restarted, and what can
+_NO_CONTROL = {
+    "external": "cannot restart a service given by URL ({url}): pytest-roo did not start it, "
+                "so it cannot stop and start it; restart and kill work on the servers of the "
+                "local backend (--roo-services=local)",
+    "docker": "cannot {what} a server of the docker backend ({url}) in place: its data "
+              "would not survive a container restart (PostgreSQL's data directory is a tmpfs "
+              "inside the container, which a restart empties, and the container's Redis keeps "
+              "nothing on disk), so nothing a test could check would be left; restart and kill work on the servers of the local "
+              "backend (--roo-services=local)",
+}
+
+
+def _control(server: PostgresServer | RedisServer, what: str) -> ServiceControl:
+    control: ServiceControl | None = server.control
+    if control is None:
+        reason = _NO_CONTROL.get(server.backend, "cannot {what} this server ({url}): the {backend} "
+                                 "backend did not give a way to stop and start it")
+        raise ServiceError(reason.format(url=server.masked_url, what=what,
+                                         backend=server.backend))
+    return control
+
+
+def _down(down: float) -> float:
+    if isinstance(down, bool) or not isinstance(down, (int, float)) or not down >= 0:
+        raise ValueError(f"down={down!r} is not valid; expected the seconds the server stays "
+                         "stopped, >= 0")
+    return float(down)
 
 
 def _netloc(user: str | None, password: str | None, host: str, port: int) -> str:
@@ -75,9 +117,33 @@ class PostgresServer:
     backend: str = "local"
     version: str = ""
     socket_dir: str | None = None
+    #: how its backend restarts it (None for a server given by URL)
+    control: ServiceControl | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         remember_secret(self.password)  # masked in test reports from now on
+
+    def restart(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
+        """Stop the server cleanly (a fast shutdown: open connections are closed, the data is
+        written out) and start it again on the same data directory and port; return once it
+        accepts connections. Returns the FaultWindow from the stop to the server being ready
+        (``recovery_meter(probe, since=window)`` measures the application's recovery).
+        Connections opened before are gone; new ones work. ``down``: seconds the server stays
+        stopped before it starts again (an outage longer than the restart itself).
+        ServiceError for a server given by URL, or a backend that cannot restart in place
+        (docker)."""
+        stopped = _down(down)  # a bad value is named before anything else is tried
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=stopped)
+
+    def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
+        """SIGKILL the postmaster and every backend at once (a crash: nothing is written out),
+        then start again on the same data directory and port (crash recovery replays the WAL)
+        and return once it accepts connections. Committed data survives; with the local
+        backend's default ``synchronous_commit=off`` the last commits (up to about 0.6 s) can
+        be lost, as on any such server: set it ``on`` (``postgres_server_args``) to test
+        durability."""
+        stopped = _down(down)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
 
     @property
     def url(self) -> str:
@@ -152,9 +218,27 @@ class RedisServer:
     backend: str = "local"
     version: str = ""
     socket_path: str | None = None
+    #: how its backend restarts it (None for a server given by URL)
+    control: ServiceControl | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         remember_secret(self.password)  # masked in test reports from now on
+
+    def restart(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
+        """Stop redis-server (SIGTERM: a clean shutdown) and start it again on the same port
+        and directory; return once it answers PING. Returns the FaultWindow from the stop to
+        PING answering. The local backend's Redis keeps no data on disk unless started with
+        ``persistence="aof"`` (``redis_server_args``): without it every key is gone after a
+        restart or a kill."""
+        stopped = _down(down)  # a bad value is named before anything else is tried
+        return _control(self, "restart").restart(kill=False, timeout=timeout, down=stopped)
+
+    def kill(self, timeout: float = 30.0, down: float = 0.0) -> FaultWindow:
+        """SIGKILL redis-server, then start it again as :meth:`restart` does. With
+        ``persistence="aof"`` every write Redis acknowledged is back (the append-only file
+        is written, and fsynced, before the reply is sent); without persistence nothing is."""
+        stopped = _down(down)
+        return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
 
     @property
     def url(self) -> str:

@@ -133,8 +133,14 @@ def spawn(
     stdout: int | IO[bytes] | None = subprocess.DEVNULL,
     stderr: int | IO[bytes] | None = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """Start ``args`` in its own session with a parent-death signal, optionally as ``run_as``."""
-    return subprocess.Popen(
+    """Start ``args`` in its own session with a parent-death signal, optionally as ``run_as``.
+
+    Started from a thread other than the main one, the fork happens in the keeper thread
+    (:mod:`pytest_roo.services.keeper`): the death signal follows the thread that forked."""
+    from pytest_roo.services import keeper
+
+    return keeper.call(
+        subprocess.Popen,
         list(args),
         stdin=subprocess.DEVNULL,
         stdout=stdout,

@@ -70,7 +70,41 @@ def describe_errors(result: LoadResult) -> str:
 SloFailure.__module__ = "pytest_roo.slo"  # how tracebacks and one-line summaries name it
 
 
+def _judge_phase(result: LoadResult, criterion: Criterion, confidence: float) -> Verdict:
+    """A criterion with a phase prefix, judged on that phase of the run; INCONCLUSIVE (with
+    the reason) when the run overlapped no fault window or the phase holds nothing."""
+    from pytest_roo.results.phases import phase_label
+
+    label = phase_label(criterion.phase or "", criterion.delay)
+    view = result.phase(criterion.phase or "", criterion.delay)
+    reason = ""
+    if view is None:
+        reason = (f"no {label} phase: the run overlapped no fault window (phases exist when "
+                  "a load run overlaps a proxy.fault(...) block, a restart or a kill)")
+    elif view.operations <= 0 and not view.error_count:
+        reason = f"no samples in the {label} phase: no operation was recorded in it"
+    if reason:
+        base = _judge(LoadResult(name=result.name), dataclasses.replace(criterion, phase=None),
+                      0.0)
+        return dataclasses.replace(base, result=result.name, reason=reason,
+                                   status="inconclusive", passed=False)
+    assert view is not None
+    verdict = _judge(view, dataclasses.replace(criterion, phase=None, delay=0.0), confidence)
+    dropped = view.info.get("dropped_samples")
+    if dropped and criterion.kind == "latency":
+        verdict = dataclasses.replace(
+            verdict, status="inconclusive", passed=False,
+            reason=f"{dropped:,} samples of the {label} phase were not kept (the run kept at "
+                   "most 2,000,000 raw samples after the fault)")
+    if verdict.status != "pass" and verdict.reason.startswith("no samples"):
+        verdict = dataclasses.replace(verdict, status="inconclusive",
+                                      reason=f"no samples in the {label} phase")
+    return dataclasses.replace(verdict, result=result.name)
+
+
 def _judge(result: LoadResult, criterion: Criterion, confidence: float) -> Verdict:
+    if criterion.phase is not None:
+        return _judge_phase(result, criterion, confidence)
     if criterion.resource is not None:
         from pytest_roo.slo.resources import judge_resource
 
@@ -184,6 +218,8 @@ def lost_early(
     expected = max(expected_operations, result.operations, 1)
     for item in criteria:
         criterion = parse(item)
+        if criterion.phase is not None:
+            continue  # a phase's share of the run is not known before the run ends
         budget: float | None = None  # how many "bad" operations the whole run may have
         bad = 0
         if criterion.stat == "errors" and criterion.upper_bound:

@@ -1,6 +1,7 @@
 """The criteria language: ``p95 < 50ms``, ``delivery.p99 <= 0.1s``, ``error_rate < 1%``...
 
-A criterion is ``[metric.]stat op number[unit]``. Parsing is strict: anything else raises
+A criterion is ``[phase.][metric.]stat op number[unit]``; the phase (``before``, ``during``,
+``after``, ``after(5s)``) judges the part of a run that overlapped a fault window. Parsing is strict: anything else raises
 :class:`CriterionError`, whose message quotes the text and lists the accepted forms.
 """
 
@@ -33,7 +34,20 @@ ACCEPTED_FORMS = """accepted forms: [metric.]STAT OP NUMBER[UNIT]
             memory.after_load with %, the level after the load against the one before it:
             'memory.after_load < 10%'; uss.* as memory.* on unique memory
             cpu.max, cpu.pN, cpu.mean with % of one core (250% = 2.5 cores): 'cpu.p95 < 80%'
-  operators < <= > >= =="""
+  operators < <= > >= ==
+  phases    a prefix judging part of a run that overlapped a fault window: before., during.,
+            after., after(Ns). (from N s after the fault's end, e.g. after(5s) or after(500ms)):
+            'during.error_rate < 20%', 'after.p95 < 100ms', 'after(5s).error_rate < 1%'"""
+
+#: the phase prefixes (``after`` also as ``after(5s)``)
+PHASE_NAMES = ("before", "during", "after")
+_PHASE_HINT = "a phase prefix is one of before, during, after, after(Ns), e.g. after(5s)"
+_PREFIX_RE = re.compile(
+    r"^\s*(?P<word>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\((?P<arg>[^)]*)\))?\s*\.(?P<rest>.*)$",
+    re.DOTALL | re.ASCII)
+#: a second ``name.`` before the statistic: the first prefix can only be a phase
+_SECOND_PREFIX_RE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_\-]*\.[A-Za-z_(]", re.ASCII)
+_DELAY_RE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>ms|s)?\s*$", re.ASCII)
 
 _CRITERION_RE = re.compile(
     r"""^\s*
@@ -82,6 +96,10 @@ class Criterion:
     percentile: float | None = None
     #: the resource timeline series judged (``rss``, ``uss``, ``cpu``); None for load results
     resource: str | None = None
+    #: ``before``, ``during`` or ``after``: judge that phase of a run split by fault windows
+    phase: str | None = None
+    #: with phase ``after``: only what was recorded this many seconds after the fault's end
+    delay: float = 0.0
 
     def holds(self, measured: float) -> bool:
         """True when ``measured`` meets the criterion (NaN never does)."""
@@ -120,6 +138,46 @@ def parse(text: str | Criterion) -> Criterion:
         return text
     if not isinstance(text, str):
         raise CriterionError(text, f"expected a string, got {type(text).__name__}")
+    phased = _parse_phase(text)
+    if phased is not None:
+        return phased
+    return _parse_plain(text)
+
+
+def _parse_phase(text: str) -> Criterion | None:
+    """``during.error_rate < 20%``, ``after(5s).p95 < 100ms``: the criterion after the phase
+    prefix, with its phase; None when the text has no phase prefix."""
+    match = _PREFIX_RE.match(text)
+    if match is None:
+        return None
+    word, arg, rest = match.group("word"), match.group("arg"), match.group("rest")
+    if word not in PHASE_NAMES:
+        if arg is not None or _SECOND_PREFIX_RE.match(rest):
+            raise CriterionError(text, f"unknown phase {word!r}: {_PHASE_HINT}")
+        return None  # a metric name: 'delivery.p99 < 100ms'
+    delay = 0.0
+    if arg is not None:
+        if word != "after":
+            raise CriterionError(text, f"only after takes a delay ({word}({arg}) given): "
+                                 f"{_PHASE_HINT}")
+        found = _DELAY_RE.match(arg)
+        if found is None or found.group("unit") is None:
+            raise CriterionError(text, f"after({arg}): expected a delay with its unit, e.g. "
+                                 "after(5s) or after(500ms)")
+        delay = float(found.group("num")) * (0.001 if found.group("unit") == "ms" else 1.0)
+    try:
+        inner = _parse_plain(rest)
+    except CriterionError as exc:
+        raise CriterionError(text, exc.problem) from None
+    if inner.resource is not None:
+        raise CriterionError(text, f"{word}. judges part of a load run; {inner.metric}."
+                             f"{inner.stat} is read from a resource timeline, which has no "
+                             "phases")
+    return dataclasses.replace(inner, text=" ".join(text.split()), phase=word, delay=delay)
+
+
+def _parse_plain(text: str) -> Criterion:
+    """A criterion without a phase prefix."""
     foreign = sorted({ch for ch in text if not ch.isascii() and unicodedata.category(ch) == "Nd"})
     if foreign:
         named = ", ".join(f"{ch!r} ({unicodedata.name(ch, 'a digit')})" for ch in foreign)
@@ -163,7 +221,8 @@ def parse(text: str | Criterion) -> Criterion:
 
     if stat in RATIO_STATS:
         if metric:
-            raise CriterionError(text, f"{stat} belongs to the whole result, not to metric {metric!r}")
+            raise CriterionError(text, f"{stat} belongs to the whole result, not to metric {metric!r}; "
+                                 f"{_PHASE_HINT}")
         if unit not in (None, "%"):
             raise CriterionError(text, f"{stat} is a share: use % or a fraction, not {unit!r}")
         if unit is None and number >= 1:
@@ -180,14 +239,16 @@ def parse(text: str | Criterion) -> Criterion:
 
     if stat == "throughput":
         if metric:
-            raise CriterionError(text, f"throughput belongs to the whole result, not to metric {metric!r}")
+            raise CriterionError(text, f"throughput belongs to the whole result, not to metric {metric!r}; "
+                                 f"{_PHASE_HINT}")
         if unit not in (None, "/s"):
             raise CriterionError(text, f"throughput is per second: use /s, not {unit!r}")
         return Criterion(normalized, stat, op, number, "rate")
 
     if stat in ("count", "errors"):
         if metric and stat == "errors":
-            raise CriterionError(text, f"errors belongs to the whole result, not to metric {metric!r}")
+            raise CriterionError(text, f"errors belongs to the whole result, not to metric {metric!r}; "
+                                 f"{_PHASE_HINT}")
         if unit is not None:
             raise CriterionError(text, f"{stat} is a plain count: no unit, got {unit!r}")
         if not number.is_integer():

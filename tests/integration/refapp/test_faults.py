@@ -195,7 +195,8 @@ def test_every_switch_is_tested_here() -> None:
     here = Path(__file__).parent
     source = "".join((here / name).read_text()
                      for name in ("test_faults.py", "test_resource_faults.py",
-                                  "test_topics.py", "test_socketio.py"))
+                                  "test_topics.py", "test_socketio.py",
+                                  "test_service_faults.py"))
     assert [name for name in SWITCHES if f"{name}=" not in source] == []
 
 
