@@ -60,7 +60,16 @@ class HttpLoad(LoadDriver):
     answer must be (statuses, JSON fields, a predicate: :mod:`pytest_roo.load.expect`) and
     one that is not counts as ``mismatch``; refused connections, resets and timeouts count
     by their kinds.
+
+    ``driver=`` (here, or per call): ``"httptools"`` (the default where it imports) or
+    ``"aiohttp"``; the other keywords are :class:`~pytest_roo.load.engine.LoadDriver`'s.
     """
+
+    def __init__(self, *, driver: str | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        if driver is not None and driver not in DRIVERS:
+            raise ValueError(f"invalid driver={driver!r}: expected one of {', '.join(DRIVERS)}")
+        self.driver = driver
 
     def get(self, url: str, **kwargs: Any) -> LoadResult:
         """``request("GET", url, ...)``."""
@@ -98,7 +107,7 @@ class HttpLoad(LoadDriver):
         ``info["driver_fallback"]`` why, when it is not the one asked for."""
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"invalid url {url!r}: expected http://host:port/path or https://...")
-        chosen, fallback = choose_driver(driver, method, url, headers)
+        chosen, fallback = choose_driver(driver or self.driver, method, url, headers)
         wl = make_workload(clients=clients, duration=duration, rate=rate, stages=stages,
                            think=think, message_size=message_size, model=model)
         check_connection_limit(wl.clients)

@@ -139,10 +139,7 @@ class _Conn(asyncio.Protocol):
             what = "in the middle of the answer" if self.got_bytes else "before answering"
             waiter.set_exception(_failure("closed", f"the server closed the connection {what}"))
 
-    # -- httptools callbacks --
-
-    def on_message_begin(self) -> None:
-        self.headers_done = False
+    # -- httptools callbacks (each one defined costs a call per answer: only what is needed) --
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
@@ -294,6 +291,8 @@ class RawHttp:
         if expectation.needs_body:
             full: _FullConn = conn  # type: ignore[assignment]
             wrong = expectation.failure(status, full.headers, b"".join(full.body))
+        elif status < 400 and expectation.statuses is None:
+            wrong = None  # the common case, without a call
         else:
             wrong = expectation.status_failure(status)
         if wrong is not None:

@@ -8,9 +8,9 @@ picows writes a masked frame and parses one in C. The semantics kept from aiohtt
 client frames are masked, fragmented messages are reassembled before they are handed out,
 pings are answered (and never seen as data), pongs are swallowed, a close frame is answered
 and handed out as ``CLOSE`` (then ``CLOSED``), a text frame that is not UTF-8 is an
-``ERROR`` message, redirects are not followed, and the handshake checks the status, the
-Upgrade/Connection headers and ``Sec-WebSocket-Accept`` (a wrong one is a ``protocol``
-error, as with aiohttp).
+``ERROR`` message, redirects are followed (picows: up to 5), and the handshake checks the
+status, the Upgrade/Connection headers and ``Sec-WebSocket-Accept`` (a wrong one is a
+``protocol`` error, as with aiohttp).
 
 Chosen by :func:`pytest_roo.load.ws_client.ws_driver` (``WsSwarm(driver="picows")``, the
 default where picows imports, or ``ROO_WS_DRIVER``).
@@ -264,7 +264,7 @@ async def connect(url: str, timeout: float, connected: list[bool]) -> Any:
     # picows times the handshake itself and closes the connection when it runs out, so no
     # outer cancellation can leave a half-open transport behind
     result: tuple[Any, Any] = await picows.ws_connect(
-        _listener_class(), url, socket_factory=tcp, max_redirects=0,
+        _listener_class(), url, socket_factory=tcp,
         websocket_handshake_timeout=timeout, enable_auto_pong=True,
         max_frame_size=1 << 30, use_aiofastnet=_AIOFASTNET,
     )
