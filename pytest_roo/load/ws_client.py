@@ -335,3 +335,8 @@ class WsClient(LoadDriver):
                     pass
 
         await asyncio.gather(*(worker() for _ in range(min(256, len(conns)))))
+        for ws in conns:
+            # picows connections have no client session to close them: drop what is left
+            abort = getattr(ws, "abort", None)
+            if abort is not None:
+                abort()

@@ -220,6 +220,13 @@ def _listener_class() -> type:
             await self.transport.wait_disconnected()
             return True
 
+        def abort(self) -> None:
+            """Drop the connection without the close handshake (what a closing client session
+            does to aiohttp's connections)."""
+            if not self._done and self.transport is not None:
+                self._closing = True
+                self.transport.disconnect(graceful=False)
+
         def exception(self) -> BaseException | None:
             return None
 
