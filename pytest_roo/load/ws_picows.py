@@ -273,7 +273,7 @@ async def connect(url: str, timeout: float, connected: list[bool]) -> Any:
     result: tuple[Any, Any] = await picows.ws_connect(
         _listener_class(), url, socket_factory=tcp,
         websocket_handshake_timeout=timeout, enable_auto_pong=True,
-        max_frame_size=1 << 30, use_aiofastnet=_AIOFASTNET,
+        max_frame_size=1 << 30, use_aiofastnet=_AIOFASTNET, read_buffer_init_size=2048,
     )
     transport, listener = result
     if listener is None:  # the connection was lost before the upgrade's answer
