@@ -335,7 +335,7 @@ def _run_artillery(url: str, clients: int, duration: float, tmp: Path,
     report = tmp / "report.json"
     for f in (result, report):
         f.unlink(missing_ok=True)
-    end_ms = int((time.time() + 3.0 + duration) * 1000)  # ~3 s of Node start-up first
+    end_ms = int((time.time() + 8.0 + duration) * 1000)  # up to 8 s of Node start-up first
     _, rss = run_client(
         ["node", str(ARTILLERY_BIN), "run", "--output", str(report), str(tmp / "echo.yml")],
         timeout=duration + 180, cwd=tmp,
