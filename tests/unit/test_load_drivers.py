@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import pytest
 
 from pytest_roo.load.http import choose_driver
@@ -60,3 +62,33 @@ def test_the_request_is_serialised_once_as_aiohttp_sends_it() -> None:
 def test_a_header_with_a_line_break_is_refused() -> None:
     with pytest.raises(ValueError, match="line break"):
         build_request("GET", "http://h/", {"X-A": "1\r\nEvil: 2"}, None)
+
+
+def test_picows_handshake_failures_read_as_aiohttp_ones() -> None:
+    import picows
+    from picows import WSUpgradeResponse
+
+    from pytest_roo.load.ws_picows import picows_failure
+
+    url = "ws://127.0.0.1:9/ws?token=tok-secret-2"
+    accept = picows.WSInvalidHeaderError("cannot upgrade", "Sec-WebSocket-Accept", "bm90")
+    kind, words = picows_failure(accept, url, 1.0, True)
+    assert kind == "protocol"
+    assert "101 Switching Protocols with a wrong Sec-WebSocket-Accept" in words
+    assert "tok-secret-2" not in words
+    response = WSUpgradeResponse()
+    response.status = HTTPStatus.SERVICE_UNAVAILABLE
+    assert picows_failure(picows.WSInvalidStatusError("no", response=response), url, 1.0,
+                          True)[0] == "http_5xx"
+    garbage = picows.WSInvalidMessageError(
+        "cannot upgrade", raw_header=b"\x00\x01\xffSSH-2.0-not-http password=hunter2")
+    kind, words = picows_failure(garbage, url, 1.0, True)
+    assert kind == "protocol" and "is not HTTP" in words and "hunter2" not in words
+    assert r"b'\x00\x01\xffSSH-2.0-not-http" in words
+    assert picows_failure(ConnectionRefusedError(), url, 1.0, False) == (
+        "refused", "connect ws://127.0.0.1:9/ws?token=***: connection refused (nothing "
+                   "listens there)")
+    assert "connect timeout: no TCP connection within 1 s" in picows_failure(
+        TimeoutError(), url, 1.0, False)[1]
+    assert "accepted but no answer to the WebSocket upgrade came within 1 s" in picows_failure(
+        TimeoutError(), url, 1.0, True)[1]
