@@ -187,22 +187,24 @@ class _Conn(asyncio.Protocol):
 
 
 class _FullConn(_Conn):
-    """A connection that keeps the answer's headers and body (``expect=`` needs them)."""
+    """A connection that keeps the answer's headers (case-insensitive, as aiohttp hands them
+    over) and body: ``expect=`` needs them."""
 
     def __init__(self) -> None:
-        self.headers: dict[str, str] = {}
+        from multidict import CIMultiDict
+
+        self._headers_type = CIMultiDict
+        self.headers: Any = CIMultiDict()
         self.body: list[bytes] = []
         super().__init__()
 
     def on_message_begin(self) -> None:
         self.headers_done = False
-        self.headers = {}
+        self.headers = self._headers_type()
         self.body = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").title()
-        text = value.decode("latin-1")
-        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+        self.headers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)

@@ -97,8 +97,8 @@ def test_chunked_and_sized_bodies_are_read_and_checked(driver: str) -> None:
     chunked = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"ok\"\r\n7\r\n: true}\r\n0\r\n\r\n")
     with scripted_http(_send(chunked)) as (port, accepted):
-        ok = HttpLoad().get(f"http://127.0.0.1:{port}/", expect={"ok": True}, driver=driver,
-                            **RUN)
+        ok = HttpLoad().get(f"http://127.0.0.1:{port}/", driver=driver, **RUN, expect=[
+            {"ok": True}, lambda a: a.headers["content-type"] == "application/json"])
         wrong = HttpLoad().get(f"http://127.0.0.1:{port}/", expect={"ok": False},
                                driver=driver, **RUN)
     assert ok.info["driver"] == driver
