@@ -224,9 +224,12 @@ class WsClient(LoadDriver):
             raise ValueError(f"invalid WebSocket url {url!r}: expected ws://host:port/path or "
                              "wss://...")
 
-    @staticmethod
-    def _client_session(clients: int) -> Any:
+    def _client_session(self, clients: int) -> Any:
+        """The run's aiohttp client session (aiohttp connections, HTTP publishing); also notes
+        how many connections the run makes, which picks the picows transport."""
         import aiohttp
+
+        self._connections = clients
 
         connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=False)
         return aiohttp.ClientSession(connector=connector,
@@ -250,9 +253,10 @@ class WsClient(LoadDriver):
         picows = self._driver(rec, url) == "picows"
         try:
             if picows:
-                from pytest_roo.load.ws_picows import connect
+                from pytest_roo.load.ws_picows import FASTNET_MAX, connect
 
-                ws = await connect(url, timeout, connected)
+                ws = await connect(url, timeout, connected,
+                                   many=getattr(self, "_connections", 0) > FASTNET_MAX)
             else:
                 ws = await asyncio.wait_for(
                     http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),

@@ -62,17 +62,22 @@ def _listener_class() -> type:
             super().__init__()
             self.transport: Any = None
             self._loop = asyncio.get_running_loop()
-            self._queue: deque[Any] = deque()
+            # frames that came while nobody waited (rare in a load run: made when needed,
+            # an empty deque costs 600 bytes per idle connection)
+            self._queue: deque[Any] | None = None
             self._waiter: asyncio.Future[Any] | None = None
             self._parts: list[bytes] = []
             self._part_type: Any = None
             self._closing = False
             self._done = False
             self._paused: asyncio.Future[None] | None = None
-            # what a send that did not have to wait returns: one finished future, awaited by
-            # every such send (awaiting a finished future returns at once, changing nothing)
-            self._sent: asyncio.Future[None] = self._loop.create_future()
-            self._sent.set_result(None)
+            # what a send that did not have to wait returns: one finished future of this loop,
+            # awaited by every such send (awaiting a finished future returns at once)
+            sent = _SENT[0]
+            if sent is None or sent.get_loop() is not self._loop:
+                sent = _SENT[0] = self._loop.create_future()
+                sent.set_result(None)
+            self._sent: asyncio.Future[None] = sent
             self.close_code: int | None = None
 
         # -- picows callbacks --
@@ -94,7 +99,7 @@ def _listener_class() -> type:
                     if not waiter.done():
                         waiter.set_result(msg)
                         return
-                self._queue.append(msg)
+                self._enqueue(msg)
                 return
             elif t is P_BINARY and frame.fin:
                 msg = Message(A_BINARY, frame.get_payload_as_bytes(), None)
@@ -154,11 +159,16 @@ def _listener_class() -> type:
 
         def _deliver(self, msg: Any) -> None:
             waiter = self._waiter
-            if waiter is not None and not waiter.done():
+            if waiter is not None and not waiter.done() and not self._queue:
                 self._waiter = None
                 waiter.set_result(msg)
             else:
-                self._queue.append(msg)
+                self._enqueue(msg)
+
+        def _enqueue(self, msg: Any) -> None:
+            if self._queue is None:
+                self._queue = deque()
+            self._queue.append(msg)
 
         def _protocol_error(self, words: str) -> Any:
             from aiohttp import WebSocketError
@@ -234,14 +244,23 @@ def _listener_class() -> type:
 
 
 _LISTENER: type | None = None
+#: the finished future sends return (one per event loop; see Listener.__init__)
+_SENT: list[asyncio.Future[None] | None] = [None]
 
 #: the aiohttp-like connection the scenarios get (a picows listener)
 PicowsWebSocket = Any
 
 
-async def connect(url: str, timeout: float, connected: list[bool]) -> Any:
+#: Runs of up to this many connections use aiofastnet's transport (where it imports): it cost
+#: less client CPU per echo than uvloop's in interleaved runs, but about 5 KB more per
+#: connection (12.9 against 17.9 KB per idle connection at 10,000), so larger runs use uvloop's.
+FASTNET_MAX = 1000
+
+
+async def connect(url: str, timeout: float, connected: list[bool], many: bool = False) -> Any:
     """One WebSocket connection to ``url`` within ``timeout`` seconds; ``connected[0]`` turns
-    True once the TCP connection is up (so a timeout can say which wait it was). Raises what
+    True once the TCP connection is up (so a timeout can say which wait it was). ``many``: the
+    run makes more than :data:`FASTNET_MAX` connections (memory before CPU). Raises what
     :func:`picows_failure` puts in words."""
     import picows
 
@@ -267,13 +286,12 @@ async def connect(url: str, timeout: float, connected: list[bool]) -> Any:
         return sock
 
     # picows times the handshake itself and closes the connection when it runs out, so no
-    # outer cancellation can leave a half-open transport behind. Its transport is aiofastnet's
-    # where that imports (picows' default): in interleaved runs it cost 10-40 % less client
-    # CPU per echo than uvloop's transport.
+    # outer cancellation can leave a half-open transport behind.
     result: tuple[Any, Any] = await picows.ws_connect(
         _listener_class(), url, socket_factory=tcp,
         websocket_handshake_timeout=timeout, enable_auto_pong=True,
-        max_frame_size=1 << 30, read_buffer_init_size=2048,
+        max_frame_size=1 << 30, read_buffer_init_size=512,
+        use_aiofastnet=False if many else None,  # None: aiofastnet where it imports
     )
     transport, listener = result
     if listener is None:  # the connection was lost before the upgrade's answer
