@@ -147,7 +147,7 @@ def test_a_server_that_closes_or_resets_mid_answer(driver: str) -> None:
 
 def test_tls_falls_back_to_aiohttp_and_says_why() -> None:
     result = HttpLoad().get(f"https://127.0.0.1:{closed_port()}/", clients=1, duration=0.3,
-                            rate="10/s", timeout=1.0)
+                            rate="10/s", timeout=1.0, driver="httptools")
     assert result.info["driver"] == "aiohttp"
     assert "TLS" in result.info["driver_fallback"]
     assert set(result.errors) == {"refused"}
