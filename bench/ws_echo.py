@@ -1,4 +1,5 @@
-"""Echo swarm bench: pytest-roo against Locust, Artillery and a bare aiohttp+uvloop loop.
+"""Echo swarm bench: pytest-roo (picows and aiohttp drivers) against Locust, Artillery and bare
+aiohttp+uvloop and picows+uvloop loops.
 
     .venv/bin/python bench/ws_echo.py [--clients 100] [--duration 10] [--rounds 3]
     .venv/bin/python bench/ws_echo.py --idle 10000
@@ -10,6 +11,12 @@ process pinned to core 1. Rounds alternate the tools and the medians are printed
 of pytest-roo's throughput to each tool's. Client CPU per message is measured inside each client
 over its measured window (``time.process_time``, Node's ``process.cpuUsage``, Locust's
 test_start/test_stop hooks); RSS is the peak of the client's process tree.
+
+"pytest-roo" is ``WsSwarm().echo`` with its default driver (picows where it imports),
+"roo-aiohttp" the same run with ``ROO_WS_DRIVER=aiohttp``; "bare-aiohttp" and "bare-picows"
+are the least a Python client can do per message with each library (send, await the echo,
+append the time; no checks, no histograms). Targets: pytest-roo's client CPU per message at
+most the bare aiohttp loop's and at least 2.5x less than Artillery's with its timing processor.
 
 Anchors: Locust + websocket-client (``.venv/bin/pip install locust websocket-client``, the
 ``bench`` extra), Artillery (``cd bench && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install``),
@@ -54,6 +61,10 @@ PAYLOAD = "x" * 32
 ROO = r"""
 import json, sys, time
 import aiohttp, numpy, hdrh.histogram, uvloop  # imported before the CPU clock starts
+try:
+    import picows
+except ImportError:
+    pass
 from pytest_roo.load import WsSwarm
 url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 c0 = time.process_time()
@@ -91,6 +102,53 @@ async def main():
         cpu = time.process_time() - c0
         for ws in conns:
             await ws.close()
+    a = np.array(samples) / 1e6
+    print(json.dumps({"msgs": len(a), "seconds": seconds, "cpu": cpu, "errors": 0,
+                      "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+                      "p99": float(np.percentile(a, 99))}))
+uvloop.install()
+asyncio.run(main())
+"""
+
+BARE_PICOWS = r"""
+import asyncio, json, sys, time
+import numpy as np, uvloop
+import picows
+url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+samples = []
+TEXT = picows.WSMsgType.TEXT
+
+
+class Echo(picows.WSListener):
+    waiter = None
+
+    def on_ws_frame(self, transport, frame):
+        if frame.msg_type is TEXT and self.waiter is not None:
+            waiter, self.waiter = self.waiter, None
+            waiter.set_result(frame.get_payload_as_utf8_text())
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    c0 = time.process_time()
+    conns = [await picows.ws_connect(Echo, url) for _ in range(clients)]
+    t0 = time.perf_counter()
+    end = t0 + duration
+    async def one(transport, listener):
+        buf = []
+        while time.perf_counter() < end:
+            t = time.perf_counter_ns()
+            listener.waiter = waiter = loop.create_future()
+            transport.send(TEXT, ("x" * 32).encode())
+            await waiter
+            buf.append(time.perf_counter_ns() - t)
+        samples.extend(buf)
+    await asyncio.gather(*(one(t, l) for t, l in conns))
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    for transport, _ in conns:
+        transport.send_close()
+        transport.disconnect()
     a = np.array(samples) / 1e6
     print(json.dumps({"msgs": len(a), "seconds": seconds, "cpu": cpu, "errors": 0,
                       "p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
@@ -228,8 +286,19 @@ ARTILLERY_INSTALL = f"cd {HERE} && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm instal
 ARTILLERY_BIN = HERE / "node_modules" / "artillery" / "bin" / "run"
 
 
-def run_roo(url: str, clients: int, duration: float, tmp: Path) -> dict[str, Any]:
+def run_roo(url: str, clients: int, duration: float, tmp: Path,
+            driver: str = "picows") -> dict[str, Any]:
     out, rss = run_client([PYTHON, "-c", ROO, url, str(clients), str(duration)],
+                          timeout=duration + 120, cwd=ROOT, env={"ROO_WS_DRIVER": driver})
+    return {**last_json(out), "rss_mb": rss}
+
+
+def run_roo_aiohttp(url: str, clients: int, duration: float, tmp: Path) -> dict[str, Any]:
+    return run_roo(url, clients, duration, tmp, driver="aiohttp")
+
+
+def run_bare_picows(url: str, clients: int, duration: float, tmp: Path) -> dict[str, Any]:
+    out, rss = run_client([PYTHON, "-c", BARE_PICOWS, url, str(clients), str(duration)],
                           timeout=duration + 120, cwd=ROOT)
     return {**last_json(out), "rss_mb": rss}
 
@@ -266,7 +335,7 @@ def _run_artillery(url: str, clients: int, duration: float, tmp: Path,
     report = tmp / "report.json"
     for f in (result, report):
         f.unlink(missing_ok=True)
-    end_ms = int((time.time() + 3.0 + duration) * 1000)  # ~3 s of Node start-up first
+    end_ms = int((time.time() + 8.0 + duration) * 1000)  # up to 8 s of Node start-up first
     _, rss = run_client(
         ["node", str(ARTILLERY_BIN), "run", "--output", str(report), str(tmp / "echo.yml")],
         timeout=duration + 180, cwd=tmp,
@@ -292,12 +361,16 @@ def run_artillery_rtt(url: str, clients: int, duration: float, tmp: Path) -> dic
 
 TOOLS = {
     "pytest-roo": run_roo,
+    "roo-aiohttp": run_roo_aiohttp,
     "bare-aiohttp": run_bare,
+    "bare-picows": run_bare_picows,
     "locust": run_locust,
     "artillery": run_artillery,
     "artillery+rtt": run_artillery_rtt,
 }
 TARGETS = {"bare-aiohttp": 0.85, "locust": 3.0, "artillery": 1.7, "artillery+rtt": 1.7}
+#: client CPU per message, the tool's over pytest-roo's, at least
+CPU_TARGETS = {"bare-aiohttp": 1.0, "artillery+rtt": 2.5}
 
 
 def check_installed(tools: list[str]) -> None:
@@ -307,6 +380,8 @@ def check_installed(tools: list[str]) -> None:
         importlib.util.find_spec(m) is None for m in ("locust", "websocket")
     ):
         missing.append(f"Locust and websocket-client: {LOCUST_INSTALL}")
+    if "bare-picows" in tools and importlib.util.find_spec("picows") is None:
+        missing.append(f"picows: {PYTHON} -m pip install 'picows==2.3.1'")
     if any(t.startswith("artillery") for t in tools):
         if shutil.which("node") is None:
             missing.append("Node.js 20+ (apt-get install -y nodejs npm)")
@@ -350,7 +425,7 @@ def echo_bench(args: argparse.Namespace) -> None:
     print()
     print(f"{'client':14} {'msgs/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
           f"{'us/msg':>7} {'RSS MB':>7} {'srv CPU':>7} {'roo/x':>6} {'cpu x/roo':>9} "
-          f"{'target':>7}")
+          f"{'target':>7} {'cpu target':>10}")
     for tool, rs in runs.items():
         rate = median([r["rate"] for r in rs]) or 0.0
         cpu = median([r["cpu"] / max(r["msgs"], 1) for r in rs]) or 0.0
@@ -358,14 +433,18 @@ def echo_bench(args: argparse.Namespace) -> None:
         ratio = base / rate if rate else None
         verdict = "" if target is None or ratio is None else (
             f">={target:g} " + ("ok" if ratio >= target else "MISS"))
+        cpu_target = CPU_TARGETS.get(tool)
+        cpu_verdict = "" if cpu_target is None or not cpu else (
+            f">={cpu_target:g} " + ("ok" if cpu / base_cpu >= cpu_target else "MISS"))
         print(f"{tool:14} {rate:9.0f} {fmt(median([r['p50'] for r in rs]), '7.2f')} "
               f"{fmt(median([r['p95'] for r in rs]), '7.2f')} "
               f"{fmt(median([r['p99'] for r in rs]), '7.2f')} {cpu * 1e6:7.1f} "
               f"{median([r['rss_mb'] for r in rs]) or 0:7.0f} "
               f"{median([r['server_cpu'] for r in rs]) or 0:7.0%} {fmt(ratio, '6.2f')} "
-              f"{cpu / base_cpu:9.2f} {verdict:>7}")
+              f"{cpu / base_cpu:9.2f} {verdict:>7} {cpu_verdict:>10}")
     print("\nroo/x: pytest-roo's median msgs/s over the tool's (>1: pytest-roo is faster); "
-          "cpu x/roo: the tool's client CPU per message over pytest-roo's.")
+          "cpu x/roo: the tool's client CPU per message over pytest-roo's (>1: pytest-roo "
+          "spends less). A server CPU near 100 % means the server was the limit.")
 
 
 IDLE = r"""

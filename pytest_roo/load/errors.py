@@ -52,8 +52,8 @@ def classify(exc: BaseException) -> str:
             if isinstance(os_error, ConnectionRefusedError) or "refused" in str(exc).lower():
                 return "refused"
             return "other"
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return "closed"
+        if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+            return "closed"  # ClientPayloadError: the connection ended inside the body
         if isinstance(exc, aiohttp.ClientOSError):
             return "reset" if exc.errno in (104, 32) else "other"
         if isinstance(exc, aiohttp.WSServerHandshakeError):

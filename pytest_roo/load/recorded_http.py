@@ -36,26 +36,28 @@ class HttpLoadFixture(RecordedLoad["HttpLoad"]):
     def request(self, method: str, url: str, *, body: bytes | str | None = None,
                 json: Any = None, headers: Mapping[str, str] | None = None,
                 expect: Any = None, expect_status: Sequence[int] | None = None,
-                **load: Unpack[LoadKeywords]) -> LoadResult:
+                driver: str | None = None, **load: Unpack[LoadKeywords]) -> LoadResult:
         """Send ``method url`` from ``clients`` keep-alive connections (closed model) or at
         ``rate`` (open model, latency from the intended start). ``expect=``: a status (200),
         a set of them, JSON fields that must equal given values ({"ok": True}), a predicate
         on the :class:`~pytest_roo.load.expect.Answer`, or a list of these: a wrong answer is
         a ``mismatch`` error. ``message_size`` pads a body for POST/PUT when no
-        ``body``/``json`` is given."""
+        ``body``/``json`` is given. ``driver=``: ``"httptools"`` (the default where it
+        imports) or ``"aiohttp"``."""
         return self._run(
             "request",
             lambda e, kw: e.request(method, url, body=body, json=json, headers=headers,
-                                    expect=expect, expect_status=expect_status, **kw),
+                                    expect=expect, expect_status=expect_status,
+                                    driver=driver, **kw),
             load, ENGINE_KEYWORDS)
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, expect: Any = None,
-            expect_status: Sequence[int] | None = None,
+            expect_status: Sequence[int] | None = None, driver: str | None = None,
             **load: Unpack[LoadKeywords]) -> LoadResult:
         """``request("GET", url, ...)``."""
         return self._run(
             "get", lambda e, kw: e.request("GET", url, headers=headers, expect=expect,
-                                           expect_status=expect_status, **kw),
+                                           expect_status=expect_status, driver=driver, **kw),
             load, ENGINE_KEYWORDS)
 
     def run(self, scenario: Scenario, *, setup: UserHook | None = None,

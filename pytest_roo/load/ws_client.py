@@ -1,11 +1,18 @@
-"""What the WebSocket scenarios share: the aiohttp client session, handshakes and close
-handshakes by a pool of 256 workers, the payloads and how replies are recognised, and the
-accounting of clients that could not connect or were dropped."""
+"""What the WebSocket scenarios share: the client session, handshakes and close handshakes by a
+pool of 256 workers, the payloads and how replies are recognised, and the accounting of clients
+that could not connect or were dropped.
+
+Connections are picows ones (:mod:`pytest_roo.load.ws_picows`) where picows imports, else
+aiohttp's; ``WsSwarm(driver="aiohttp")`` or ``ROO_WS_DRIVER=aiohttp`` picks aiohttp's. Both
+hand the scenarios the same interface (``send_str``, ``receive`` returning aiohttp's
+``WSMessage``, ``close``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +33,26 @@ __all__ = [
     "handshake_failure",
     "make_payload",
     "reply_id",
+    "ws_driver",
 ]
+
+#: the WebSocket drivers ``driver=`` names
+WS_DRIVERS = ("picows", "aiohttp")
+
+
+def ws_driver(driver: str | None) -> tuple[str, str | None]:
+    """``(driver, why it is not the one asked for)``: ``driver`` or ``$ROO_WS_DRIVER`` or
+    picows; aiohttp where picows does not import."""
+    asked = driver or os.environ.get("ROO_WS_DRIVER") or "picows"
+    if asked not in WS_DRIVERS:
+        source = "driver=" if driver else "ROO_WS_DRIVER="
+        raise ValueError(f"invalid {source}{asked!r}: expected one of {', '.join(WS_DRIVERS)}")
+    if asked == "picows":
+        from pytest_roo.load.ws_picows import available
+
+        if not available():
+            return "aiohttp", "picows is not installed (pip install 'picows>=2.3.1')"
+    return asked, None
 
 TOKEN_RE = re.compile(r"roo:([0-9a-f]{6}):([0-9]+)")
 
@@ -170,7 +196,27 @@ CLOSING = _Closing()
 
 
 class WsClient(LoadDriver):
-    """Connections for the WebSocket scenarios (the base of :class:`~pytest_roo.load.WsSwarm`)."""
+    """Connections for the WebSocket scenarios (the base of :class:`~pytest_roo.load.WsSwarm`).
+
+    ``driver=``: ``"picows"`` (the default where it imports) or ``"aiohttp"``; the other
+    keywords are :class:`~pytest_roo.load.engine.LoadDriver`'s."""
+
+    def __init__(self, *, driver: str | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        ws_driver(driver)  # a wrong name fails here, not in the middle of a run
+        self.driver = driver
+
+    def _driver(self, rec: Recorder, url: str) -> str:
+        """The driver of this run's connections, noted in ``info["driver"]`` (and why it is
+        not the one asked for in ``info["driver_fallback"]``)."""
+        chosen, why = ws_driver(getattr(self, "driver", None))
+        if chosen == "picows" and url.startswith("wss://"):
+            chosen, why = "aiohttp", "wss:// (TLS) is spoken by aiohttp"
+        info = rec.result.info
+        info.setdefault("driver", chosen)
+        if why:
+            info.setdefault("driver_fallback", why)
+        return chosen
 
     @staticmethod
     def _check_url(url: str) -> None:
@@ -178,9 +224,12 @@ class WsClient(LoadDriver):
             raise ValueError(f"invalid WebSocket url {url!r}: expected ws://host:port/path or "
                              "wss://...")
 
-    @staticmethod
-    def _client_session(clients: int) -> Any:
+    def _client_session(self, clients: int) -> Any:
+        """The run's aiohttp client session (aiohttp connections, HTTP publishing); also notes
+        how many connections the run makes, which picks the picows transport."""
         import aiohttp
+
+        self._connections = clients
 
         connector = aiohttp.TCPConnector(limit=0, force_close=False, enable_cleanup_closed=False)
         return aiohttp.ClientSession(connector=connector,
@@ -201,13 +250,25 @@ class WsClient(LoadDriver):
         t0 = time.perf_counter_ns()
         connected = [False]
         _CONNECTED.set(connected)  # this task's handshake: the trace marks the TCP connection
+        picows = self._driver(rec, url) == "picows"
         try:
-            ws = await asyncio.wait_for(
-                http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),
-                timeout,
-            )
+            if picows:
+                from pytest_roo.load.ws_picows import FASTNET_MAX, connect
+
+                ws = await connect(url, timeout, connected,
+                                   many=getattr(self, "_connections", 0) > FASTNET_MAX)
+            else:
+                ws = await asyncio.wait_for(
+                    http.ws_connect(url, autoping=True, compress=0, max_msg_size=0),
+                    timeout,
+                )
         except Exception as exc:
-            kind, detail = handshake_failure(exc, url, timeout, connected[0])
+            if picows:
+                from pytest_roo.load.ws_picows import picows_failure
+
+                kind, detail = picows_failure(exc, url, timeout, connected[0])
+            else:
+                kind, detail = handshake_failure(exc, url, timeout, connected[0])
             # the kind and words travel with the exception to whoever accounts for it
             exc.roo_kind = kind  # type: ignore[attr-defined]
             exc.roo_detail = detail  # type: ignore[attr-defined]
@@ -278,3 +339,8 @@ class WsClient(LoadDriver):
                     pass
 
         await asyncio.gather(*(worker() for _ in range(min(256, len(conns)))))
+        for ws in conns:
+            # picows connections have no client session to close them: drop what is left
+            abort = getattr(ws, "abort", None)
+            if abort is not None:
+                abort()

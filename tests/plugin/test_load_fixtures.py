@@ -257,8 +257,8 @@ def test_fixtures_show_their_types_and_method_signatures(pytester: pytest.Pytest
                                        " -> LoadResult"),
         ("http_load", "HttpLoadFixture", ".get(url: str, *, headers: Mapping[str, str] | None ="
                                          " None, expect: Any = None, expect_status: "
-                                         "Sequence[int] | None = None, **load: Load) -> "
-                                         "LoadResult"),
+                                         "Sequence[int] | None = None, driver: str | None = "
+                                         "None, **load: Load) -> LoadResult"),
         ("db_load", "DbLoadFixture", ".query(sql: str, *args: Any, **load: Load) -> LoadResult"),
         ("redis_load", "RedisLoadFixture", ".pubsub(channel: str | None = None, *, "
                                            "subscribers: int = 10, **load: Load) -> LoadResult"),
