@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from array import array
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pytest_roo.results.metrics import LoadResult
@@ -58,6 +58,8 @@ class Recorder:
         self.window_start = 0.0
         #: bumped by ``begin``: the ticker realigns its seconds on the measured window
         self.window_generation = 0
+        #: called by ``begin`` before the window starts (see RunOptions.start_gate)
+        self.start_gate: Callable[[Recorder], None] | None = None
 
     def batch(self, name: str) -> array[int]:
         """The buffer of raw samples (microseconds) of metric ``name``, created with the metric."""
