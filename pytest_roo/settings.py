@@ -109,7 +109,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("load_hosts", parse_load_hosts, (),
                "Run every load call's workers on these execnet gateways (one worker per spec, "
                "processes= per spec when given), results merged: e.g. "
-               "popen,ssh=user@host//python=python3.", "SPEC,..."),
+               "popen,ssh=user@host//python=python3.", "SPEC,...", secret=True),
     # baselines and the regression gate
     OptionSpec("baseline_dir", parse_path, Path(".roo/baselines"),
                "Directory of the saved baselines (one NAME.json each).", "DIR"),
@@ -276,7 +276,9 @@ class Settings:
         out: dict[str, Any] = {}
         for spec in OPTIONS:
             value = getattr(self, spec.name)
-            if spec.secret and value:
+            if spec.secret and value and isinstance(value, tuple):
+                value = [mask_url(str(v)) for v in value]
+            elif spec.secret and value:
                 value = mask_url(str(value))
             elif isinstance(value, Path):
                 value = str(value)

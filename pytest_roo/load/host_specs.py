@@ -24,6 +24,7 @@ def parse_load_hosts(value: str) -> tuple[str, ...]:
     """
     out: list[str] = []
     for raw in value.split(","):
+        raw = _masked(raw)
         spec = raw.strip()
         if not spec:
             continue
@@ -38,8 +39,16 @@ def parse_load_hosts(value: str) -> tuple[str, ...]:
         _check_spec(spec, raw.strip())
         out.extend([spec] * count)
     if not out:
-        raise ValueError(f"invalid load hosts {value!r}: expected {HOST_FORMS}")
+        raise ValueError(f"invalid load hosts {_masked(value)!r}: expected {HOST_FORMS}")
     return tuple(out)
+
+
+_PASSWORD_RE = re.compile(r"(ssh=[^:@/,]*):[^@/,]*@")
+
+
+def _masked(text: str) -> str:
+    """A password typed into ``ssh=user:password@host`` is never echoed."""
+    return _PASSWORD_RE.sub(r"\1:***@", text)
 
 
 def _check_spec(spec: str, shown: str) -> None:
@@ -53,7 +62,7 @@ def _check_spec(spec: str, shown: str) -> None:
         if any(c.isspace() for c in target.strip()) or target.startswith("-"):
             raise ValueError(f"invalid load host {shown!r}: ssh= takes one [user@]host (give "
                              f"ports and keys in an ssh_config= file); expected {HOST_FORMS}")
-        if ":" in target.split("@")[0] and "@" in target:
+        if "***@" in target:
             raise ValueError(f"invalid load host {shown!r}: no password in a host spec (use "
                              f"an ssh key); expected {HOST_FORMS}")
     for item in parts[1:]:
