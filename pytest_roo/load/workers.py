@@ -220,6 +220,8 @@ class WorkerPool:
         self.workers: list[WorkerHandle] = []
         self.inbox: queue.Queue[tuple[int, dict[str, Any] | None]] = queue.Queue()
         self.gone: set[int] = set()
+        #: the workers' own results of the last run, before they were merged
+        self.last_parts: list[Part] = []
         self.add(workers)
 
     def add(self, workers: Sequence[WorkerHandle]) -> list[int]:
@@ -529,6 +531,7 @@ class _Run:
 
     def _merge(self) -> LoadResult:
         parts = [self.results[i] for i in sorted(self.results)]
+        self.pool.last_parts = parts
         merged = merge_results(parts, max_late_share=self.max_late_share)
         shares = describe_split(self.parts)
         for item, part_index in zip(merged.info["workers"], sorted(self.results), strict=True):
