@@ -96,8 +96,6 @@ def package_zip() -> bytes:
 class GatewayWorker(WorkerHandle):
     """A worker behind an execnet gateway (popen or ssh)."""
 
-    remote = True
-
     def __init__(self, index: int, spec: str, group: Any) -> None:
         self.spec = spec
         self.group = group
@@ -110,6 +108,7 @@ class GatewayWorker(WorkerHandle):
         channel.send(package_zip())
         channel.send([p for p in sys.path if p and os.path.isabs(p)])
         super().__init__(f"worker {index + 1} ({_shown(spec)})", ChannelTransport(channel))
+        self.where = _shown(spec)
         self.channel = channel
 
     def death(self) -> str:

@@ -93,6 +93,8 @@ class WorkerHandle:
     def __init__(self, label: str, transport: Transport) -> None:
         self.label = label
         self.transport = transport
+        #: where it runs when not on this machine: its gateway ("ssh=loadgen1"), else ""
+        self.where = ""
         self.hello: dict[str, Any] = {}
         #: the worker's wall clock minus ours, and the round trip it was measured with
         self.offset = 0.0
@@ -471,8 +473,7 @@ class _Run:
 
     def _label(self, index: int) -> str:
         worker = self.pool.workers[index]
-        host = worker.hello.get("host")
-        where = f"{host}, " if host and getattr(worker, "remote", False) else ""
+        where = f"{worker.where} on {worker.hello.get('host', '?')}, " if worker.where else ""
         return f"worker {index + 1}/{self.n} ({where}pid {worker.hello.get('pid', '?')})"
 
     def _fail(self, index: int, why: str) -> None:
