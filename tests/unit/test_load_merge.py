@@ -103,3 +103,25 @@ def test_wire_form_is_lossless_and_cheap() -> None:
     assert back.metric("rtt").encode() == a.metric("rtt").encode()
     assert back.counters == a.counters and back.errors == Counter(a.errors)
     assert "summary" not in json.dumps(to_wire(a))
+
+
+def test_reports_of_separate_jobs_merge_and_are_judged_as_one() -> None:
+    """The recipe docs/load.md gives for a GitHub Actions matrix: each job's JSON report holds
+    its results (base64 histograms); a last job merges them and judges the criteria."""
+    import pytest
+
+    from pytest_roo import slo
+    from pytest_roo.slo import SloFailure
+
+    a, _ = part_result(1, 3000, 100.0)
+    b, _ = part_result(2, 3000, 100.4)
+    reports = [json.loads(json.dumps({"results": [r.to_dict()]})) for r in (a, b)]
+    parts = [Part(LoadResult.from_dict(report["results"][0]), f"job {i + 1}",
+                  report["results"][0]["started_at"]) for i, report in enumerate(reports)]
+    merged = merge_results(parts)
+    assert merged.operations == a.operations + b.operations
+    verdicts = slo.check(merged, "error_rate < 5%", "p50 < 10s")
+    assert all(v.passed for v in verdicts)
+    assert verdicts[0].samples == merged.operations
+    with pytest.raises(SloFailure):
+        slo.check(merged, "errors == 0")

@@ -333,3 +333,15 @@ def test_a_killed_worker_fails_the_run_with_its_cause(load_server: StartServer) 
     assert f"pid {workers[1]}" in message and "died: killed by SIGKILL" in message
     assert proc.returncode == 0
     assert not wait_gone(set(workers))
+
+
+def test_abort_on_fail_is_judged_over_every_worker(http_load: HttpLoadFixture,
+                                                   load_server: StartServer,
+                                                   no_leftover_workers: None) -> None:
+    srv = load_server()
+    result = http_load.get(srv.http("/status/503"), clients=4, rate="100/s", duration=20,
+                           processes=2, abort_on_fail=["error_rate < 1%"])
+    assert "error_rate < 1%" in result.info["aborted"]
+    assert result.info["stopped"].startswith("aborted: ")
+    assert result.duration < 20  # stopped long before the end of the window
+    assert result.errors["http_5xx"] == result.operations > 0
