@@ -232,8 +232,9 @@ if mode == "alarm":
 def progress(line):
     print("progress", line, flush=True)
 try:
-    r = run_spread(WsSwarm(progress=progress), "echo", sys.argv[1], processes=2, clients=4,
-                   rate="200/s", duration=30)
+    hosts = ["popen", "popen"] if mode == "gateways" else []
+    r = run_spread(WsSwarm(progress=progress), "echo", sys.argv[1], processes=1 if hosts else 2,
+                   hosts=hosts, clients=4, rate="200/s", duration=30)
     print("finished", flush=True)
 except RunInterrupted as exc:
     r = exc.result
@@ -301,6 +302,26 @@ def test_ctrl_c_and_sigterm_stop_every_worker_and_keep_what_they_measured(
     assert data["ops"] >= 300 and data["rtt"] >= 300  # both workers' seconds were merged
     assert data["duration"] < 30
     assert not wait_gone(workers)
+
+
+def test_a_terminals_ctrl_c_reaches_the_whole_group_and_gateways_still_report(
+        load_server: StartServer) -> None:
+    """A terminal sends SIGINT to every process of its foreground group: the popen gateways
+    (in that group) ignore it, so the coordinator can stop them and collect their results."""
+    import json
+
+    srv = load_server()
+    proc = start_run(srv.ws("/ws/echo"), "gateways")
+    wait_running(proc)
+    gateways = children(proc.pid)
+    assert len(gateways) == 2
+    os.killpg(proc.pid, signal.SIGINT)
+    out = finish(proc)
+    lines = [line for line in out.splitlines() if not line.startswith("progress")]
+    assert lines and lines[0].startswith("interrupted "), out
+    data = json.loads(lines[0].split(" ", 1)[1])
+    assert data["stopped"] == "interrupted (Ctrl-C)" and data["ops"] >= 300
+    assert not wait_gone(gateways)
 
 
 def test_a_signal_handlers_exception_stops_the_workers_and_notes_what_was_measured(
