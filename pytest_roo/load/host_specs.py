@@ -24,7 +24,7 @@ def parse_load_hosts(value: str) -> tuple[str, ...]:
     """
     out: list[str] = []
     for raw in value.split(","):
-        raw = _masked(raw)
+        shown = _masked(raw.strip())  # for messages only
         spec = raw.strip()
         if not spec:
             continue
@@ -34,21 +34,24 @@ def parse_load_hosts(value: str) -> tuple[str, ...]:
             count = int(repeat.group(1))
             spec = repeat.group(2).strip()
             if not 1 <= count <= 256:
-                raise ValueError(f"invalid load host {raw.strip()!r}: the repeat count must be "
+                raise ValueError(f"invalid load host {shown!r}: the repeat count must be "
                                  f"1 .. 256; expected {HOST_FORMS}")
-        _check_spec(spec, raw.strip())
+        _check_spec(spec, shown)
         out.extend([spec] * count)
     if not out:
         raise ValueError(f"invalid load hosts {_masked(value)!r}: expected {HOST_FORMS}")
     return tuple(out)
 
 
-_PASSWORD_RE = re.compile(r"(ssh=[^:@/,]*):[^@/,]*@")
+_PASSWORD_RE = re.compile(r":[^@/,\s]*@")
 
 
 def _masked(text: str) -> str:
-    """A password typed into ``ssh=user:password@host`` is never echoed."""
-    return _PASSWORD_RE.sub(r"\1:***@", text)
+    """A password typed into ``ssh=user:password@host`` (or a ``password=`` pair) is never
+    echoed."""
+    from pytest_roo.redact import mask_secrets
+
+    return mask_secrets(_PASSWORD_RE.sub(":***@", text))
 
 
 def _check_spec(spec: str, shown: str) -> None:
@@ -62,7 +65,7 @@ def _check_spec(spec: str, shown: str) -> None:
         if any(c.isspace() for c in target.strip()) or target.startswith("-"):
             raise ValueError(f"invalid load host {shown!r}: ssh= takes one [user@]host (give "
                              f"ports and keys in an ssh_config= file); expected {HOST_FORMS}")
-        if "***@" in target:
+        if "@" in target and ":" in target.split("@")[0]:
             raise ValueError(f"invalid load host {shown!r}: no password in a host spec (use "
                              f"an ssh key); expected {HOST_FORMS}")
     for item in parts[1:]:
@@ -70,5 +73,5 @@ def _check_spec(spec: str, shown: str) -> None:
         if key.startswith("env:") and sep:
             continue
         if key not in _KEYS or not sep:
-            raise ValueError(f"invalid load host {shown!r}: unknown item {item!r}; expected "
+            raise ValueError(f"invalid load host {shown!r}: unknown item {_masked(item)!r}; expected "
                              f"{HOST_FORMS}")

@@ -155,6 +155,8 @@ def test_load_hosts_expand_and_check() -> None:
         "popen", "popen", "ssh=u@h//python=python3")
     assert parse_load_hosts("ssh=h//ssh_config=/tmp/c//chdir=/tmp//env:A=1") == (
         "ssh=h//ssh_config=/tmp/c//chdir=/tmp//env:A=1",)
+    # the value goes to execnet as given (only messages are masked)
+    assert parse_load_hosts("popen//env:API_TOKEN=abc") == ("popen//env:API_TOKEN=abc",)
 
 
 @pytest.mark.parametrize(("bad", "words"), [
