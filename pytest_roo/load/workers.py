@@ -359,6 +359,7 @@ class _Run:
         self.failure_type: type[BaseException] = WorkerFailed
         self.collect_until: float | None = None
         self.signal_reason: str | None = None
+        self.hard_stop = False
         self.secrets = [s for p in parts[:1]
                         for s in url_secrets(str(p.driver.kwargs.get("url", "")))]
 
@@ -373,6 +374,7 @@ class _Run:
 
         def on_signal(signum: int, frame: Any) -> None:
             if self.signal_reason is not None:  # a second Ctrl-C: stop waiting for results
+                self.hard_stop = True
                 raise KeyboardInterrupt
             self.signal_reason = ("interrupted (Ctrl-C)" if signum == signal.SIGINT
                                   else f"terminated ({signal.Signals(signum).name})")
@@ -398,6 +400,15 @@ class _Run:
         with self._signals():
             try:
                 self._loop(hard_deadline)
+            except KeyboardInterrupt as exc:
+                if self.hard_stop or self.interrupted is not None:
+                    raise
+                # another handler's Ctrl-C (pytest-roo's session turns SIGTERM into one):
+                # stop, collect and keep what was measured, as for our own
+                self.interrupted = ("terminated (SIGTERM)" if str(exc) == "SIGTERM"
+                                    else "interrupted")
+                self._stop(self.interrupted)
+                self._loop(time.monotonic() + STOP_WAIT)  # a second interrupt ends the wait
             except BaseException as exc:  # a signal handler's exception (pytest-timeout)
                 self._stop(f"interrupted: {type(exc).__name__}", wait=FOREIGN_STOP_WAIT)
                 with contextlib.suppress(BaseException):
@@ -547,6 +558,8 @@ class _Run:
                 raise self.failure_type(self.failure)
             raise WorkerFailed(message)
         missing = [i for i in range(self.n) if i not in self.results]
+        if not self.results and self.interrupted is not None:
+            raise KeyboardInterrupt(self.interrupted)
         if not self.results:
             raise WorkerFailed(f"load run {self.name!r}: no worker sent a result "
                                f"({self.stop_reason or 'no reason given'})")

@@ -366,3 +366,44 @@ def test_abort_on_fail_is_judged_over_every_worker(http_load: HttpLoadFixture,
     assert result.info["stopped"].startswith("aborted: ")
     assert result.duration < 20  # stopped long before the end of the window
     assert result.errors["http_5xx"] == result.operations > 0
+
+
+SESSION_TEST = """
+import os
+
+def test_long_spread_run(ws_swarm):
+    ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=4, rate="200/s", duration=30,
+                  processes=2)
+"""
+
+
+def test_sigterm_to_pytest_keeps_the_merged_result_in_the_report(load_server: StartServer,
+                                                                  tmp_path: Path) -> None:
+    """pytest-roo's session turns SIGTERM (a CI cancel) into an interrupt: the workers stop,
+    their results are merged and the report written at the end holds the merged result."""
+    import json
+
+    srv = load_server()
+    (tmp_path / "test_session.py").write_text(SESSION_TEST)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:playwright", "-p", "no:cacheprovider",
+         "-s", "--roo-progress=on", "--roo-report-json=report.json", "test_session.py"],
+        cwd=tmp_path, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ROO_TEST_WS": srv.ws("")})
+    assert proc.stdout is not None
+    seen = 0
+    while seen < 2:
+        line = proc.stdout.readline()
+        assert line, "pytest ended before the run made progress"
+        seen += "roo load WsSwarm.echo x2" in line
+    workers = children(proc.pid)
+    os.kill(proc.pid, signal.SIGTERM)
+    finish(proc)
+    report = json.loads((tmp_path / "report.json").read_text())
+    (result,) = [r for t in report["tests"] for r in t["results"]]
+    assert result["info"]["processes"] == 2
+    # the session turns SIGTERM into exactly what Ctrl-C does
+    assert result["info"]["stopped"] in ("interrupted (Ctrl-C)", "terminated (SIGTERM)")
+    assert result["info"]["interrupted"] is True
+    assert result["operations"] >= 300 and result["duration"] < 30
+    assert not wait_gone(workers)
