@@ -407,3 +407,28 @@ def test_sigterm_to_pytest_keeps_the_merged_result_in_the_report(load_server: St
     assert result["info"]["interrupted"] is True
     assert result["operations"] >= 300 and result["duration"] < 30
     assert not wait_gone(workers)
+
+
+def test_cancelling_an_awaited_spread_run_stops_the_workers_and_records_the_merge(
+        load_server: StartServer, no_leftover_workers: None) -> None:
+    """``await ws_swarm.echo_async(..., processes=2)`` runs the coordinator in a worker thread;
+    cancelling the awaiting task stops every worker and the merged result is recorded."""
+    import asyncio
+
+    from pytest_roo.load.recorded_ws import WsSwarmFixture
+    from pytest_roo.results.metrics import LoadResult
+
+    srv = load_server()
+    recorded: list[LoadResult] = []
+    swarm = WsSwarmFixture(WsSwarm, recorded.append, None, "ws_swarm")
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(swarm.echo_async(srv.ws("/ws/echo"), clients=4, duration=30,
+                                                    rate="100/s", processes=2), 8.0)
+
+    asyncio.run(main())
+    (result,) = recorded
+    assert result.info["processes"] == 2
+    assert result.info["stopped"] == "cancelled"
+    assert 0 < result.operations < 3000 and result.duration < 30
