@@ -16,7 +16,10 @@ Targets:
   CPU per command, so it is the server that is *not* the limit here;
 * ``ws``: ``WsSwarm.echo`` against bench/servers/ws_server.py (aiohttp, one process): the
   server costs about what a client costs per message, so on a small machine it becomes the
-  limit; shown to say so.
+  limit; shown to say so;
+* ``cpu``: no server at all: ``HttpLoad.run`` of a scenario that only spends client CPU
+  (bench/_scenarios.py, 16 SHA-256 digests of 1 KB per iteration): what the generator itself
+  gains from a second process when nothing else limits it.
 
 Nothing is pinned: the scheduler spreads the server and the generator processes over the
 cores. On a 2-core machine two generator processes and the server share two cores, so the
@@ -49,7 +52,12 @@ import numpy, hdrh.histogram, uvloop, aiohttp, redis.asyncio  # before the clock
 from pytest_roo.load.workers import run_spread
 target, url, processes, clients, duration = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
                                              int(sys.argv[4]), float(sys.argv[5]))
-if target == "redis":
+if target == "cpu":
+    from bench._scenarios import spin
+    from pytest_roo.load.http import HttpLoad
+    driver, method, args = HttpLoad(max_generator_cpu=4.0), "run", (spin,)
+    kwargs = {}
+elif target == "redis":
     from pytest_roo.load.redis import RedisLoad
     driver, method, args = RedisLoad(url, max_generator_cpu=4.0), "command", ("GET", "k")
     kwargs = {"expect": b"xxx"}
@@ -83,7 +91,10 @@ class Target:
 
     def __init__(self, kind: str, directory: Path) -> None:
         self.kind = kind
-        if kind == "redis":
+        if kind == "cpu":
+            self.proc = subprocess.Popen(["sleep", "3600"], start_new_session=True)
+            self.url = "-"
+        elif kind == "redis":
             binary = shutil.which("redis-server")
             if binary is None:
                 raise SystemExit("redis-server not found: apt-get install -y redis-server")
@@ -156,7 +167,7 @@ def run_round(target: Target, processes: int, clients: int, duration: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", choices=("redis", "ws"), default="redis")
+    parser.add_argument("--target", choices=("redis", "ws", "cpu"), default="redis")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)

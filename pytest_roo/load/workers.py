@@ -527,7 +527,8 @@ class _Run:
         self.ticks_shown += 1
         if self.progress is not None and self.duration > 2.0:
             ops = merged.operations
-            p95 = merged.percentile(None, 95) if merged.primary in merged.metrics else None
+            primary = merged.metrics.get(merged.primary or "")
+            p95 = primary.percentile(95) if primary is not None and primary.count else None
             self.progress(
                 f"roo load {self.name} x{self.n}: "
                 f"{min(merged.duration, self.duration):4.0f}/{self.duration:.0f}s  "
