@@ -228,9 +228,10 @@ if mode == "alarm":
     def ring(signum, frame):
         raise Alarm("timed out")
     signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, 8.0)
 def progress(line):
     print("progress", line, flush=True)
+    if mode == "alarm" and "1/30s" in line:  # as pytest-timeout would, once the run is going
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
 try:
     hosts = ["popen", "popen"] if mode == "gateways" else []
     r = run_spread(WsSwarm(progress=progress), "echo", sys.argv[1], processes=1 if hosts else 2,
@@ -327,7 +328,7 @@ def test_a_terminals_ctrl_c_reaches_the_whole_group_and_gateways_still_report(
 def test_a_signal_handlers_exception_stops_the_workers_and_notes_what_was_measured(
         load_server: StartServer) -> None:
     srv = load_server()
-    proc = start_run(srv.ws("/ws/echo"), "alarm")  # raises Alarm after 8 s, as pytest-timeout
+    proc = start_run(srv.ws("/ws/echo"), "alarm")  # Alarm raised in the run, as by pytest-timeout
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("progress")
     workers = children(proc.pid)
@@ -432,3 +433,19 @@ def test_cancelling_an_awaited_spread_run_stops_the_workers_and_records_the_merg
     assert result.info["processes"] == 2
     assert result.info["stopped"] == "cancelled"
     assert 0 < result.operations < 3000 and result.duration < 30
+
+
+def test_pytest_timeout_ends_a_spread_run_as_a_failed_test(load_server: StartServer,
+                                                           tmp_path: Path) -> None:
+    srv = load_server()
+    (tmp_path / "test_session.py").write_text(SESSION_TEST)
+    before = worker_pids()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:playwright", "-p", "no:cacheprovider",
+         "--timeout", "10", "--timeout-method", "signal", "-q", "test_session.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ROO_TEST_WS": srv.ws("")})
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout + proc.stderr
+    assert "Timeout" in proc.stdout
+    assert "over 2 worker processes stopped:" in proc.stdout  # what was measured, noted
+    assert not wait_gone(worker_pids() - before)
