@@ -21,7 +21,9 @@ Targets:
   (bench/_scenarios.py, 16 SHA-256 digests of 1 KB per iteration): what the generator itself
   gains from a second process when nothing else limits it.
 
-Nothing is pinned: the scheduler spreads the server and the generator processes over the
+"machine busy" is the CPU the whole machine spent over each round (/proc/stat, the
+processes' start-up included): what it shows beyond the client and the server is other work
+competing for the same cores. Nothing is pinned: the scheduler spreads the server and the generator processes over the
 cores. On a 2-core machine two generator processes and the server share two cores, so the
 ratio there also measures that sharing; the CPU columns say how much each took.
 """
@@ -77,6 +79,14 @@ print(json.dumps({"ops_s": ok / r.duration, "errors": r.error_count, "seconds": 
                   "p50": r.percentile(None, 50) * 1e3, "p99": r.percentile(None, 99) * 1e3,
                   "saturated": r.saturated}))
 """
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, wall seconds) from /proc/stat and the clock."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:8]) - idle) / hz, time.monotonic()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -141,6 +151,7 @@ class Target:
 
 def run_round(target: Target, processes: int, clients: int, duration: float) -> dict[str, Any]:
     server0 = target.cpu()
+    busy0, wall0 = machine_busy()
     proc = subprocess.Popen(
         [PYTHON, "-c", CLIENT, target.kind, target.url, str(processes), str(clients),
          str(duration)],
@@ -154,7 +165,10 @@ def run_round(target: Target, processes: int, clients: int, duration: float) -> 
         raise SystemExit(f"the {processes}-process client did not finish") from None
     if proc.returncode != 0:
         raise SystemExit(f"the {processes}-process client failed:\n{err[-3000:]}")
+    busy1, wall1 = machine_busy()
     data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    # what the whole machine was busy with over the round (start-up included), in cores
+    data["machine_cores"] = (busy1 - busy0) / (wall1 - wall0)
     # the server's CPU over the round, spread over the measured seconds (an upper bound: the
     # connection set-up is included)
     data["server_cpu"] = (target.cpu() - server0) / data["seconds"]
@@ -189,25 +203,29 @@ def main() -> None:
                     rows[processes].append(data)
                     print(f"round {r + 1} processes={processes}: {data['ops_s']:>9,.0f} ops/s  "
                           f"client {data['client_cores']:.2f} cores ({data['us_per_op']:.1f} "
-                          f"us/op)  server {data['server_cpu']:.2f} cores  errors "
-                          f"{data['errors']}", flush=True)
+                          f"us/op)  server {data['server_cpu']:.2f} cores  machine busy "
+                          f"{data['machine_cores']:.2f} cores  errors {data['errors']}",
+                          flush=True)
         finally:
             target.stop()
     print()
     print("| processes | ops/s | p50 / p99 ms | client CPU (cores) | client CPU us/op | "
-          "ops/s per client core | server CPU (cores) | server CPU us/op |")
-    print("|---|---|---|---|---|---|---|---|")
+          "ops/s per client core | server CPU (cores) | server CPU us/op | machine busy "
+          "(cores) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     med: dict[int, dict[str, float | None]] = {}
     for processes in (1, 2):
         runs = rows[processes]
         med[processes] = {key: median([run[key] for run in runs])
                           for key in ("ops_s", "p50", "p99", "client_cores", "us_per_op",
-                                      "per_client_core", "server_cpu", "server_us_per_op")}
+                                      "per_client_core", "server_cpu", "server_us_per_op",
+                                      "machine_cores")}
         m = med[processes]
         print(f"| {processes} | {fmt(m['ops_s'], ',.0f')} | {fmt(m['p50'], '.2f')} / "
               f"{fmt(m['p99'], '.2f')} | {fmt(m['client_cores'], '.2f')} | "
               f"{fmt(m['us_per_op'], '.1f')} | {fmt(m['per_client_core'], ',.0f')} | "
-              f"{fmt(m['server_cpu'], '.2f')} | {fmt(m['server_us_per_op'], '.1f')} |")
+              f"{fmt(m['server_cpu'], '.2f')} | {fmt(m['server_us_per_op'], '.1f')} | "
+              f"{fmt(m['machine_cores'], '.2f')} |")
     one, two = med[1]["ops_s"], med[2]["ops_s"]
     ratio = (two / one) if one and two else None
     print()
