@@ -238,14 +238,14 @@ def main() -> None:
     used = (med[2]["client_cores"] or 0.0) + (med[2]["server_cpu"] or 0.0)
     print(f"with 2 processes the generator and the server used {used:.2f} of {cores} cores")
     client_us, server_us = med[1]["us_per_op"], med[1]["server_us_per_op"]
-    if one and client_us and server_us:
-        # both generator processes and the server share the machine's cores: the most the
-        # 2-process run could do is every core busy at (client + server) CPU per operation
-        bound = min(2e6 / client_us, cores * 1e6 / (client_us + server_us))
-        print(f"bound on {cores} cores shared with the server: {bound:,.0f} ops/s = "
-              f"{bound / one:.2f}x one process (two client cores at {client_us:.1f} us/op, "
-              f"or all {cores} cores at {client_us:.1f} + {server_us:.1f} us/op)")
-
+    if client_us and server_us is not None:
+        # with every core to themselves: one process is bounded by its core, two by two cores
+        # or, the server sharing them, by all cores at (client + server) CPU per operation
+        one_bound = min(1e6 / client_us, cores * 1e6 / (client_us + server_us))
+        two_bound = min(2e6 / client_us, cores * 1e6 / (client_us + server_us))
+        print(f"bound on {cores} cores shared with the server: one process {one_bound:,.0f} "
+              f"ops/s, two {two_bound:,.0f} ops/s = {two_bound / one_bound:.2f}x (client "
+              f"{client_us:.1f} us/op, server {server_us:.1f} us/op)")
 
 if __name__ == "__main__":
     main()
