@@ -126,23 +126,35 @@ def ssh_host(tmp_path: Path) -> Iterator[str]:
 GATEWAY = "import sys;exec(eval(sys.stdin.readline()))"
 
 
-def _sessions_of(marker: str) -> set[int]:
-    """Processes whose command line names ``marker`` (the test's ssh clients, its sshd)."""
+def _sessions_of(marker: str, ssh_spec: str) -> set[int]:
+    """Processes below this one or below the test's sshd whose command line names ``marker``
+    (the ssh clients, the gateways' interpreters): other people's runs are not ours."""
+    import psutil
+
+    config = Path(ssh_spec.split("ssh_config=")[1].split("//")[0])
+    roots = [os.getpid()]
+    pidfile = config.parent / "sshd.pid"
+    if pidfile.exists():
+        roots.append(int(pidfile.read_text().split()[0]))
     found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    for root in roots:
+        try:
+            below = psutil.Process(root).children(recursive=True)
+        except psutil.Error:
+            continue
+        for proc in below:
             try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
-            except OSError:
-                pass
+                if any(marker in part for part in proc.cmdline()):
+                    found.add(proc.pid)
+            except psutil.Error:
+                continue
     return found
 
 
 def test_workers_over_ssh_and_popen_gateways_merge_into_one_result(
         ssh_host: str, load_server: StartServer) -> None:
     srv = load_server()
-    before = worker_pids() | _sessions_of(GATEWAY)
+    before = worker_pids() | _sessions_of(GATEWAY, ssh_host)
     result = run_spread(WsSwarm(), "echo", srv.ws("/ws/echo"), processes=1,
                         hosts=[ssh_host, "popen"], clients=4, rate="200/s", duration=2)
     assert result.operations == 400 and result.error_count == 0
@@ -153,7 +165,8 @@ def test_workers_over_ssh_and_popen_gateways_merge_into_one_result(
     assert labels[1].startswith("worker 2/2 (popen on ")
     assert all(abs(w["clock_offset"]) < 1.0 for w in result.info["workers"])
     # the ssh clients, the gateways' interpreters (here and behind sshd), the workers: all gone
-    left = (_sessions_of("roo-loadgen") | _sessions_of(GATEWAY) | worker_pids()) - before
+    left = (_sessions_of("roo-loadgen", ssh_host) | _sessions_of(GATEWAY, ssh_host)
+            | worker_pids()) - before
     assert not wait_gone(left - {os.getpid()}), "gateways or workers left running"
 
 

@@ -33,18 +33,22 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def worker_pids() -> set[int]:
-    """Every load worker process on this machine (``python -m pytest_roo.load.worker_main``)."""
+def worker_pids(root: int | None = None) -> set[int]:
+    """The load worker processes (``python -m pytest_roo.load.worker_main``) below ``root``
+    (default: this process): other people's runs on the same machine are not ours to judge."""
+    import psutil
+
+    try:
+        below = psutil.Process(root or os.getpid()).children(recursive=True)
+    except psutil.Error:
+        return set()
     found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for proc in below:
         try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
+            if any("pytest_roo.load.worker_main" in part for part in proc.cmdline()):
+                found.add(proc.pid)
+        except psutil.Error:
             continue
-        if b"pytest_roo.load.worker_main" in cmdline:
-            found.add(int(entry.name))
     return found
 
 
