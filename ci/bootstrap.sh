@@ -17,6 +17,9 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1 \
   || need+=(postgresql)
+# the load-hosts test starts its own sshd on 127.0.0.1 (the system's sshd is not started:
+# policy-rc.d below keeps the package from starting it)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 if [ "${ID:-}" = "debian" ]; then
   # Playwright cannot download its browsers here: drive Debian's (see docs/browser.md).
   [ -x /usr/lib/chromium/chromium ] || need+=(chromium)

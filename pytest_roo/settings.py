@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_roo.load.host_specs import parse_load_hosts
 from pytest_roo.redact import mask_url
 from pytest_roo.setting_parsers import (
     ENGINES,
@@ -105,6 +106,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("max_generator_cpu", parse_cpu_share, 0.90,
                "CPU share of one core above which the load generator counts as saturated and "
                "its criteria fail.", "PERCENT"),
+    OptionSpec("load_hosts", parse_load_hosts, (),
+               "Run every load call's workers on these execnet gateways (one worker per spec, "
+               "processes= per spec when given), results merged: e.g. "
+               "popen,ssh=user@host//python=python3.", "SPEC,...", secret=True),
     # baselines and the regression gate
     OptionSpec("baseline_dir", parse_path, Path(".roo/baselines"),
                "Directory of the saved baselines (one NAME.json each).", "DIR"),
@@ -183,6 +188,7 @@ class Settings:
     profile: str = "standard"
     confidence: float = 0.95
     max_generator_cpu: float = 0.90
+    load_hosts: tuple[str, ...] = ()
     baseline_dir: Path = Path(".roo/baselines")
     baseline_save: str | None = None
     baseline_compare: str | None = None
@@ -270,7 +276,9 @@ class Settings:
         out: dict[str, Any] = {}
         for spec in OPTIONS:
             value = getattr(self, spec.name)
-            if spec.secret and value:
+            if spec.secret and value and isinstance(value, tuple):
+                value = [mask_url(str(v)) for v in value]
+            elif spec.secret and value:
                 value = mask_url(str(value))
             elif isinstance(value, Path):
                 value = str(value)

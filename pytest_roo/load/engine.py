@@ -100,6 +100,7 @@ class RunOptions:
         handle_sigint: bool = True,
         max_late_share: float = MAX_LATE_SHARE,
         stop: threading.Event | None = None,
+        start_gate: Callable[[Recorder], None] | None = None,
     ) -> None:
         if not 0.0 <= max_late_share <= 1.0:
             raise ValueError(
@@ -123,6 +124,9 @@ class RunOptions:
         self.max_late_share = max_late_share
         #: set from another thread to end the run early (an awaiting task was cancelled)
         self.stop = stop
+        #: called when the connections are up, before the measured window: a worker of a
+        #: multi-process run blocks there until the common start instant (load.workers)
+        self.start_gate = start_gate
 
 
 class LoadDriver:
@@ -146,6 +150,8 @@ class LoadDriver:
         self.max_late_share = MAX_LATE_SHARE if max_late_share is None else max_late_share
         #: set from another thread to end the current run early
         self.stop_event: threading.Event | None = None
+        #: see RunOptions.start_gate
+        self.start_gate: Callable[[Recorder], None] | None = None
 
     def _options(self, timeout: float | None, abort: Any = None) -> RunOptions:
         return RunOptions(
@@ -156,6 +162,7 @@ class LoadDriver:
             use_uvloop=self.use_uvloop,
             max_late_share=self.max_late_share,
             stop=self.stop_event,
+            start_gate=self.start_gate,
         )
 
 
@@ -203,6 +210,7 @@ def run_load(
     result.info.update(info or {})
     rec = Recorder(result, primary)
     splitter = rec.phases = PhaseSplitter(rec)  # before / during / after a fault it overlaps
+    rec.start_gate = options.start_gate
     _ = result.metric(primary).histogram
     loop = new_event_loop(options.use_uvloop)
     guard = SignalGuard(loop, rec, options.handle_sigint)

@@ -221,7 +221,10 @@ async def drive(
 
 
 def begin(rec: Recorder, duration: float) -> None:
-    """Start the measured window now (after the connections are up)."""
+    """Start the measured window now (after the connections are up); in a worker of a
+    multi-process run, at the start instant common to every worker (``rec.start_gate``)."""
+    if rec.start_gate is not None:
+        rec.start_gate(rec)
     now = time.perf_counter()
     rec.deadline = now + duration
     rec.result.info["setup_seconds"] = round(now - rec.window_start, 3)

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 if TYPE_CHECKING:
     from pytest_roo.load.workload import Stage
 
-__all__ = ["SHARED", "AbortOnFail", "Load", "LoadKeywords", "Model", "resolve"]
+__all__ = ["SHARED", "AbortOnFail", "Load", "LoadKeywords", "Model", "Processes", "resolve"]
 
 Model = Literal["open", "closed"]
 #: ``True``: stop when a criterion of the test's ``@pytest.mark.slo`` can no longer pass;
 #: a list of criteria (``["p95 < 50ms"]``): those; ``False``: never; ``None``: as the marker says.
 AbortOnFail = bool | Sequence[str] | None
+#: worker processes of a run: a number, or "auto" for the usable cores
+Processes = int | Literal["auto"] | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,11 @@ class Load:
         abort_on_fail: stop the run as soon as a criterion can no longer pass (k6's
             ``abortOnFail``): ``True`` for the test's ``@pytest.mark.slo`` criteria, or a
             list of criteria; ``False`` never; ``None`` as the marker's ``abort_on_fail``.
+        processes: worker processes the run is spread over (``"auto"``: this machine's
+            usable cores, at most one per client); the clients and the rate are split
+            between them, they start at one instant and stop at one deadline, and their
+            results are merged exactly (:mod:`pytest_roo.load.workers`). With
+            ``--roo-load-hosts``: processes per host. ``None``: this process alone.
     """
 
     clients: int | None = None
@@ -65,6 +72,7 @@ class Load:
     message_size: int | None = None
     warmup: float | str | None = None
     abort_on_fail: AbortOnFail = None
+    processes: Processes = None
 
     def __post_init__(self) -> None:
         if self.model not in (None, "open", "closed"):
@@ -82,6 +90,10 @@ class Load:
                                          or not isinstance(self.timeout, (int, float))
                                          or self.timeout <= 0):
             raise ValueError(f"invalid timeout={self.timeout!r}: expected seconds > 0")
+        if self.processes is not None:
+            from pytest_roo.load.split import check_processes
+
+            check_processes(self.processes)
         if self.warmup is not None:
             from pytest_roo.units import parse_duration
 
@@ -114,6 +126,7 @@ class LoadKeywords(TypedDict, total=False):
     message_size: int | None
     warmup: float | str | None
     abort_on_fail: AbortOnFail
+    processes: Processes
 
 
 #: The names of the shared keywords, in the order they are documented.

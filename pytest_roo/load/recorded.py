@@ -48,19 +48,24 @@ AbortFactory = Callable[[list[Any]], "AbortCheck"]
 class _Plan:
     """One call's resolved keywords: what goes to the engine, the warm-up, the abort check."""
 
-    __slots__ = ("abort", "engine_kwargs", "warmup")
+    __slots__ = ("abort", "engine_kwargs", "processes", "warmup")
 
     def __init__(self, engine_kwargs: dict[str, Any], warmup: float | None,
-                 abort: AbortCheck | None) -> None:
+                 abort: AbortCheck | None, processes: int | str | None = None) -> None:
         self.engine_kwargs = engine_kwargs
         self.warmup = warmup
         self.abort = abort
+        self.processes = processes
 
 
 class RecordedLoad(Generic[E]):
     """Base of the typed load fixtures (``ws_swarm``, ``http_load``, ``db_load``,
     ``redis_load``): ``results`` lists the measured results of this test's calls, in order;
     ``warmups`` the warm-up runs (never recorded, never judged)."""
+
+    #: execnet specs of the hosts every call runs its workers on (``--roo-load-hosts``; the
+    #: fixtures set it): empty, the calls run here (in ``processes=`` local workers if given)
+    hosts: tuple[str, ...] = ()
 
     def __init__(self, make_engine: Callable[[], E], record: Callable[[LoadResult], object],
                  marker_criteria: Sequence[Any] | None, label: str, *,
@@ -87,7 +92,7 @@ class RecordedLoad(Generic[E]):
             raise TypeError(
                 f"{self._label}.{method}() does not take {', '.join(n + '=' for n in refused)}"
                 f" (from the keywords or load=); it takes {', '.join(n + '=' for n in accepts)}"
-                ", warmup= and abort_on_fail=")
+                ", warmup=, abort_on_fail= and processes=")
         engine_kwargs = {name: given[name] for name in ENGINE_KEYWORDS if name in given}
         for name, value in (defaults or {}).items():
             engine_kwargs.setdefault(name, value)
@@ -96,7 +101,7 @@ class RecordedLoad(Generic[E]):
             from pytest_roo.units import parse_duration
 
             warmup = parse_duration(load.warmup)
-        return _Plan(engine_kwargs, warmup, self._abort(load))
+        return _Plan(engine_kwargs, warmup, self._abort(load), load.processes)
 
     def _abort(self, load: Load) -> AbortCheck | None:
         flag = load.abort_on_fail
@@ -120,7 +125,16 @@ class RecordedLoad(Generic[E]):
         return self._abort_factory(criteria)
 
     def _measure(self, engine: E, call: Call[E], plan: _Plan) -> LoadResult:
-        """The warm-up (not recorded), then the measured run."""
+        """The warm-up (not recorded), then the measured run; over worker processes (one
+        pool for both) with ``processes=`` or ``--roo-load-hosts``."""
+        if plan.processes not in (None, 1) or self.hosts:
+            from pytest_roo.load.workers import spread_calls
+
+            with spread_calls(call, plan.processes or 1, self.hosts) as spread:
+                return self._measure_with(engine, spread, plan)
+        return self._measure_with(engine, call, plan)
+
+    def _measure_with(self, engine: E, call: Call[E], plan: _Plan) -> LoadResult:
         from pytest_roo.load.engine import RunInterrupted
 
         if plan.warmup is not None:

@@ -104,6 +104,7 @@ class DbLoadFixture(RecordedLoad["DbLoad"]):
         bound = DbLoadFixture(lambda: url, self._make_db_engine, self._record,
                               self._marker_criteria, self._label,
                               abort_factory=self._abort_factory)
+        bound.hosts = self.hosts
         bound.results = self.results
         bound.warmups = self.warmups
         return bound

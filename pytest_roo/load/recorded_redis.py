@@ -58,6 +58,7 @@ class RedisLoadFixture(RecordedLoad["RedisLoad"]):
                                  self._marker_criteria, self._label,
                               abort_factory=self._abort_factory)
         bound._bound_url = url
+        bound.hosts = self.hosts
         bound.results = self.results
         bound.warmups = self.warmups
         return bound

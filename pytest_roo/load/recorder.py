@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from array import array
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,8 @@ class Recorder:
         self.window_generation = 0
         #: splits the samples by the phases of fault windows (set by the run loop)
         self.phases: PhaseSplitter | None = None
+        #: called by ``begin`` before the window starts (see RunOptions.start_gate)
+        self.start_gate: Callable[[Recorder], None] | None = None
 
     def batch(self, name: str) -> array[int]:
         """The buffer of raw samples (microseconds) of metric ``name``, created with the metric."""

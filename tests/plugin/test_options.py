@@ -48,6 +48,8 @@ VALID: dict[str, tuple[str, Any]] = {
     "baseline_save": ("main", "main"),
     "baseline_compare": ("main", "main"),  # test_option_by_source saves one to compare with
     "regression": ("p99:+2ms, throughput:-5%", ["p99:+2ms", "throughput:-5%"]),
+    "load_hosts": ("2*popen,ssh=loadgen//python=python3",
+                   ["popen", "popen", "ssh=loadgen//python=python3"]),
 }
 
 # option name -> rejected raw values and a piece of the accepted forms the error must name
@@ -87,6 +89,8 @@ REJECTED: list[tuple[str, str, str]] = [
     ("baseline_save", "../main", "a name of letters, digits"),
     ("baseline_compare", "nope", "no baseline 'nope' in .roo/baselines"),
     ("baseline_dir", "/dev/null/sub", "not a directory"),
+    ("load_hosts", "socket=127.0.0.1:8888", "popen or ssh="),
+    ("load_hosts", "ssh=u:hunter2@h", "no password in a host spec"),
 ]
 
 
