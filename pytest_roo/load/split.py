@@ -99,8 +99,8 @@ class DriverSpec:
         same name; a required one with no such attribute is an error."""
         kind = type(engine)
         kwargs: dict[str, Any] = {}
-        for name, param in inspect.signature(kind.__init__).parameters.items():
-            if name in _LOCAL_ONLY or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        for name, param in _init_parameters(kind).items():
+            if name in _LOCAL_ONLY:
                 continue
             if hasattr(engine, name):
                 kwargs[name] = getattr(engine, name)
@@ -320,3 +320,20 @@ def describe_split(parts: Sequence[CallSpec]) -> list[dict[str, Any]]:
             item["rate"] = part.kwargs["rate"]
         out.append(item)
     return out
+
+
+def _init_parameters(kind: type) -> dict[str, inspect.Parameter]:
+    """The named parameters of ``kind``'s constructor, following ``**options`` handed on to a
+    base class's constructor (``WsClient(driver=, **options)`` -> ``LoadDriver(timeout=...)``)."""
+    found: dict[str, inspect.Parameter] = {}
+    for klass in kind.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        for name, param in params.items():
+            if name != "self" and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                found.setdefault(name, param)
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            break  # this constructor takes no more: its bases get nothing else from the caller
+    return found

@@ -50,6 +50,14 @@ def test_a_fixture_call_is_captured_as_data_and_rebuilt() -> None:
     assert (again.timeout, again.max_generator_cpu) == (2.5, 0.8)
 
 
+def test_options_handed_on_to_a_base_constructor_reach_the_workers() -> None:
+    """``WsSwarm(driver=, **options)``: the base's options travel as well as the driver."""
+    engine = WsSwarm(driver="aiohttp", timeout=1.5, max_late_share=0.2)
+    spec = capture(lambda e, kw: e.echo("ws://127.0.0.1:1/ws/echo", **kw), engine, {})
+    again = pickle.loads(pickle.dumps(spec)).driver.build()
+    assert (again.driver, again.timeout, again.max_late_share) == ("aiohttp", 1.5, 0.2)
+
+
 def test_shares_are_as_equal_as_can_be() -> None:
     assert shares(10, 3) == [4, 3, 3]
     assert shares(2, 2) == [1, 1]
