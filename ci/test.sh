@@ -13,7 +13,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 step lint && ruff check .
 step types && mypy
 step tests && pytest --doctest-modules pytest_roo -q -p no:cacheprovider
-step tests && pytest tests -n 2 "$@"
+step tests && pytest tests -n 2 --dist worksteal "$@"
 
 docker_tier_blocker() {
   [ "$(id -u)" -eq 0 ] || { echo "not root (a private dockerd and its bridge need root)"; return; }

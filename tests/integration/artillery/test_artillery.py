@@ -16,6 +16,7 @@ import pytest
 from pytest_roo import slo
 from pytest_roo.artillery import Artillery, ArtilleryTimeout, ScenarioError, load_scenario
 from tests.integration.artillery.conftest import Server
+from tests.integration.interruptible import interruptible
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -211,7 +212,7 @@ def test_ctrl_c_and_sigterm_leave_nothing_running(tmp_path: Path, aiohttp_server
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=interruptible)
     node_pid = None
     try:
         end = time.monotonic() + 60

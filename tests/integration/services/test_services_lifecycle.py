@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_roo.services import procs
+from tests.integration.interruptible import interruptible
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,7 @@ def test_nothing_remains_after_the_session_ends(pytester: pytest.Pytester, how: 
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--roo-services=local",
              "-q"],
             cwd=pytester.path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=interruptible,
         )
     try:
         state_file = pytester.path / "state.json"
