@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
-from suites import client
+from suites.logs import LogFanout, publish_lines, users_with_deployments
 from suites.realtime.sizes import REALTIME, RealtimeSizes
 
 
@@ -26,16 +25,6 @@ from suites.realtime.sizes import REALTIME, RealtimeSizes
 def sizes(roo_sizes: SelectedProfile) -> RealtimeSizes:
     """The realtime suite's sizes for ``--roo-profile`` (suites/realtime/sizes.py)."""
     return roo_sizes(REALTIME)
-
-
-def users_with_deployments(target: Target, n: int, prefix: str) -> list[tuple[client.User, int]]:
-    async def make() -> list[tuple[client.User, int]]:
-        async with client.session() as http:
-            users = await client.new_users(http, target.base_url, n, prefix=prefix)
-            return [(u, await client.new_deployment(http, target.base_url, u, f"{prefix}-dep"))
-                    for u in users]
-
-    return client.run(make)
 
 
 async def next_event(ws: Any, want: Callable[[dict[str, Any]], bool], timeout: float,
@@ -57,34 +46,6 @@ async def next_event(ws: Any, want: Callable[[dict[str, Any]], bool], timeout: f
             seen(event)
         if want(event):
             return dict(event)
-
-
-class LogFanout:
-    """Shared state of the log-delivery run: subscribers confirm their subscription before
-    the first line is injected; every line injected is remembered (text, intended time) so
-    that each delivery can be checked and timed, and each subscriber's missing lines counted."""
-
-    def __init__(self, subscribers: int, rate: float, seconds: float) -> None:
-        self.subscribers = subscribers
-        self.rate = rate
-        self.seconds = seconds
-        self.run_id = secrets.token_hex(4)
-        self.ready = 0
-        self.all_ready: asyncio.Event | None = None
-        self.done: asyncio.Event | None = None
-        self.sent: dict[str, tuple[str, int]] = {}  # token -> (line, intended perf_counter_ns)
-        self.accepted: set[str] = set()  # tokens whose injection answered 202
-
-    def events(self) -> tuple[asyncio.Event, asyncio.Event]:
-        # made inside the run's event loop, by the first user that needs them
-        if self.all_ready is None or self.done is None:
-            self.all_ready, self.done = asyncio.Event(), asyncio.Event()
-        return self.all_ready, self.done
-
-    def line(self, k: int) -> tuple[str, str]:
-        token = f"{self.run_id}:{k}"
-        pad = "".join(chr(97 + (k * 31 + i * 7) % 26) for i in range(96))
-        return token, f"log line {token} {pad}"
 
 
 @pytest.mark.slo("delivery.p95 < 100ms", "delivery.p99 < 100ms", "errors == 0")
@@ -147,36 +108,7 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
             session.count("lost", lost)
 
     async def publisher(session: Any) -> None:
-        all_ready, done = fan.events()
-        try:
-            await asyncio.wait_for(all_ready.wait(), timeout * 2)
-        except asyncio.TimeoutError:
-            session.error("timeout")
-            session.count("subscribers_not_ready", fan.subscribers - fan.ready)
-            done.set()
-            return
-        start = time.perf_counter_ns() + 50_000_000
-        total = int(fan.rate * fan.seconds)
-
-        async def inject(k: int, intended: int) -> None:
-            token, line = fan.line(k)
-            fan.sent[token] = (line, intended)
-            try:
-                await session.request("POST", inject_url, name="inject",
-                                      json={"line": line, "roo": token},
-                                      headers=user.auth)
-            except Exception:
-                return  # counted by session.request
-            fan.accepted.add(token)
-
-        tasks = []
-        for k in range(total):
-            intended = start + int(k / fan.rate * 1e9)
-            await asyncio.sleep(max(0.0, (intended - time.perf_counter_ns()) / 1e9))
-            tasks.append(asyncio.ensure_future(inject(k, intended)))
-        await asyncio.gather(*tasks)
-        session.count("injected", len(fan.accepted))
-        done.set()
+        await publish_lines(session, fan, inject_url, user.auth, timeout)
 
     async def role(session: Any) -> None:
         if session.iteration > 1:  # one long iteration per user; then idle until the end

@@ -11,7 +11,6 @@ for an answer). Sizes from suites/socketio/sizes.py (``--roo-profile``).
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
-from suites import client
+from suites.logs import LogFanout, publish_lines, users_with_deployments
 from suites.socketio.sizes import SOCKETIO, SocketioSizes
 
 NAMESPACE = "/logs"
@@ -32,48 +31,8 @@ def sizes(roo_sizes: SelectedProfile) -> SocketioSizes:
     return roo_sizes(SOCKETIO)
 
 
-def users_with_deployments(target: Target, n: int, prefix: str) -> list[tuple[client.User, int]]:
-    async def make() -> list[tuple[client.User, int]]:
-        async with client.session() as http:
-            users = await client.new_users(http, target.base_url, n, prefix=prefix)
-            return [(u, await client.new_deployment(http, target.base_url, u, f"{prefix}-dep"))
-                    for u in users]
-
-    return client.run(make)
-
-
 def subscribed(ack: list[Any], dep: int) -> bool:
     return ack == [{"ok": True, "deployment_id": dep}]
-
-
-class Lines:
-    """The lines of one run: each injected line's text and intended time by its token, the
-    tokens whose injection was accepted, and the subscribers that have their ack."""
-
-    def __init__(self, subscribers: int) -> None:
-        self.subscribers = subscribers
-        self.run_id = secrets.token_hex(4)
-        self.sent: dict[str, tuple[str, int]] = {}
-        self.accepted: set[str] = set()
-        self.ready = 0
-        self.gave_up = 0
-        self._events: tuple[asyncio.Event, asyncio.Event] | None = None
-
-    def events(self) -> tuple[asyncio.Event, asyncio.Event]:
-        """(every subscriber is in or gave up, the last line went out); made inside the run's
-        event loop by the first user that needs them."""
-        if self._events is None:
-            self._events = asyncio.Event(), asyncio.Event()
-        return self._events
-
-    def arrived(self) -> None:
-        if self.ready + self.gave_up == self.subscribers:
-            self.events()[0].set()
-
-    def line(self, k: int) -> tuple[str, str]:
-        token = f"{self.run_id}:{k}"
-        pad = "".join(chr(97 + (k * 31 + i * 7) % 26) for i in range(96))
-        return token, f"sio line {token} {pad}"
 
 
 @pytest.mark.slo("delivery.p95 < 100ms", "delivery.p99 < 100ms", "errors == 0")
@@ -86,7 +45,7 @@ def test_log_lines_reach_socketio_subscribers(sio_swarm: Any, target: Target,
     ack of its ``subscribe`` before the first line goes out."""
     user, dep = users_with_deployments(target, 1, "siologs")[0]
     inject_url = target.url(f"/api/deployments/{dep}/logs")
-    lines = Lines(sizes.subscribers)
+    lines = LogFanout(sizes.subscribers, sizes.log_rate, sizes.duration, label="sio")
 
     async def subscriber(session: Any) -> None:
         done = lines.events()[1]
@@ -138,35 +97,7 @@ def test_log_lines_reach_socketio_subscribers(sio_swarm: Any, target: Target,
             session.count("lost", lost)
 
     async def publisher(session: Any) -> None:
-        all_ready, done = lines.events()
-        try:
-            await asyncio.wait_for(all_ready.wait(), TIMEOUT * 2)
-        except asyncio.TimeoutError:
-            session.error("timeout")
-            session.count("subscribers_not_ready", lines.subscribers - lines.ready)
-            done.set()
-            return
-        start = time.perf_counter_ns() + 50_000_000
-        total = int(sizes.log_rate * sizes.duration)
-
-        async def inject(k: int, intended: int) -> None:
-            token, text = lines.line(k)
-            lines.sent[token] = (text, intended)
-            try:
-                await session.request("POST", inject_url, name="inject",
-                                      json={"line": text, "roo": token}, headers=user.auth)
-            except Exception:
-                return  # counted by session.request
-            lines.accepted.add(token)
-
-        tasks = []
-        for k in range(total):
-            intended = start + int(k / sizes.log_rate * 1e9)
-            await asyncio.sleep(max(0.0, (intended - time.perf_counter_ns()) / 1e9))
-            tasks.append(asyncio.ensure_future(inject(k, intended)))
-        await asyncio.gather(*tasks)
-        session.count("injected", len(lines.accepted))
-        done.set()
+        await publish_lines(session, lines, inject_url, user.auth, TIMEOUT)
 
     async def role(session: Any) -> None:
         if session.iteration > 1:  # one long iteration per user; then idle until the end
