@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_roo.results.metrics import SCHEMA, LoadResult, TimelinePoint
+from pytest_roo.results.metrics import SCHEMA, LoadResult, TimelinePoint, add_timelines
 
 __all__ = ["Part", "from_wire", "merge_results", "schedule_verdict", "to_wire"]
 
@@ -125,23 +125,11 @@ def _merge_metrics(merged: LoadResult, results: Sequence[LoadResult]) -> None:
 
 
 def _merge_timelines(parts: Sequence[Part], base: float | None) -> list[TimelinePoint]:
-    by_second: dict[int, TimelinePoint] = {}
-    for part in parts:
-        shift = 0
-        if base is not None and part.window_start is not None:
-            shift = round(part.window_start - base)
-        for point in part.result.timeline:
-            second = point.second + shift
-            slot = by_second.setdefault(second, TimelinePoint(second))
-            slot.ops += point.ops
-            slot.errors += point.errors
-            for kind, count in point.error_kinds.items():
-                slot.error_kinds[kind] = slot.error_kinds.get(kind, 0) + count
-            for stat in ("p50", "p95", "p99"):
-                mine, theirs = getattr(slot, stat), getattr(point, stat)
-                if theirs is not None:
-                    setattr(slot, stat, theirs if mine is None else max(mine, theirs))
-    return [by_second[s] for s in sorted(by_second)]
+    """The workers' timelines aligned on the coordinator's window start (``base``)."""
+    return add_timelines(
+        (0 if base is None or part.window_start is None else round(part.window_start - base),
+         part.result.timeline)
+        for part in parts)
 
 
 def _merge_generator(results: Sequence[LoadResult]) -> dict[str, float]:

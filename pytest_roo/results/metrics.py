@@ -28,6 +28,7 @@ __all__ = [
     "LatencyMetric",
     "LoadResult",
     "TimelinePoint",
+    "add_timelines",
 ]
 
 SCHEMA = "pytest-roo/load-result/v1"
@@ -210,23 +211,8 @@ class LoadResult:
                 merged.metrics[name] = only.merge(LatencyMetric(name, only.unit))
         for key in set(self.generator) | set(other.generator):
             merged.generator[key] = max(self.generator.get(key, 0.0), other.generator.get(key, 0.0))
-        # Timelines are keyed by absolute second; ops and errors add, a percentile of a second
-        # is the larger of the parts' (an upper bound: per-second histograms are not kept).
-        by_second: dict[int, TimelinePoint] = {}
-        for result in (self, other):
-            offset = round(result.started_at - start)
-            for point in result.timeline:
-                second = point.second + offset
-                slot = by_second.setdefault(second, TimelinePoint(second))
-                slot.ops += point.ops
-                slot.errors += point.errors
-                for kind, count in point.error_kinds.items():
-                    slot.error_kinds[kind] = slot.error_kinds.get(kind, 0) + count
-                for stat in ("p50", "p95", "p99"):
-                    mine, theirs = getattr(slot, stat), getattr(point, stat)
-                    if theirs is not None:
-                        setattr(slot, stat, theirs if mine is None else max(mine, theirs))
-        merged.timeline = [by_second[s] for s in sorted(by_second)]
+        merged.timeline = add_timelines((round(result.started_at - start), result.timeline)
+                                        for result in (self, other))
         for name in dict.fromkeys([*self.phases, *other.phases]):
             mine_p, theirs_p = self.phases.get(name), other.phases.get(name)
             merged.phases[name] = (mine_p.merge(theirs_p) if mine_p and theirs_p
@@ -337,6 +323,28 @@ class LoadResult:
             + (f" SATURATED: {self.saturated}" if self.saturated else "")
             + ">"
         )
+
+
+def add_timelines(
+    shifted: Iterable[tuple[int, Iterable[TimelinePoint]]],
+) -> list[TimelinePoint]:
+    """Timelines keyed by absolute second, each given with its offset in seconds: ops, errors
+    and error kinds add; a percentile of a second is the larger of the parts' (an upper bound:
+    per-second histograms are not kept)."""
+    by_second: dict[int, TimelinePoint] = {}
+    for offset, timeline in shifted:
+        for point in timeline:
+            second = point.second + offset
+            slot = by_second.setdefault(second, TimelinePoint(second))
+            slot.ops += point.ops
+            slot.errors += point.errors
+            for kind, count in point.error_kinds.items():
+                slot.error_kinds[kind] = slot.error_kinds.get(kind, 0) + count
+            for stat in ("p50", "p95", "p99"):
+                mine, theirs = getattr(slot, stat), getattr(point, stat)
+                if theirs is not None:
+                    setattr(slot, stat, theirs if mine is None else max(mine, theirs))
+    return [by_second[s] for s in sorted(by_second)]
 
 
 def _finite_or_none(value: float) -> float | None:
