@@ -4,10 +4,14 @@ none is found), the bounds of a start, and reading a server's log tail for an er
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import shutil
+import signal
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_roo.services import procs
@@ -100,3 +104,28 @@ def _read_tail(path: Path, limit: int = 2000) -> str:
 
 class _PortTaken(ServiceError):
     pass
+
+
+def stop_for_restart(proc: subprocess.Popen[bytes], *, kill: bool, graceful: int,
+                     timeout: float, watchdog: procs.Watchdog | None,
+                     killed: Callable[[], None] | None = None) -> None:
+    """Stop a local server that is to start again in place: ``kill``: SIGKILL to its whole
+    group; else ``graceful`` (its clean shutdown), and SIGKILL to the group after ``timeout``
+    s. The server is reaped and the watchdog forgets it; ``killed`` runs after a SIGKILL,
+    once the server is reaped (what a killed server leaves behind)."""
+    forced = kill
+    if kill:
+        procs.kill_group(proc.pid, signal.SIGKILL)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(graceful)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            procs.kill_group(proc.pid, signal.SIGKILL)
+            forced = True
+    procs.reap(proc)
+    if forced and killed is not None:
+        killed()
+    if watchdog is not None:
+        watchdog.forget_pid(proc.pid)

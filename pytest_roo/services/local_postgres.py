@@ -8,7 +8,6 @@ the session's runtime directory on tmpfs (or claimed from a spare copy made ahea
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
@@ -27,6 +26,7 @@ from pytest_roo.services.local_common import (
     _PortTaken,
     _read_tail,
     find_postgres_bin,
+    stop_for_restart,
 )
 from pytest_roo.services.models import PostgresServer, ServiceError, ServiceUnavailable
 
@@ -284,23 +284,12 @@ class LocalPostgres:
                                "cannot be restarted")
         window = FaultWindow("kill" if kill else "restart", target="postgres").start()
         self._running = None
-        if kill:
-            # the whole group at once: a postmaster killed alone leaves backends attached to
-            # its shared memory for a moment, and the new one refuses to start beside them
-            procs.kill_group(running.proc.pid, signal.SIGKILL)
-            procs.reap(running.proc)
-            procs.remove_postgres_segment(self.data_dir)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                running.proc.send_signal(signal.SIGINT)  # fast shutdown: checkpoint, exit
-            try:
-                running.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                procs.kill_group(running.proc.pid, signal.SIGKILL)
-                procs.remove_postgres_segment(self.data_dir)
-            procs.reap(running.proc)
-        if self.watchdog is not None:
-            self.watchdog.forget_pid(running.proc.pid)
+        # SIGINT: a fast shutdown (checkpoint, exit). A kill takes the whole group at once: a
+        # postmaster killed alone leaves backends attached to its shared memory for a moment,
+        # and the new one refuses to start beside them.
+        stop_for_restart(running.proc, kill=kill, graceful=signal.SIGINT, timeout=timeout,
+                         watchdog=self.watchdog,
+                         killed=lambda: procs.remove_postgres_segment(self.data_dir))
         if down > 0:
             time.sleep(down)  # an outage longer than the restart itself
         again = self._spawn(running.port)

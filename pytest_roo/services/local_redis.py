@@ -22,6 +22,7 @@ from pytest_roo.services.local_common import (
     _PortTaken,
     _read_tail,
     find_redis_bin,
+    stop_for_restart,
 )
 from pytest_roo.services.models import RedisServer, ServiceError, ServiceUnavailable
 
@@ -132,17 +133,8 @@ class LocalRedis:
                                "restarted")
         window = FaultWindow("kill" if kill else "restart", target="redis").start()
         self._proc = None
-        if kill:
-            procs.kill_group(proc.pid, signal.SIGKILL)
-        else:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                procs.kill_group(proc.pid, signal.SIGKILL)
-        procs.reap(proc)
-        if self.watchdog is not None:
-            self.watchdog.forget_pid(proc.pid)
+        stop_for_restart(proc, kill=kill, graceful=signal.SIGTERM, timeout=timeout,
+                         watchdog=self.watchdog)
         if down > 0:
             time.sleep(down)  # an outage longer than the restart itself
         again = self._spawn(self.dir / "redis.conf")
