@@ -7,15 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_roo.browser.engines import discover_all
 from pytest_roo.browser.pool import BrowserPool
 from pytest_roo.settings import Settings
+from tests.integration.report.conftest import report_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -68,37 +67,17 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return html
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[BrowserPool]:
-    with BrowserPool(discover_all(["chromium", "firefox"]), {"headless": True}) as pool:
-        yield pool
-
-
 @pytest.mark.parametrize("engine", ["chromium", "firefox"])
 def test_the_baseline_is_drawn_beside_the_run(
     report: Path, pool: BrowserPool, engine: str, roo_settings: Settings
 ) -> None:
-    found = pool.engines[engine]
-    if not found.available:
-        pytest.skip(found.skip_reason)
-    context = pool.get(engine).new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
-                if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-        page.goto(report.as_uri())
-        page.wait_for_function("document.documentElement.dataset.chartsDrawn !== undefined",
-                               timeout=15_000)
+    with report_page(pool, engine, report) as (page, problems):
         charts: list[dict[str, Any]] = page.evaluate(LEGEND)
         out = roo_settings.output
         out = (out if out.is_absolute() else Path.cwd() / out) / "html-report"
         out.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out / f"baseline-{engine}.png"), full_page=True)
         text = page.locator("body").inner_text()
-    finally:
-        context.close()
     assert problems == []
     assert all(c["canvas"] for c in charts), charts
     labels = {c["chart"]: c["labels"] for c in charts}

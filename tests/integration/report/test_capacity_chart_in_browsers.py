@@ -3,17 +3,16 @@ canvases, nothing logged as an error) from a report with a stepped load."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_roo.browser.engines import discover_all
 from pytest_roo.browser.pool import BrowserPool
 from pytest_roo.report.html import write_html
 from pytest_roo.results.metrics import LoadResult
 from pytest_roo.slo.capacity import judge_curve, measure_step
+from tests.integration.report.conftest import report_page
 from tests.integration.report.test_html_report_in_browsers import CANVASES
 
 pytestmark = pytest.mark.integration
@@ -38,31 +37,11 @@ def page_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       host={"cores": 2})
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[BrowserPool]:
-    with BrowserPool(discover_all(["chromium", "firefox"]), {"headless": True}) as pool:
-        yield pool
-
-
 @pytest.mark.parametrize("engine", ["chromium", "firefox"])
 def test_the_capacity_charts_are_drawn(page_path: Path, pool: BrowserPool, engine: str) -> None:
-    found = pool.engines[engine]
-    if not found.available:
-        pytest.skip(found.skip_reason)
-    context = pool.get(engine).new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
-                if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-        page.goto(page_path.as_uri())
-        page.wait_for_function("document.documentElement.dataset.chartsDrawn !== undefined",
-                               timeout=15_000)
+    with report_page(pool, engine, page_path) as (page, problems):
         canvases: list[dict[str, Any]] = page.evaluate(CANVASES)
         table = page.locator("table.capacity tr.capacity-broken").count()
-    finally:
-        context.close()
     assert problems == []
     capacity = {c["chart"]: c for c in canvases if c["chart"].startswith("capacity:")}
     assert set(capacity) == {"capacity:throughput", "capacity:latency"}

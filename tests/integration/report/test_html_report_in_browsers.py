@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_roo.browser.engines import discover_all
 from pytest_roo.browser.pool import BrowserPool
 from pytest_roo.settings import Settings
+from tests.integration.report.conftest import report_page
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -158,12 +157,6 @@ def run_session(report_dir: Path) -> None:
     }, proc.stdout[-3000:]
 
 
-@pytest.fixture(scope="module")
-def pool() -> Iterator[BrowserPool]:
-    with BrowserPool(discover_all(["chromium", "firefox"]), {"headless": True}) as pool:
-        yield pool
-
-
 def test_report_content(report: Path) -> None:
     page = report.read_text()
     assert "criteria met" in page
@@ -181,21 +174,8 @@ def test_report_content(report: Path) -> None:
 def test_report_opens_with_every_chart_drawn(
     report: Path, pool: BrowserPool, engine: str, roo_settings: Settings
 ) -> None:
-    found = pool.engines[engine]
-    if not found.available:
-        pytest.skip(found.skip_reason)
-    context = pool.get(engine).new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
-        problems: list[str] = []
-        requests: list[str] = []
-        page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
-                if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(report.as_uri())
-        page.wait_for_function("document.documentElement.dataset.chartsDrawn !== undefined",
-                               timeout=15_000)
+    requests: list[str] = []
+    with report_page(pool, engine, report, requests) as (page, problems):
         expected = page.locator("div.chart").count()
         drawn = int(page.evaluate("document.documentElement.dataset.chartsDrawn"))
         canvases: list[dict[str, Any]] = page.evaluate(CANVASES)
@@ -206,8 +186,6 @@ def test_report_opens_with_every_chart_drawn(
         out.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out / f"report-{engine}.png"), full_page=True)
         shutil.copy(report, out / "report.html")
-    finally:
-        context.close()
     assert problems == []
     fetched = [url for url in requests if not url.startswith(("file:", "data:"))]
     assert fetched == [], "the page fetched something from the network"
