@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
-__all__ = ["HIGHEST_US", "LOWEST_US", "TICKS_PER_SECOND", "LatencyMetric"]
+__all__ = ["HIGHEST_US", "LOWEST_US", "TICKS_PER_SECOND", "LatencyMetric", "merge_metrics"]
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour
@@ -273,3 +273,19 @@ class LatencyMetric:
             f"<LatencyMetric {self.name} n={self.count} p50={self.percentile(50) * 1e3:.3f}ms "
             f"p95={self.percentile(95) * 1e3:.3f}ms max={self.max * 1e3:.3f}ms>"
         )
+
+
+def merge_metrics(ours: dict[str, LatencyMetric],
+                  theirs: dict[str, LatencyMetric]) -> dict[str, LatencyMetric]:
+    """Both sets of metrics as one, by name (ours first): histograms of the same name merged,
+    a metric only one side has copied (never shared with its source)."""
+    merged: dict[str, LatencyMetric] = {}
+    for name in dict.fromkeys([*ours, *theirs]):
+        mine, other = ours.get(name), theirs.get(name)
+        if mine is not None and other is not None:
+            merged[name] = mine.merge(other)
+        else:
+            only = mine or other
+            assert only is not None
+            merged[name] = only.merge(LatencyMetric(name, only.unit))
+    return merged

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_roo.results.latency import HIGHEST_US, LOWEST_US, LatencyMetric
+from pytest_roo.results.latency import HIGHEST_US, LOWEST_US, LatencyMetric, merge_metrics
 from pytest_roo.results.phases import AfterSlice, PhaseStats, after_delay, phase_label
 
 __all__ = [
@@ -201,14 +201,7 @@ class LoadResult:
             saturated=self.saturated or other.saturated,
             info={**other.info, **self.info},
         )
-        for name in list(dict.fromkeys([*self.metrics, *other.metrics])):
-            mine, theirs = self.metrics.get(name), other.metrics.get(name)
-            if mine is not None and theirs is not None:
-                merged.metrics[name] = mine.merge(theirs)
-            else:
-                only = mine or theirs
-                assert only is not None
-                merged.metrics[name] = only.merge(LatencyMetric(name, only.unit))
+        merged.metrics.update(merge_metrics(self.metrics, other.metrics))
         for key in set(self.generator) | set(other.generator):
             merged.generator[key] = max(self.generator.get(key, 0.0), other.generator.get(key, 0.0))
         merged.timeline = add_timelines((round(result.started_at - start), result.timeline)

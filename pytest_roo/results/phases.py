@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pytest_roo.results.latency import LatencyMetric
+from pytest_roo.results.latency import LatencyMetric, merge_metrics
 
 __all__ = ["PHASES", "SLICE", "AfterSlice", "PhaseStats", "phase_label"]
 
@@ -57,14 +57,7 @@ class PhaseStats:
         """Both phases as one (counts added, histograms merged)."""
         merged = PhaseStats(self.operations + other.operations, self.errors + other.errors,
                             seconds=max(self.seconds, other.seconds))
-        for name in dict.fromkeys([*self.metrics, *other.metrics]):
-            mine, theirs = self.metrics.get(name), other.metrics.get(name)
-            if mine is not None and theirs is not None:
-                merged.metrics[name] = mine.merge(theirs)
-            else:
-                only = mine or theirs
-                assert only is not None
-                merged.metrics[name] = only.merge(LatencyMetric(name, only.unit))
+        merged.metrics.update(merge_metrics(self.metrics, other.metrics))
         return merged
 
     def to_dict(self) -> dict[str, Any]:
