@@ -238,12 +238,16 @@ class Proxy(abc.ABC):
             with state_lock:
                 if window.started is not None:
                     return
+                # read before the fault is applied: this thread may wait for a core between
+                # applying it and reading the clock, and an operation the fault already hit
+                # must not fall in the phase before it
+                at = time.monotonic()
                 if kind == "down":
                     self.down()
                 else:
                     window.handle = self.add(kind, name=name, stream=stream, toxicity=toxicity,
                                              **attributes)
-                window.started = time.monotonic()
+                window.started = at
 
         def end() -> None:
             with state_lock:

@@ -21,8 +21,10 @@ import contextlib
 import io
 import os
 import signal
+import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -142,12 +144,32 @@ class HostPool(WorkerPool):
         self.group = group
 
     def close(self) -> None:
-        """The workers exit, then every gateway process is terminated."""
+        """The workers exit, then every gateway process is terminated and reaped."""
         try:
             super().close()
         finally:
             with contextlib.suppress(Exception):
                 self.group.terminate(timeout=2.0)
+            reap_gateways([w.gateway for w in self.workers if isinstance(w, GatewayWorker)])
+
+
+def reap_gateways(gateways: Sequence[Any], timeout: float = 2.0) -> None:
+    """Wait for the local process of each gateway (``popen`` python or the ``ssh`` client),
+    killing it after ``timeout``. ``Group.terminate`` joins only the gateways still in the
+    group, and ``exit()`` (how a worker ends) takes a gateway out of it: without this wait
+    every such process would stay a zombie of this one until it exits."""
+    deadline = time.monotonic() + timeout
+    for gateway in gateways:
+        popen = getattr(getattr(gateway, "_io", None), "popen", None)
+        if popen is None:
+            continue
+        try:
+            popen.wait(max(0.05, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                popen.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(5.0)
 
 
 def _shown(spec: str) -> str:

@@ -25,6 +25,7 @@ import pytest
 from pytest_roo.load import WsSwarm
 from pytest_roo.load.workers import run_spread
 from tests.integration.load.test_workers import wait_gone, worker_pids
+from tests.integration.services.test_children_reaped import settled, zombies
 
 if TYPE_CHECKING:
     from pytest_roo.load import DbLoadFixture
@@ -37,6 +38,16 @@ ROOT = Path(__file__).resolve().parents[3]
 SSHD = Path("/usr/sbin/sshd")
 INSTALL = ("apt-get update && apt-get -o DPkg::Lock::Timeout=600 install -y openssh-server "
            "(ci/bootstrap.sh installs it)")
+
+
+@pytest.fixture(autouse=True)
+def no_zombie_gateway() -> Iterator[None]:
+    """The gateways' local processes (``ssh`` clients, popen interpreters) are reaped: none
+    stays a zombie of this process once the test ended."""
+    before = set(zombies())
+    yield
+    left = set(settled(lambda: [pid for pid in zombies() if pid not in before]))
+    assert not left, f"zombie children after the test: {sorted(left)}"
 
 
 def _free_port() -> int:
@@ -208,7 +219,9 @@ import pytest
 
 @pytest.mark.slo("error_rate < 1%", "p99 < 5s")
 def test_echo_on_two_hosts(ws_swarm):
-    ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=4, rate="200/s", duration=2)
+    # a light rate: the subject is the merge over hosts, and a busy machine (two gateways and
+    # sshd on two cores) must not make the generator miss its schedule
+    ws_swarm.echo(os.environ["ROO_TEST_WS"] + "/ws/echo", clients=4, rate="100/s", duration=3)
 """
 
 
@@ -227,10 +240,10 @@ def test_roo_load_hosts_option_judges_the_criteria_on_the_merged_result(
     report = json.loads((tmp_path / "report.json").read_text())
     (test,) = report["tests"]
     (result,) = test["results"]
-    assert result["info"]["processes"] == 2 and result["operations"] == 400
+    assert result["info"]["processes"] == 2 and result["operations"] == 300
     assert [w["worker"].split(" (")[1].split(" on ")[0] for w in result["info"]["workers"]] == [
         "ssh=roo-loadgen", "popen"]
     verdicts = {v["criterion"]: v for v in test["verdicts"]}
     assert verdicts["error_rate < 1%"]["passed"] is True
-    assert verdicts["error_rate < 1%"]["samples"] == 400  # judged over both workers' operations
-    assert verdicts["p99 < 5s"]["samples"] == 400
+    assert verdicts["error_rate < 1%"]["samples"] == 300  # judged over both workers' operations
+    assert verdicts["p99 < 5s"]["samples"] == 300
