@@ -171,20 +171,24 @@ class Timeline:
         Per-process, generator and metrics series are united (the same key: samples of both, in
         time order). Totals are recomputed per ``interval`` slot as the sum over processes of
         each process's last value in the slot (carried one slot at most), so watching the same
-        process twice does not count it twice. A timeline without per-process series
-        contributes its totals as they are.
+        process twice does not count it twice; the containers a monitor watched beside its
+        processes (``container:<name>`` series) count into those sums as the monitor counted
+        them. A timeline without per-process series contributes its totals as they are.
         """
         parts = [self, *others]
         start = min(p.started_at for p in parts)
         interval = min(p.interval for p in parts)
         merged = Timeline(start, interval)
         contributors: dict[str, list[Series]] = {}
+        recounted: set[str] = set()  # container sources whose share is summed again here
         for part in parts:
             shift = part.started_at - start
             has_processes = any(s.source.startswith("pid:") for s in part.series.values())
             for key, series in part.series.items():
                 moved = Series(series.name, series.source, series.unit,
                                [t + shift for t in series.times], list(series.values))
+                if has_processes and series.source.startswith("container:"):
+                    recounted.add(series.source)
                 if series.source == "total":
                     if not has_processes:
                         tag = f"total@{id(part)}"
@@ -207,6 +211,9 @@ class Timeline:
                 alive = Series("processes", series.source, "count", list(series.times),
                                [None if v is None else 1.0 for v in series.values])
                 contributors.setdefault("processes", []).append(alive)
+            if series.source in recounted and (series.name in SUMMED):
+                # rss, cpu and processes (a container's own count of its processes)
+                contributors.setdefault(series.name, []).append(series)
         for name, members in contributors.items():
             total = _slot_sum(name, members, interval)
             merged.series[total.key] = total

@@ -97,3 +97,22 @@ def test_merge_of_per_process_and_totals_only() -> None:
     merged = detailed.merge(totals)
     assert merged.get("rss").values == [14.0, 14.0]
     assert merged.get("processes").values == [3.0, 3.0]
+
+
+def test_merge_counts_the_containers_a_monitor_watched_beside_its_processes() -> None:
+    """A monitor of a process tree and a container: its totals held both shares, and so does
+    the merged timeline's."""
+    both = timeline(0.0, 1, [10.0, 10.0])
+    both.add(Series("rss", "container:db", "bytes", [0.0, 1.0], [30.0, 30.0]))
+    both.add(Series("cpu", "container:db", "percent", [0.0, 1.0], [50.0, 50.0]))
+    both.add(Series("processes", "container:db", "count", [0.0, 1.0], [4.0, 4.0]))
+    both.add(Series("net_rx_bytes", "container:db", "bytes", [0.0, 1.0], [1.0, 2.0]))
+    both.series["total/rss"].values = [40.0, 40.0]
+    both.series["total/processes"].values = [5.0, 5.0]
+    other = timeline(0.0, 2, [5.0, 5.0])
+    merged = both.merge(other)
+    assert merged.get("rss").values == [45.0, 45.0]
+    assert merged.get("processes").values == [6.0, 6.0]
+    assert merged.get("cpu").values == [50.0, 50.0]
+    assert merged.get("net_rx_bytes", "container:db").values == [1.0, 2.0]
+    assert "total/net_rx_bytes" not in merged.series
