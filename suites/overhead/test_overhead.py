@@ -12,8 +12,12 @@ What is compared is the app's CPU time per request (all its threads, from
 ``/proc/PID/task/*/schedstat``, nanoseconds): on a shared machine the app's own CPU time is far
 less disturbed by other processes than throughput or latency, which also carry the load
 generator's and the neighbours' share of the cores. A measurement is ``chunks`` runs of
-``requests`` GETs of ``/health`` (one PostgreSQL and one Redis round trip each) over ``clients``
-connections, and its figure the least CPU per request of the chunks.
+``requests`` GETs of ``/api/deployments`` by one user (the token checked, one PostgreSQL read,
+the user's three deployments as JSON; each answer checked) over ``clients`` connections, and its
+figure the least CPU per request of the chunks. An API call, not a health check: a feature's
+fixed cost per request is judged against what the app's requests cost, not against its
+cheapest one (a request to ``/health`` costs the app so little that observing it for
+``/metrics`` alone is a few per cent).
 
 Monitoring is the app's ``/metrics``: every request observed (counters and a latency histogram)
 and a collector sampling the process every 200 ms (CPU, memory, threads, descriptors, GC, event
@@ -35,6 +39,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile, SuiteProfiles
 from pytest_roo.target import Target
+from suites import client
 
 
 #: per profile: requests per chunk, chunks per measurement, concurrent connections, ABBA
@@ -58,6 +63,8 @@ OVERHEAD = SuiteProfiles(
     full=OverheadSizes(requests=40, chunks=5, clients=4, rounds=120),
 )
 LIMIT = "5%"
+#: deployments of the user whose list the workload reads
+DEPLOYMENTS = 3
 
 
 
@@ -74,21 +81,28 @@ def cpu_ns(pid: int) -> int:
 
 
 async def least_cpu_per_request(pid: int, url: str, requests: int, chunks: int,
-                                 clients: int) -> float:
+                                 clients: int, headers: dict[str, str] | None = None,
+                                 expect: int | None = None) -> float:
     """``chunks`` times ``requests`` GETs over ``clients`` keep-alive connections: the least
-    app CPU (ns) per request of the chunks. Raises when an answer is not 200."""
+    app CPU (ns) per request of the chunks. Raises when an answer is not 200, or (``expect``)
+    does not list that many deployments."""
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=10.0)
     async with aiohttp.ClientSession(timeout=timeout,
                                      connector=aiohttp.TCPConnector(limit=clients)) as http:
         statuses: list[int] = []
+        wrong: list[int] = []
 
         async def client(count: int) -> None:
             for _ in range(count):
-                async with http.get(url) as response:
-                    await response.read()
+                async with http.get(url, headers=headers) as response:
+                    body = await response.read()
                     statuses.append(response.status)
+                    if expect is not None and response.status == 200:
+                        listed = len(json.loads(body).get("deployments", []))
+                        if listed != expect:
+                            wrong.append(listed)
 
         async def chunk() -> float:
             share = [requests // clients + (i < requests % clients) for i in range(clients)]
@@ -99,7 +113,9 @@ async def least_cpu_per_request(pid: int, url: str, requests: int, chunks: int,
         await asyncio.wait_for(chunk(), 30.0)  # opens the connections: not measured
         least = min([await asyncio.wait_for(chunk(), 30.0) for _ in range(chunks)])
     bad = [s for s in statuses if s != 200]
-    assert not bad, f"GET /health answered {sorted(set(bad))} ({len(bad)} of {len(statuses)})"
+    assert not bad, f"GET {url} answered {sorted(set(bad))} ({len(bad)} of {len(statuses)})"
+    assert not wrong, (f"GET {url} listed {sorted(set(wrong))} deployments instead of {expect} "
+                       f"({len(wrong)} of {len(statuses)} answers)")
     return least
 
 
@@ -139,7 +155,18 @@ def _judge_on_fresh_app(overhead_ab: Any, target: Target, feature: str,
 
 def _judge(overhead_ab: Any, app: Target, feature: str, size: OverheadSizes) -> None:
     pid = app.pids[0]
-    url = app.url("/health")
+    url = app.url("/api/deployments")
+
+    async def owner() -> client.User:
+        async with client.session() as http:
+            user = await client.new_user(http, app.base_url, prefix="overhead")
+            for n in range(DEPLOYMENTS):
+                await client.call(http, "POST", app.url("/api/deployments"),
+                                  json={"name": f"overhead-{n}"}, headers=user.auth,
+                                  expect=(201,))
+            return user
+
+    user = client.run(owner)
 
     def switch(on: bool) -> None:
         request = urllib.request.Request(app.url(f"/admin/{feature}?on={int(on)}"), data=b"",
@@ -148,8 +175,8 @@ def _judge(overhead_ab: Any, app: Target, feature: str, size: OverheadSizes) -> 
             response.read()
 
     def cpu_per_request() -> float:
-        return asyncio.run(least_cpu_per_request(pid, url, size.requests,
-                                                 size.chunks, size.clients))
+        return asyncio.run(least_cpu_per_request(pid, url, size.requests, size.chunks,
+                                                 size.clients, user.auth, DEPLOYMENTS))
 
     with urllib.request.urlopen(app.url(f"/admin/{feature}"), timeout=10) as response:
         was_on = bool(json.loads(response.read())["enabled"])
