@@ -1,11 +1,13 @@
 """The data-loss window of a backup (its recovery point objective, RPO), from the writes a
 system acknowledged and the ones the backup holds.
 
-A backup's recovery point is the moment up to which every acknowledged write is in it: the
-instant just before the first acknowledged write it does not hold. A disaster at ``destroyed``
-loses what was acknowledged from there on, so ``destroyed - recovery point`` is the window of
-data lost (0 when the backup holds every write acknowledged before the disaster). Writes
-acknowledged after the disaster began are not part of it. Pure logic, no I/O.
+The backup's recovery point is the newest acknowledged write it holds. A disaster at
+``destroyed`` loses what was acknowledged after that point, so when any such write is missing
+``destroyed - recovery point`` is the window of data lost; 0 when none is. Writes missing from
+before the point are holes, not part of the window (whether a restore brings back what the
+backup holds is another check). A backup holding none of the writes loses everything since the
+first one (a lower bound of the window: its true recovery point is older still). Writes
+acknowledged after the disaster began are left out. Pure logic, no I/O.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ __all__ = ["LossWindow", "loss_window"]
 
 @dataclasses.dataclass(frozen=True)
 class LossWindow:
-    """``seconds`` of acknowledged writes lost; ``first_missing`` is the write that opens the
-    window (None when nothing was lost), ``missing`` how many writes fall inside it, of
-    ``acknowledged`` (those before the disaster)."""
+    """``seconds`` of acknowledged writes lost; ``recovery_point`` is when the newest write
+    the backup holds was acknowledged (None when it holds none), ``lost`` how many writes
+    acknowledged after it are missing, ``holes`` how many before it are, of ``acknowledged``
+    (those before the disaster)."""
 
     seconds: float
-    first_missing: Hashable | None
-    missing: int
+    recovery_point: float | None
+    lost: int
+    holes: int
     acknowledged: int
 
 
@@ -39,12 +43,14 @@ def loss_window(acknowledged: Iterable[tuple[Hashable, float]], kept: Collection
         destroyed: when the data was destroyed.
 
     >>> loss_window([("a", 1.0), ("b", 2.0), ("c", 3.0)], {"a"}, destroyed=5.0)
-    LossWindow(seconds=3.0, first_missing='b', missing=2, acknowledged=3)
+    LossWindow(seconds=4.0, recovery_point=1.0, lost=2, holes=0, acknowledged=3)
     """
-    before = sorted(((at, i, write) for i, (write, at) in enumerate(acknowledged)
-                     if at < destroyed), key=lambda item: (item[0], item[1]))
-    lost = [(at, write) for at, _, write in before if write not in kept]
-    if not lost:
-        return LossWindow(0.0, None, 0, len(before))
-    at, write = lost[0]
-    return LossWindow(destroyed - at, write, len(lost), len(before))
+    before = [(at, write) for write, at in acknowledged if at < destroyed]
+    held = [at for at, write in before if write in kept]
+    if not held:
+        first = min((at for at, _ in before), default=destroyed)
+        return LossWindow(destroyed - first, None, len(before), 0, len(before))
+    point = max(held)
+    lost = sum(1 for at, write in before if at > point and write not in kept)
+    holes = sum(1 for at, write in before if at <= point and write not in kept)
+    return LossWindow(destroyed - point if lost else 0.0, point, lost, holes, len(before))
