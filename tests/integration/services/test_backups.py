@@ -45,7 +45,7 @@ def test_a_dropped_database_comes_back_with_what_the_snapshot_saw(services: Serv
         snapshot = reader.scalar("SELECT pg_export_snapshot()")
         assert snapshot is not None
         writer.query("INSERT INTO orders(item) VALUES ('after')")  # not in the snapshot
-        seen = sorted(r[0] for r in reader.query("SELECT item FROM orders").rows)
+        seen = sorted(str(r[0]) for r in reader.query("SELECT item FROM orders").rows)
         dump = pg.backup(tmp_path / "shop.dump", dbname="shop", snapshot=snapshot)
         reader.query("COMMIT")
     assert seen == ["a", "b"] and dump.stat().st_size > 0
@@ -55,7 +55,7 @@ def test_a_dropped_database_comes_back_with_what_the_snapshot_saw(services: Serv
         pg.restore(tmp_path / "missing.dump", dbname="shop")
     pg.restore(dump, dbname="shop")
     with db.connect() as conn:
-        assert sorted(r[0] for r in conn.query("SELECT item FROM orders").rows) == seen
+        assert sorted(str(r[0]) for r in conn.query("SELECT item FROM orders").rows) == seen
         # the sequence came back too (at or past the snapshot: sequences are not
         # transactional), so the next row does not collide with a restored one
         conn.query("INSERT INTO orders(item) VALUES ('c')")
@@ -63,7 +63,7 @@ def test_a_dropped_database_comes_back_with_what_the_snapshot_saw(services: Serv
     with pytest.raises(ServiceError, match="exists; drop it first"):
         pg.restore(dump, dbname="shop")
     with pg.connect() as conn:  # no side database left by the restores
-        names = {r[0] for r in conn.query("SELECT datname FROM pg_database").rows}
+        names = {str(r[0]) for r in conn.query("SELECT datname FROM pg_database").rows}
     assert not [n for n in names if "_restore_" in n]
 
 
@@ -87,7 +87,7 @@ def test_pg_dump_gets_the_password_in_its_environment_only(services: Services,
     finally:
         stop.set()
         thread.join(10)
-    assert any("pg_dump" in line for line in seen) or seen  # the watcher ran
+    assert seen  # the watcher looked while the dump ran
     assert not [line for line in seen if pg.password in line]
     wrong = dataclasses.replace(pg, password="not-the-password-0123")
     with pytest.raises(ServiceError) as failed:
