@@ -313,6 +313,12 @@ def drill(request: pytest.FixtureRequest, embedded: Target, sizes: BackupSizes,
     workload = Workload(embedded, sizes.clients, sizes.think)
 
     def drill_steps() -> tuple[Backup, LoadResult]:
+        try:
+            return drill_from_backup()
+        finally:
+            workload.stopped.set()  # a drill that failed half-way ends the load too
+
+    def drill_from_backup() -> tuple[Backup, LoadResult]:
         # ``before`` counts from the first acknowledged write, not from the load's start
         deadline = time.monotonic() + 60.0
         while not workload.writes:
@@ -337,7 +343,7 @@ def drill(request: pytest.FixtureRequest, embedded: Target, sizes: BackupSizes,
         return backup, result
 
     def destroyed(result: LoadResult, expected: int) -> str | None:
-        return "the data was destroyed" if workload.stopped.is_set() else None
+        return "the users stopped at the disaster" if workload.stopped.is_set() else None
 
     try:
         with scheduled(drill_steps, timeout=180.0, name="backup") as steps:
