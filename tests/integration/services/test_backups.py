@@ -31,6 +31,14 @@ def services() -> Iterator[Services]:
     started.close()
 
 
+@pytest.fixture(autouse=True)
+def no_dump_left(tmp_path: Path) -> Iterator[None]:
+    """The backup files go with the test: they hold the servers' data."""
+    yield
+    for path in [*tmp_path.glob("*.dump"), *tmp_path.glob("*.rdb")]:
+        path.unlink()
+
+
 def test_a_dropped_database_comes_back_with_what_the_snapshot_saw(services: Services,
                                                                  tmp_path: Path) -> None:
     pg = services.postgres()
