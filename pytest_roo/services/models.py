@@ -6,7 +6,10 @@ report never leaks it; ``url`` and ``dsn`` carry it for the clients that need it
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
@@ -145,6 +148,24 @@ class PostgresServer:
         stopped = _down(down)
         return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
 
+    def backup(self, path: str | os.PathLike[str], *, dbname: str | None = None,
+               snapshot: str | None = None, timeout: float = 120.0) -> Path:
+        """``pg_dump -Fc`` of ``dbname`` (default this one) into ``path``, the password passed
+        in pg_dump's environment; see :func:`pytest_roo.services.backups.dump_postgres`."""
+        from pytest_roo.services.backups import dump_postgres
+
+        return dump_postgres(self, path, dbname=dbname or self.dbname, snapshot=snapshot,
+                             timeout=timeout)
+
+    def restore(self, path: str | os.PathLike[str], *, dbname: str,
+                timeout: float = 120.0) -> None:
+        """Restore a :meth:`backup` file as the new database ``dbname`` (which must not
+        exist), through a side database renamed into place; see
+        :func:`pytest_roo.services.backups.restore_postgres`."""
+        from pytest_roo.services.backups import restore_postgres
+
+        restore_postgres(self, path, dbname=dbname, timeout=timeout)
+
     @property
     def url(self) -> str:
         """A ``postgresql://`` URL with the password (keep it out of logs: see masked_url)."""
@@ -239,6 +260,23 @@ class RedisServer:
         is written, and fsynced, before the reply is sent); without persistence nothing is."""
         stopped = _down(down)
         return _control(self, "kill").restart(kill=True, timeout=timeout, down=stopped)
+
+    def save(self, path: str | os.PathLike[str], *,
+             read: Sequence[Sequence[str | bytes | int]] = (),
+             timeout: float = 60.0) -> list[object]:
+        """An RDB snapshot (BGSAVE, client writes paused meanwhile) moved to ``path``; returns
+        the answers of the ``read`` commands, run at the snapshot's instant. Local backend;
+        see :func:`pytest_roo.services.backups.save_redis`."""
+        from pytest_roo.services.backups import save_redis
+
+        return save_redis(self, path, read=read, timeout=timeout)
+
+    def restore(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> FaultWindow:
+        """Replace the server's data with a :meth:`save` file (placed, then the server
+        restarted); see :func:`pytest_roo.services.backups.restore_redis`."""
+        from pytest_roo.services.backups import restore_redis
+
+        return restore_redis(self, path, timeout=timeout)
 
     @property
     def url(self) -> str:

@@ -1,5 +1,6 @@
 """The reference system while its database goes away and comes back, healthy and with the
-fault switches of the chaos suite (no_retry, pool_never_reconnects, ack_before_commit), on
+fault switches of the chaos suite (no_retry, pool_never_reconnects, ack_before_commit) and of
+the backup suite (write_behind_ms, log_history_ttl_ms, pool_never_reconnects after a restore), on
 PostgreSQL and Redis servers of this module's own (restarting the session's would disturb the
 other tests)."""
 
@@ -30,6 +31,7 @@ class Api:
 
     def __init__(self, app: RefApp) -> None:
         self.app = app
+        self.dbname = ""
         creds = {"username": f"u{secrets.token_hex(4)}", "password": "password123"}
         assert self.call("POST", "/api/auth/register", creds)[0] == 201
         self.token = self.call("POST", "/api/auth/login", creds)[1]["access_token"]
@@ -78,7 +80,9 @@ def start(own: tuple[PostgresServer, str], tmp_path: Path) -> Iterator[Callable[
                            env={"REFAPP_SECRET": SECRET, "REFAPP_KDF_ITERATIONS": "2000"},
                            log_path=tmp_path / f"refapp-{len(apps)}.log")
         apps.append(app)
-        return Api(app)
+        api = Api(app)
+        api.dbname = name
+        return api
 
     yield make
     for app in apps:
@@ -143,3 +147,56 @@ def test_ack_before_commit_answers_before_writing(own: tuple[PostgresServer, str
     assert status == 201
     time.sleep(1.0)
     assert "lost" not in api.names()
+
+
+def drop_and_restore(pg: PostgresServer, api: Api, folder: Path) -> int:
+    """The app's database backed up, dropped, a call made meanwhile (its status returned),
+    then restored."""
+    dump = pg.backup(folder / "app.dump", dbname=api.dbname)
+    try:
+        with pg.connect() as conn:
+            conn.query(f'DROP DATABASE "{api.dbname}" WITH (FORCE)')
+        status, _ = api.call("GET", "/api/deployments")
+        pg.restore(dump, dbname=api.dbname)
+    finally:
+        dump.unlink()
+    return status
+
+
+@pytest.mark.parametrize("faults", ["", "pool_never_reconnects=1"])
+def test_a_restored_database_is_served_again_unless_the_pool_gave_up(
+        own: tuple[PostgresServer, str], start: Callable[[str], Api], tmp_path: Path,
+        faults: str) -> None:
+    api = start(faults)
+    assert api.call("POST", "/api/deployments", {"name": "kept"})[0] == 201
+    assert drop_and_restore(own[0], api, tmp_path) >= 500  # no database: no answer
+    if not faults:
+        assert "kept" in api.names()  # the pool opens connections to the restored database
+        return
+    for _ in range(3):  # the database is back; the app never is
+        assert api.call("GET", "/api/deployments")[0] == 503
+        time.sleep(0.3)
+
+
+def test_write_behind_answers_long_before_writing(start: Callable[[str], Api]) -> None:
+    api = start("write_behind_ms=2000")
+    status, body = api.call("POST", "/api/deployments", {"name": "later"})
+    assert status == 201 and "id" not in body
+    assert "later" not in api.names()  # acknowledged, not written yet
+    deadline = time.monotonic() + 10
+    while "later" not in api.names() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "later" in api.names()
+
+
+def test_log_history_ttl_lets_the_history_expire(start: Callable[[str], Api]) -> None:
+    api = start("log_history_ttl_ms=1500")
+    status, body = api.call("POST", "/api/deployments", {"name": "logs"})
+    assert status == 201
+    path = f"/api/deployments/{body['id']}/logs"
+    assert api.call("POST", path, {"line": "kept a while"})[0] == 202
+    assert [e["line"] for e in api.call("GET", path)[1]["lines"]] == ["kept a while"]
+    deadline = time.monotonic() + 10
+    while api.call("GET", path)[1]["lines"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert api.call("GET", path)[1]["lines"] == []  # expired, though nothing deleted it
