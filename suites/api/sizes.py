@@ -21,7 +21,7 @@ class ApiSizes:
     rate: float
     duration: float
     bad_token_rate: float
-    login_rate: float  # logins cost ~8 ms of app CPU each (PBKDF2)
+    login_rate: float  # logins cost ~3 ms of app CPU each (PBKDF2, fixtures/refapp/auth.py)
     write_rate: float  # another user's writes (inject, start, stop, delete)
     cold_starts: int
     warmup: float  # a short unrecorded run before each measured one (connections, pools, caches)
