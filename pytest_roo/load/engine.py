@@ -132,6 +132,16 @@ class RunOptions:
 class LoadDriver:
     """What every driver (WebSocket swarm, HTTP, database) shares: the run-loop knobs."""
 
+    _given: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # what the caller gave the constructor, so that a worker process rebuilds the driver
+        # with it even where the constructor keeps no attribute of the same name
+        # (pytest_roo.load.split.DriverSpec)
+        driver = super().__new__(cls)
+        driver._given = (args, dict(kwargs))
+        return driver
+
     def __init__(
         self,
         *,

@@ -98,12 +98,15 @@ class DriverSpec:
         callbacks that stay here (``progress``, ``abort``) is read from the attribute of the
         same name; a required one with no such attribute is an error."""
         kind = type(engine)
+        given = _given_arguments(engine)
         kwargs: dict[str, Any] = {}
         for name, param in _init_parameters(kind).items():
             if name in _LOCAL_ONLY:
                 continue
             if hasattr(engine, name):
                 kwargs[name] = getattr(engine, name)
+            elif name in given:  # given to the constructor, which kept no attribute of it
+                kwargs[name] = given[name]
             elif param.default is param.empty:
                 raise TypeError(f"{kind.__qualname__} cannot run in worker processes: its "
                                 f"constructor argument {name!r} is not kept as an attribute")
@@ -320,6 +323,27 @@ def describe_split(parts: Sequence[CallSpec]) -> list[dict[str, Any]]:
             item["rate"] = part.kwargs["rate"]
         out.append(item)
     return out
+
+
+def _given_arguments(engine: object) -> dict[str, Any]:
+    """The arguments the constructor of ``engine`` was called with, by name (``**options``
+    flattened); empty when they were not recorded (see ``LoadDriver.__new__``)."""
+    given = getattr(engine, "_given", None)
+    if given is None:
+        return {}
+    args, kwargs = given
+    try:
+        bound = inspect.signature(type(engine)).bind(*args, **kwargs)
+    except TypeError:
+        return {}
+    named: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            named[name] = value
+    return named
 
 
 def _init_parameters(kind: type) -> dict[str, inspect.Parameter]:

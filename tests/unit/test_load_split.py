@@ -58,6 +58,22 @@ def test_options_handed_on_to_a_base_constructor_reach_the_workers() -> None:
     assert (again.driver, again.timeout, again.max_late_share) == ("aiohttp", 1.5, 0.2)
 
 
+class Quiet(WsSwarm):
+    """A driver whose own option is used at construction and kept under another name."""
+
+    def __init__(self, *, greeting: str = "hello", **options: Any) -> None:
+        super().__init__(**options)
+        self.first_frame = greeting.upper()
+
+
+def test_an_option_kept_under_another_name_reaches_the_workers() -> None:
+    """Rebuilt from what the constructor was given, not silently from its default."""
+    engine = Quiet(greeting="bonjour", timeout=1.25)
+    again = pickle.loads(pickle.dumps(DriverSpec.of(engine))).build()
+    assert (again.first_frame, again.timeout) == ("BONJOUR", 1.25)
+    assert Quiet().first_frame == "HELLO"
+
+
 def test_shares_are_as_equal_as_can_be() -> None:
     assert shares(10, 3) == [4, 3, 3]
     assert shares(2, 2) == [1, 1]
