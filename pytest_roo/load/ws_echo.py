@@ -230,7 +230,8 @@ class EchoRun:
         (the watchdog expires the ones past the timeout), then close every connection."""
         rec, timeout, conns = self.rec, self.timeout, self.conns
         if all(self.dead):
-            self._all_refused(self.schedule.total, self.kinds)
+            if not rec.stopping:  # stopped while connecting: nothing was measured, or failed
+                self._all_refused(self.schedule.total, self.kinds)
             return
         pc = time.perf_counter_ns
         inflights = self.inflights

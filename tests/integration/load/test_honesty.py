@@ -192,3 +192,28 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def test_a_run_stopped_while_its_clients_connect_counts_nothing_failed() -> None:
+    """Stopped (Ctrl-C, the run's stop event) before any client had connected: the partial
+    result holds no operation, rather than every planned arrival counted as failed. (The
+    handshakes under way end by their own timeout: cancelling one would leave picows's
+    transport to the garbage collector.)"""
+    import socket
+    import threading
+
+    with socket.socket() as silent:  # accepts TCP, never answers the WebSocket upgrade
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/ws/echo"
+        swarm = WsSwarm(timeout=2.0)
+        swarm.stop_event = threading.Event()
+        timer = threading.Timer(0.5, swarm.stop_event.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            result = swarm.echo(url, clients=20, rate="1000/s", duration=6)
+        finally:
+            timer.cancel()
+    assert time.monotonic() - started < 10
+    assert result.operations == 0 and not result.errors, (result.operations, result.errors)
