@@ -55,6 +55,7 @@ SOAK = SuiteProfiles(
 
 @pytest.mark.slo("memory.slope < 2MB/min", "memory.growth < 5%", "memory.after_load < 10%",
                  "error_rate < 1%")
+@pytest.mark.timeout(1200)  # the full profile soaks for 600 s, past the 300 s default
 def test_memory_stable_under_connection_churn(ws_swarm: Any, resource_monitor: Any,
                                               target: Target, roo_sizes: SelectedProfile) -> None:
     """Connections open and close for ``duration``: the app's RSS floor does not grow, and after
