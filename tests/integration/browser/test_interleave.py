@@ -27,10 +27,10 @@ def test_flows_overlap_each_in_its_own_context(pool: BrowserPool, engine: str) -
 
     def flow(n: int) -> Any:
         def run() -> None:
+            events.append(("start", n))
             context = browser.new_context()
             try:
                 page = context.new_page()
-                events.append(("start", n))
                 page.set_content(f"<p id=p>flow {n}</p>")
                 page.wait_for_timeout(300)  # a wait in the browser: the others go on meanwhile
                 seen[n] = page.text_content("#p") or ""
@@ -41,7 +41,8 @@ def test_flows_overlap_each_in_its_own_context(pool: BrowserPool, engine: str) -
 
     run_interleaved(browser, [flow(n) for n in range(3)])
     assert seen == {n: f"flow {n}" for n in range(3)}
-    # every flow started before the first one ended: they ran at once, not one after the other
+    # every flow started before the first one ended: one after the other, flow 1 would
+    # start only once flow 0 had ended
     first_end = next(i for i, (kind, _) in enumerate(events) if kind == "end")
     assert sorted(n for kind, n in events[:first_end] if kind == "start") == [0, 1, 2], events
     assert browser.contexts == []
