@@ -28,6 +28,9 @@ class _Made:
     number: int
     context: BrowserContext
     fixture_owned: bool
+    #: the greenlet that made it: interleaved iterations (pytest_roo.browser.interleave) each
+    #: run in their own, and a failing one's evidence is its own contexts, not its neighbours'
+    owner: object = None
     closed: bool = False
 
 
@@ -73,7 +76,7 @@ class ContextFactory:
         is on), tracked so that the factory can capture and close it."""
         context = self.browser.new_context(**{**self.context_args, **overrides})
         context.set_default_timeout(self.default_timeout_ms)
-        made = _Made(len(self._made) + 1, context, fixture_owned)
+        made = _Made(len(self._made) + 1, context, fixture_owned, _current_greenlet())
         context.on("close", lambda _context: setattr(made, "closed", True))
         if self.trace:
             start_trace(context, self.title, screenshots=self.screenshots)
@@ -88,11 +91,17 @@ class ContextFactory:
     def capture(self, directory: Path, *, iteration: bool = False) -> list[str]:
         """Write screenshots and traces of the open contexts into ``directory``.
 
-        With ``iteration`` (one failed iteration of an iterating test) the contexts the test made
-        itself are closed afterwards, as they belong to that iteration; the fixture's own context
-        keeps recording in a new trace chunk.
+        With ``iteration`` (one failed iteration of an iterating test) only the contexts that
+        iteration made (in the calling greenlet: iterations run at a time each have their own)
+        and the fixture's own are written; the iteration's are closed afterwards, the fixture's
+        own keeps recording in a new trace chunk.
         """
         open_made = [made for made in self._made if not made.closed]
+        if iteration:
+            # the failing iteration's contexts (the fixture's own made at set-up: always)
+            current = _current_greenlet()
+            open_made = [made for made in open_made
+                         if made.fixture_owned or made.owner is current]
         paths = capture(
             [(made.number, made.context) for made in open_made],
             directory,
@@ -118,3 +127,10 @@ class ContextFactory:
         except Exception:  # already gone with its browser
             pass
         made.closed = True
+
+
+def _current_greenlet() -> object:
+    """The running greenlet (Playwright's sync API runs on greenlets, so it is installed)."""
+    import greenlet  # type: ignore[import-untyped]  # no stubs; installed with Playwright
+
+    return greenlet.getcurrent()

@@ -50,12 +50,13 @@ pytest_plugins = [
 ]
 
 MARKERS = (
-    "slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False, pool=None): "
+    "slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False, pool=None, "
+    "concurrency=1): "
     "criteria such as 'p95 < 50ms' that every result the test records must meet; iterations=N "
     "runs the test N times and judges its success_rate; iterations='auto' runs it until the "
     "rate criteria are decided (sequentially, at the stated confidence), at most max_iterations "
     "(600); pool='matrix' judges that rate over the iterations of every browser matrix cell "
-    "together.",
+    "together; concurrency=K runs K iterations of a browser matrix test at a time.",
 )
 
 
@@ -237,7 +238,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         pytest.fail("@pytest.mark.slo(iterations=...) supports plain (not async) test functions")
     run_iterations(pyfuncitem, function, spec.iterations, spec.criteria,
                    get_settings(pyfuncitem.config).confidence,
-                   max_iterations=spec.max_iterations, pool=spec.pool)
+                   max_iterations=spec.max_iterations, pool=spec.pool,
+                   concurrency=spec.concurrency)
     return True
 
 

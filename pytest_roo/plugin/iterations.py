@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from pytest_roo.slo.confidence import SequentialRate
     from pytest_roo.slo.spec import Criterion
 
-__all__ = ["SequentialStop", "cannot_pass", "run_iterations", "sequential_plans", "sequential_verdicts"]
+__all__ = ["SequentialStop", "cannot_pass", "run_iterations", "sequential_plans", "sequential_verdicts",
+           "validate_concurrency"]
 
 RATE_STATS = ("success_rate", "error_rate")
 
@@ -221,6 +222,7 @@ def run_iterations(
     *,
     max_iterations: int | None = None,
     pool: str | None = None,
+    concurrency: int = 1,
 ) -> None:
     """Call ``function`` with the test's fixture values ``n`` times and record one LoadResult
     ``iterations`` (metric ``iteration``), failures counted by kind and the first 50 listed.
@@ -237,6 +239,11 @@ def run_iterations(
     C cells runs ceil(n / C) iterations and the rate is judged over all of them together
     (:mod:`pytest_roo.plugin.pooling`); the result carries its pool, and a cell stops early
     only once its own failures mean the pooled rate can no longer PASS.
+
+    ``concurrency=K`` (a fixed ``n``, a browser matrix test) runs K iterations at a time, each
+    in a greenlet of its own on the cell's browser (:mod:`pytest_roo.browser.interleave`):
+    the same iterations, each judged alone, fewer seconds. Once one stops the rest, the
+    iterations already under way still end and count.
     """
     from pytest_roo.results.metrics import LoadResult
 
@@ -261,47 +268,124 @@ def run_iterations(
                                "criteria": [c for c in criteria if is_rate(c)]}
     metric = result.metric("iteration")
     recording = get_recording(item)
+    lanes = check_concurrency(item, concurrency, sequential is not None)
+
+    def run_one(index: int) -> str | None:
+        """Run iteration ``index`` and record it; the reason to stop after it, or None."""
+        t0 = time.perf_counter()
+        try:
+            function(**kwargs)
+        except (pytest.skip.Exception, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # an iteration's failure is data, not the end
+            if type(exc).__name__ == "Failed" and "Timeout" in str(exc):
+                raise  # pytest-timeout ends the test, not one iteration
+            if type(exc).__name__ == "GreenletExit":
+                raise  # an interleaved iteration abandoned with its test
+            result.add_error("assertion" if isinstance(exc, AssertionError) else "exception")
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            text = f"{type(exc).__name__}: {first_line}".rstrip(": ")
+            failures = result.info["failures"]
+            if len(failures) < 50:
+                failures.append({"iteration": index, "error": text[:500]})
+            item.config.hook.pytest_roo_iteration_failed(
+                item=item, iteration=index, excinfo=pytest.ExceptionInfo.from_exception(exc)
+            )
+        finally:
+            result.operations += 1
+            metric.record(time.perf_counter() - t0)
+        if sequential is not None:
+            why = sequential(result, index)
+            if why:
+                if index < count:
+                    result.info["stopped"] = f"stopped early: {why} (of at most {count})"
+                return why
+        elif result.error_count and result.operations < count:
+            why = cannot_pass(criteria, result.error_count, total, confidence)
+            if why:
+                if total != count:
+                    why += f" pooled over the matrix's {total // count} cells"
+                result.info["stopped"] = f"{why} (after iteration {index} of {count})"
+                return why
+        return None
+
     started = time.perf_counter()
     try:
-        for index in range(1, count + 1):
-            t0 = time.perf_counter()
-            try:
-                function(**kwargs)
-            except (pytest.skip.Exception, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:  # an iteration's failure is data, not the end
-                if type(exc).__name__ == "Failed" and "Timeout" in str(exc):
-                    raise  # pytest-timeout ends the test, not one iteration
-                result.add_error("assertion" if isinstance(exc, AssertionError) else "exception")
-                first_line = (str(exc).strip().splitlines() or [""])[0]
-                text = f"{type(exc).__name__}: {first_line}".rstrip(": ")
-                failures = result.info["failures"]
-                if len(failures) < 50:
-                    failures.append({"iteration": index, "error": text[:500]})
-                item.config.hook.pytest_roo_iteration_failed(
-                    item=item, iteration=index, excinfo=pytest.ExceptionInfo.from_exception(exc)
-                )
-            finally:
-                result.operations += 1
-                metric.record(time.perf_counter() - t0)
-            if sequential is not None:
-                why = sequential(result, index)
-                if why:
-                    if index < count:
-                        result.info["stopped"] = f"stopped early: {why} (of at most {count})"
+        if lanes is None:
+            for index in range(1, count + 1):
+                if run_one(index):
                     break
-            elif result.error_count and index < count:
-                why = cannot_pass(criteria, result.error_count, total, confidence)
-                if why:
-                    if total != count:
-                        why += f" pooled over the matrix's {total // count} cells"
-                    result.info["stopped"] = f"{why} (after iteration {index} of {count})"
-                    break
+        else:
+            run_lanes(lanes, concurrency, count, run_one)
     finally:
         result.duration = time.perf_counter() - started
         result.info["iterations_requested"] = count if sequential is None else n
         result.info["iterations_run"] = result.operations
+        if lanes is not None:
+            result.info["concurrency"] = concurrency
         if sequential is not None:
             result.info["max_iterations"] = count
             sequential.record(result, result.operations, count)
         recording.add_result(result)
+
+
+#: Fixtures an interleaved iteration must not use: one context or page for every iteration.
+SHARED_BROWSER_FIXTURES = ("roo_page", "roo_context")
+
+
+def validate_concurrency(concurrency: object, iterations: object,
+                         fixturenames: Sequence[str]) -> int:
+    """``@pytest.mark.slo(concurrency=K)`` checked: K; ValueError naming the value and what is
+    accepted."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"@pytest.mark.slo(concurrency={concurrency!r}): expected a whole "
+                         "number >= 1 (iterations run at a time)")
+    if concurrency == 1:
+        return 1
+    if iterations is None or iterations == "auto":
+        raise ValueError(
+            f"@pytest.mark.slo(concurrency={concurrency}) needs a fixed iterations=N (got "
+            f"iterations={iterations!r}): \"auto\" decides after every iteration in order")
+    if "roo_new_context" not in fixturenames:
+        raise ValueError(
+            f"@pytest.mark.slo(concurrency={concurrency}) interleaves the iterations on the "
+            "cell's browser: it needs a browser matrix test that makes a context per iteration "
+            "with roo_new_context")
+    shared = [name for name in SHARED_BROWSER_FIXTURES if name in fixturenames]
+    if shared:
+        raise ValueError(
+            f"@pytest.mark.slo(concurrency={concurrency}) runs iterations at once, and "
+            f"{shared[0]} is one for all of them: make a context per iteration with "
+            "roo_new_context instead")
+    return concurrency
+
+
+def check_concurrency(item: pytest.Function, concurrency: int, sequential: bool) -> Any:
+    """The browser the iterations are interleaved on (``concurrency`` > 1), or None to run them
+    one after the other; ValueError naming what is wrong."""
+    validate_concurrency(concurrency, "auto" if sequential else 1, item.fixturenames)
+    if concurrency == 1:
+        return None
+    return item.funcargs["roo_browser"]
+
+
+def run_lanes(browser: Any, concurrency: int, count: int,
+              run_one: Callable[[int], str | None]) -> None:
+    """Iterations 1..``count``, ``concurrency`` at a time on ``browser``'s Playwright: each lane
+    takes the next iteration when its own ended, until all ran or one gave a reason to stop."""
+    from pytest_roo.browser.interleave import run_interleaved
+
+    state = {"next": 1, "stop": False}
+
+    def lane() -> None:
+        while not state["stop"] and state["next"] <= count:
+            index = state["next"]
+            state["next"] += 1
+            try:
+                if run_one(index):
+                    state["stop"] = True
+            except BaseException:
+                state["stop"] = True  # the test ends: the other lanes take no new iteration
+                raise
+
+    run_interleaved(browser, [lane] * min(concurrency, count))

@@ -21,7 +21,7 @@ __all__ = [
     "DEFAULT_MAX_ITERATIONS",
     "SLO_KWARGS", "Recording", "SloSpec", "get_recording", "get_slo_spec", "parse_slo_markers"]
 
-SLO_KWARGS = ("iterations", "max_iterations", "abort_on_fail", "pool")
+SLO_KWARGS = ("iterations", "max_iterations", "abort_on_fail", "pool", "concurrency")
 #: ``iterations="auto"`` stops at this many iterations when no ``max_iterations`` is given: enough
 #: for "success_rate >= 95%" (a clean flow passes after 89) and ">= 99%" (after 342)
 DEFAULT_MAX_ITERATIONS = 600
@@ -42,6 +42,8 @@ class SloSpec:
     #: ``"matrix"``: rate criteria judged over the iterations of every cell of the browser
     #: matrix together (see :mod:`pytest_roo.plugin.pooling`); None: over this test's own
     pool: str | None = None
+    #: iterations run at a time (interleaved on the cell's browser); 1: one after the other
+    concurrency: int = 1
 
 
 SLO_SPEC_KEY = pytest.StashKey[SloSpec]()
@@ -64,6 +66,8 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
     max_iterations: int | None = None
     abort_on_fail = False
     pool: str | None = None
+    concurrency: Any = 1
+    concurrency_given: Any = None
     for marker in markers:
         unknown = sorted(set(marker.kwargs) - set(SLO_KWARGS))
         if unknown:
@@ -118,6 +122,8 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
                 raise ValueError(f"@pytest.mark.slo(pool={value!r}): expected one of "
                                  f"{', '.join(map(repr, POOLS))}")
             pool = pool or value
+        if "concurrency" in marker.kwargs and concurrency_given is None:
+            concurrency_given = concurrency = marker.kwargs["concurrency"]  # the closest wins
     if pool is not None and iterations is None:
         raise ValueError(
             f"@pytest.mark.slo(pool={pool!r}) pools the iterations of the matrix cells: give "
@@ -149,7 +155,12 @@ def parse_slo_markers(item: pytest.Item) -> SloSpec | None:
 
         # raises ValueError naming what cannot be decided sequentially
         sequential_plans(criteria, get_settings(item.config).confidence, max_iterations)
-    return SloSpec(tuple(criteria), iterations, abort_on_fail, max_iterations, pool)
+    if concurrency_given is not None:
+        from pytest_roo.plugin.iterations import validate_concurrency
+
+        concurrency = validate_concurrency(concurrency, iterations,
+                                           tuple(getattr(item, "fixturenames", ())))
+    return SloSpec(tuple(criteria), iterations, abort_on_fail, max_iterations, pool, concurrency)
 
 
 def get_slo_spec(item: pytest.Item) -> SloSpec | None:

@@ -1,7 +1,7 @@
 """Criterion: the deployment lifecycle in the dashboard (create -> start -> live logs visible ->
 stop -> delete) succeeds in at least 90 % of runs: 29 runs (the fewest that can show ">= 90 %")
 shared by the cells of the matrix and judged together; a failure in any cell counts, and the cell
-it happened in fails as well."""
+it happened in fails as well. Three runs at a time, each with its own user and context (``concurrency``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from suites.e2e.dashboard import Api, open_dashboard, sign_in
+from suites.e2e.test_auth_flow import CONCURRENCY
 
 
-@pytest.mark.slo("success_rate >= 90%", iterations=29, pool="matrix")
+@pytest.mark.slo("success_rate >= 90%", iterations=29, pool="matrix", concurrency=CONCURRENCY)
 @pytest.mark.timeout(900)  # Firefox: about 3 s per run in a fresh context
 def test_create_start_logs_stop_delete(roo_new_context: Any, api: Api) -> None:
     user = api.new_user("lifecycle")

@@ -5,6 +5,7 @@ routing, three times per cell; the time from drop to the socket open again is re
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -51,10 +52,21 @@ def test_live_logs_recover_after_server_drop(
 
 
 #: The network the browser reaches the system through (pytest_roo.faults.PROFILES): uneven
-#: delay, capped rates, and 5 % of connections stalled 3 s and reset.
+#: delay and capped rates of a busy Wi-Fi, without the profile's random resets (see the test).
 LOSSY = "lossy-wifi"
 #: How long a reset page may take to reconnect before it counts as not recovered.
 RECOVERY_WAIT_S = 10
+
+
+def lossy_network(proxy: Any) -> list[Any]:
+    """Put :data:`LOSSY`'s delay, jitter and rate caps on ``proxy``, not its random resets (the
+    toxics' handles). Derived from the profile, so a change of its figures applies here too."""
+    from pytest_roo.faults.profiles import get_profile
+
+    profile = dataclasses.replace(get_profile(LOSSY), reset_share=0.0)
+    return [proxy.add(type_, stream=stream, toxicity=toxicity,
+                      name=f"{profile.name}_{type_}_{stream}", **attributes)
+            for type_, stream, toxicity, attributes in profile.toxics()]
 
 
 @pytest.mark.slo("recovery.max < 5s")
@@ -62,13 +74,22 @@ def test_live_logs_recover_through_a_lossy_network(
     roo_new_context: Any, api: Api, fault_proxy: Any, target: Any, roo_record: Any
 ) -> None:
     """The dashboard is served through a fault proxy (``target.through(proxy)``, every engine
-    of the matrix) that takes on the lossy-wifi profile once the page is up; its live-log
-    WebSocket is reset
-    (TCP RST, a ``reset_peer`` toxic at the next frame the server sends) three times. Each
-    time the page reconnects through the same lossy network, resubscribes, and a line injected
-    afterwards shows up. ``recovery``: the reset -> the socket open again (the page's back-off
-    of 200 ms and up included; a reconnect that meets one of the profile's 3 s stalls
-    included)."""
+    of the matrix) that takes on lossy-wifi's delay (40 ms +/- 20 ms round trip) and rate caps
+    once the page is up; its live-log WebSocket is reset (TCP RST, a ``reset_peer`` toxic at
+    the next frame the server sends) three times. Each time the page reconnects through the
+    same network, resubscribes, and a line injected afterwards shows up. ``recovery``: the
+    reset -> the socket open again, the page's back-off (200 ms and up) included.
+
+    The subject is the page's reconnect after a reset it did not choose, so the resets are
+    this test's own, three per cell, at known moments. The full lossy-wifi profile also
+    resets 5 % of all connections after a 3 s stall, at random: a reconnect that draws it
+    waits 3 s, then backs off again and may draw it again, so the maximum over three resets
+    measured the profile's dice (7.98 s once in Chromium, whose other runs took 0.35 to
+    1.43 s), not the page, and no fixed limit would be both stable and tight. That random stall
+    is what ``suites/network`` judges, with limits derived from it (``ack_limit_ms``). Without
+    it the recovery is bounded by the back-off and a few round trips, well under 5 s, while a
+    page that does not reconnect (fault ``dashboard_no_reconnect``) is recorded as the 10 s it
+    was waited for and fails (tests/suites/test_resilience_suites.py)."""
     proxy = fault_proxy(target.url())
     lossy = target.through(proxy)
     user = api.new_user("lossy")
@@ -77,10 +98,9 @@ def test_live_logs_recover_through_a_lossy_network(
     sign_in(context, user)
     page = context.new_page()
     open_dashboard(page, live=True)
-    # the network turns lossy once the page is loaded: the profile resets 5 % of connections,
-    # and a page load over several connections would meet one about one time in four (the
-    # page load is not what this test is about; the socket's recovery is)
-    proxy.profile(LOSSY)
+    # the network turns lossy once the page is loaded: the page load is not what this test is
+    # about (and the bandwidth cap would only make it slower), the socket's recovery is
+    lossy_network(proxy)
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     recovery: list[float] = []

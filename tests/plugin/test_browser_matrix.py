@@ -446,3 +446,31 @@ def test_a(roo_cell):
     result = pytester.runpytest(*engines, "--roo-browsers=chromium")
     result.stdout.fnmatch_lines(["*pool='matrix') needs a fixed iterations=N*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.mark.parametrize(("marker", "uses", "message"), [
+    ("iterations=4, concurrency=0", "roo_new_context",
+     "concurrency=0): expected a whole number >= 1"),
+    ("iterations=4, concurrency=True", "roo_new_context",
+     "concurrency=True): expected a whole number >= 1"),
+    ("concurrency=2", "roo_new_context", "concurrency=2) needs a fixed iterations=N"),
+    ("iterations='auto', concurrency=2", "roo_new_context",
+     "concurrency=2) needs a fixed iterations=N"),
+    ("iterations=4, concurrency=2", "roo_cell",
+     "makes a context per iteration with roo_new_context"),
+    ("iterations=4, concurrency=2", "roo_new_context, roo_page",
+     "roo_page is one for all of them"),
+])
+def test_concurrency_marker_errors(
+    pytester: pytest.Pytester, engines: list[str], marker: str, uses: str, message: str
+) -> None:
+    pytester.makepyfile(f"""
+import pytest
+
+@pytest.mark.slo("success_rate >= 50%", {marker})
+def test_a({uses}):
+    pass
+""")
+    result = pytester.runpytest(*engines, "--roo-browsers=chromium")
+    result.stdout.fnmatch_lines([f"*{message}*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -236,7 +236,7 @@ def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         ["@pytest.mark.slo(*criteria, iterations=None, max_iterations=None, abort_on_fail=False, "
-         "pool=None)*"])
+         "pool=None, concurrency=1)*"])
 
 
 def test_iterations_judge_the_success_rate(pytester: pytest.Pytester) -> None:
