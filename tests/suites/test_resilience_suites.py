@@ -95,11 +95,15 @@ CASES: dict[str, tuple[str, str, Check]] = {
 #: fixtures/refapp/relay.py) with a topic fault (fixtures/refapp/topics.py). The network suite
 #: sends only device commands and subscribes to no topic; the reconnect suite only subscribes
 #: to topics and sends no command: neither fault reaches the other suite. The topic faults
-#: all act on the reconnect suite's one outage run and never share a run.
+#: all act on the reconnect suite's one outage run and never share a run. The slow resume and
+#: the slow live delivery run alone: after a network suite run, the live delivery's p99 (250
+#: ms) of a run with slow resumes came out above its limit twice on a busy machine, and a
+#: shared run must not be where a criterion's failure might come from.
 GROUPS = {
     "push-slow+resume-skips": ("push-slow", "resume-skips"),
     "retried-command-twice+resume-repeats": ("retried-command-twice", "resume-repeats"),
-    "out-of-order+resume-slow": ("out-of-order", "resume-slow"),
+    "out-of-order": ("out-of-order",),
+    "resume-slow": ("resume-slow",),
     "live-slow": ("live-slow",),
 }
 
