@@ -1,5 +1,6 @@
 """The Socket.IO suite (suites/socketio) passes against the healthy reference system and, with
-one ``sio_*`` fault switched on, fails exactly the criterion that fault breaks."""
+a ``sio_*`` fault switched on, fails exactly the criterion that fault breaks (two faults that
+cannot reach each other's tests share a run)."""
 
 from __future__ import annotations
 
