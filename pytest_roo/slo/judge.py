@@ -258,12 +258,14 @@ def lost_early(
 
 def _count_above(hist: Any, limit_ticks: float, inclusive: bool) -> int:
     """Samples at or above (``inclusive``) or strictly above the limit (in histogram units)."""
-    above = 0
-    for item in hist.get_recorded_iterator():
-        value = item.value_iterated_to
-        if value > limit_ticks or (inclusive and hist.values_are_equivalent(value, int(limit_ticks))):
-            above += item.count_at_value_iterated_to
-    return int(above)
+    from pytest_roo.results.latency import recorded_buckets
+
+    counts, lowest, width = recorded_buckets(hist)
+    highest = lowest + width - 1  # the value HdrHistogram's iterator reports for a bucket
+    above = highest > limit_ticks
+    if inclusive:
+        above |= lowest == hist.get_lowest_equivalent_value(int(limit_ticks))
+    return int(counts[above].sum())
 
 
 def abort_check(criteria: Iterable[str | Criterion]) -> Callable[[LoadResult, int], str | None]:

@@ -14,6 +14,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE_TIMEOUT = 240.0
+#: Plugins of the test environment that no ready suite uses: each costs every suite run a
+#: second or two of start-up CPU (hypothesis alone imports for about a second at the end).
+UNUSED_PLUGINS = ("playwright", "cacheprovider", "hypothesispytest", "benchmark", "xdist",
+                  "anyio")
 
 
 @dataclasses.dataclass
@@ -55,6 +59,18 @@ class SuiteRun:
         cells = self.report.get("sections", {}).get("matrix", {}).get("cells", [])
         return {c["nodeid"].split("::")[-1]: c for c in cells}
 
+    def select(self, paths: Sequence[str]) -> SuiteRun:
+        """The run seen through the tests under ``paths`` (folders, files or node ids, as given
+        to pytest): its report keeps only their entries. One run of several suites, each with
+        its own fault switched on, is judged suite by suite this way."""
+        def under(nodeid: str) -> bool:
+            return any(nodeid == path or nodeid.startswith((f"{path}/", f"{path}::", f"{path}["))
+                       for path in paths)
+
+        report = dict(self.report)
+        report["tests"] = [t for t in self.report.get("tests", []) if under(t["nodeid"])]
+        return SuiteRun(self.returncode, self.output, report)
+
     def verdicts(self, test: str) -> list[dict[str, Any]]:
         return list(self.tests[test].get("verdicts", []))
 
@@ -74,8 +90,8 @@ def run_suite(paths: Sequence[str], tmp_path: Path, *, faults: str = "",
     cmd = [
         sys.executable, "-m", "pytest", *paths, "--roo-profile", profile,
         "--roo-report-json", str(report), "--roo-output", str(tmp_path / "out"),
-        "-p", "no:playwright", "-p", "no:cacheprovider", "-q", "--roo-progress", "off",
-        *args,
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
+        "-q", "--roo-progress", "off", *args,
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=timeout, check=False,
