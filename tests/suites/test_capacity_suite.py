@@ -22,6 +22,7 @@ def _curve(run: SuiteRun) -> dict[str, Any]:
     return curve
 
 
+@pytest.mark.solo  # 250 requests a second of the app on two cores: no other test beside it
 def test_the_healthy_system_handles_10x(tmp_path: Path) -> None:
     run = run_suite([CAPACITY], tmp_path, profile="standard")
     assert run.returncode == 0, run.explain()
