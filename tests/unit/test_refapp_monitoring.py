@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+
+from fixtures.refapp.cost import WINDOW, CpuSurcharge
 from fixtures.refapp.metrics import BUCKETS, Metrics
 from fixtures.refapp.monitoring import Monitoring
 from pytest_roo.monitor.prometheus import parse_text
@@ -37,3 +40,41 @@ def test_the_collector_series_parse() -> None:
             "refapp_event_loop_lag_seconds", "python_gc_collections_total"} <= names
     monitoring.switch(False)
     assert _values(monitoring.render(), "refapp_monitoring_enabled")[""] == 0
+
+
+def _spin(seconds: float) -> None:
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
+def test_a_surcharge_goes_on_across_short_arms() -> None:
+    """A feature switched on for 30 events at a time (an A/B in short arms) is charged like one
+    left on: the window of 200 events goes on across the pauses, and the CPU spent while paused
+    is not taken for the events' cost."""
+    surcharge = CpuSurcharge(0.5, running=False)
+    burned = 0.0
+    for arm in range(2 * WINDOW // 30 + 2):
+        surcharge.resume()
+        for _ in range(30):
+            _spin(0.0002)  # the event's own work: 0.2 ms
+            started = time.process_time()
+            surcharge.charge()
+            burned += time.process_time() - started if arm * 30 >= WINDOW else 0.0
+        surcharge.pause()
+        _spin(0.01)  # the other arm: 10 ms that are not the feature's
+    charged_events = (2 * WINDOW // 30 + 2) * 30 - (WINDOW // 30 + 1) * 30
+    per_event = burned / charged_events
+    assert 0.00007 < per_event < 0.0002, per_event  # about half of 0.2 ms, never the pauses'
+
+
+def test_a_paused_surcharge_charges_nothing() -> None:
+    surcharge = CpuSurcharge(1.0)
+    for _ in range(WINDOW):
+        _spin(0.0001)
+        surcharge.charge()
+    surcharge.pause()
+    started = time.process_time()
+    for _ in range(50):
+        surcharge.charge()
+    assert time.process_time() - started < 0.002
