@@ -44,6 +44,25 @@ class SuiteRun:
                 if not v["passed"] and v.get("status", "fail") == "fail"}
 
     @property
+    def failing_results(self) -> set[tuple[str, str, str]]:
+        """(test name, result, criterion) of every verdict that FAILED (not inconclusive)."""
+        return {(name, v["result"], v["criterion"]) for name, t in self.tests.items()
+                for v in t.get("verdicts", []) if v.get("status") == "fail"}
+
+    def assert_fails_exactly(self, fault: str, expected: set[tuple[str, str, str]]) -> None:
+        """The run with ``fault`` failed, its FAILED verdicts are exactly ``expected`` (test,
+        result, criterion), and its tests failed exactly where those verdicts are."""
+        assert self.report, f"no JSON report written\n{self.explain()}"
+        assert self.returncode == 1, f"the suite did not fail with {fault}\n{self.explain()}"
+        got = self.failing_results
+        assert got == expected, (f"with {fault} expected exactly {sorted(expected)} to fail, "
+                                 f"got {sorted(got)}\n{self.explain()}")
+        failed_tests = {test for test, _, _ in expected}
+        for name in self.tests:
+            assert self.outcome(name) == ("failed" if name in failed_tests else "passed"), (
+                f"{name} with {fault}\n{self.explain()}")
+
+    @property
     def inconclusive(self) -> set[tuple[str, str]]:
         return {(name, v["criterion"]) for name, t in self.tests.items()
                 for v in t.get("verdicts", []) if v.get("status") == "inconclusive"}

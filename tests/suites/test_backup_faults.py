@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.suites.runner import SuiteRun, run_suite
+from tests.suites.runner import run_suite
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -15,12 +15,6 @@ BACKUP = ["suites/backup"]
 RESTORED = ("test_every_backed_up_write_is_restored", "backup.restored_writes", "errors == 0")
 RTO = ("test_recovery_time_objective", "backup.rto", "rto.max < 8s")
 RPO = ("test_recovery_point_objective", "backup.rpo", "rpo.max < 4s")
-
-
-def failing(run: SuiteRun) -> set[tuple[str, str, str]]:
-    """(test, result, criterion) of every verdict that FAILED (not merely inconclusive)."""
-    return {(name, v["result"], v["criterion"]) for name, t in run.tests.items()
-            for v in t.get("verdicts", []) if v.get("status") == "fail"}
 
 
 CASES = {
@@ -49,12 +43,4 @@ def test_the_healthy_system_passes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fault", list(CASES))
 def test_each_fault_fails_exactly_its_criterion(fault: str, tmp_path: Path) -> None:
     run = run_suite(BACKUP, tmp_path, faults=fault)
-    assert run.report, f"no JSON report written\n{run.explain()}"
-    assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
-    assert failing(run) == CASES[fault], (
-        f"with {fault} expected exactly {sorted(CASES[fault])} to fail, got "
-        f"{sorted(failing(run))}\n{run.explain()}")
-    failed_tests = {test for test, _, _ in CASES[fault]}
-    for name in run.tests:
-        assert run.outcome(name) == ("failed" if name in failed_tests else "passed"), \
-            run.explain()
+    run.assert_fails_exactly(fault, CASES[fault])

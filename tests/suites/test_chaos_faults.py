@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.suites.runner import SuiteRun, run_suite
+from tests.suites.runner import run_suite
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -17,12 +17,6 @@ REDIS, DROP, PG = "test_redis_restart", "test_network_to_postgres_drops", "test_
 DURING, AFTER = "during.error_rate < 20%", "after(1s).error_rate < 1%"
 RECOVERY = ("recovery", "recovery.max < 5s")
 WRITES = ("chaos.acknowledged_writes", "errors == 0")
-
-
-def failing(run: SuiteRun) -> set[tuple[str, str, str]]:
-    """(test, result, criterion) of every verdict that FAILED (not merely inconclusive)."""
-    return {(name, v["result"], v["criterion"]) for name, t in run.tests.items()
-            for v in t.get("verdicts", []) if v.get("status") == "fail"}
 
 
 def load(test: str, criterion: str) -> tuple[str, str, str]:
@@ -54,12 +48,4 @@ def test_the_healthy_system_passes(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fault", list(CASES))
 def test_each_fault_fails_exactly_its_criteria(fault: str, tmp_path: Path) -> None:
     run = run_suite(CHAOS, tmp_path, faults=fault)
-    assert run.report, f"no JSON report written\n{run.explain()}"
-    assert run.returncode == 1, f"the suite did not fail with {fault}\n{run.explain()}"
-    assert failing(run) == CASES[fault], (
-        f"with {fault} expected exactly {sorted(CASES[fault])} to fail, got "
-        f"{sorted(failing(run))}\n{run.explain()}")
-    failed_tests = {test for test, _, _ in CASES[fault]}
-    for name in run.tests:
-        assert run.outcome(name) == ("failed" if name in failed_tests else "passed"), \
-            run.explain()
+    run.assert_fails_exactly(fault, CASES[fault])
