@@ -110,7 +110,7 @@ def test_bad_and_expired_tokens_get_401(http_load: Any, target: Target, sizes: A
             session.count(f"status_{status}")
 
     http_load.run(bad_requests, clients=sizes.users, rate=f"{sizes.bad_token_rate}/s",
-                  duration=sizes.duration, primary="request")
+                  duration=sizes.census_duration, primary="request")
 
 
 @pytest.mark.slo("errors == 0")
@@ -142,7 +142,7 @@ def test_wrong_password_is_refused_under_load(http_load: Any, target: Target,
             session.count("checked")
 
     http_load.run(log_in, clients=min(sizes.users, 50), rate=f"{sizes.login_rate}/s",
-                  duration=sizes.duration, primary="login")
+                  duration=sizes.census_duration, primary="login")
 
 
 @pytest.mark.slo("errors == 0")
@@ -181,7 +181,7 @@ def test_other_users_writes_are_refused(http_load: Any, target: Target, sizes: A
             session.count("refused")
 
     result = http_load.run(intrude, clients=min(sizes.users, 50),
-                           rate=f"{sizes.write_rate}/s", duration=sizes.duration,
+                           rate=f"{sizes.write_rate}/s", duration=sizes.census_duration,
                            primary="write")
 
     async def audit() -> int:
