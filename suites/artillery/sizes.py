@@ -34,7 +34,7 @@ ARTILLERY = SuiteProfiles(
     # standard: at least 299 operations per scenario, the fewest that can show error_rate < 1%
     # (Socket.IO: five log lines written per user, 300 requests; 420 acks, so that a p95 is
     # not decided by the slowest few)
-    standard=ArtillerySizes(http_duration=12, http_arrival_rate=5, ws_duration=10,
+    standard=ArtillerySizes(http_duration=6, http_arrival_rate=10, ws_duration=10,
                             ws_arrival_rate=30, sio_duration=6, sio_arrival_rate=10),
     full=ArtillerySizes(http_duration=30, http_arrival_rate=8, ws_duration=30,
                         ws_arrival_rate=20, sio_duration=30, sio_arrival_rate=10),
