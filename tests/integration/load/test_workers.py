@@ -370,7 +370,11 @@ def test_abort_on_fail_is_judged_over_every_worker(http_load: HttpLoadFixture,
     assert "error_rate < 1%" in result.info["aborted"]
     assert result.info["stopped"].startswith("aborted: ")
     assert result.duration < 20  # stopped long before the end of the window
-    assert result.errors["http_5xx"] == result.operations > 0
+    # every operation failed: a 503, or an arrival still waiting for a client when the abort
+    # came (``dropped``, a few at most)
+    dropped = result.errors.get("dropped", 0)
+    assert result.errors["http_5xx"] + dropped == result.operations, result.errors
+    assert result.errors["http_5xx"] > 0 and dropped <= 4, result.errors
 
 
 SESSION_TEST = """
