@@ -162,7 +162,7 @@ CASES = {
         "broadcast_tail_rate=0.03,broadcast_tail_ms=80",
         tail_fails(("test_broadcast_reaches_every_client", "delivery.p99 < 50ms"))),
     "tail-api": Case(
-        (f"{API}::test_api_under_concurrent_users",), "api_tail_rate=0.02,api_tail_ms=300",
+        (f"{API}::test_api_under_concurrent_users",), "api_tail_rate=0.03,api_tail_ms=300",
         tail_fails(("test_api_under_concurrent_users", "p99 < 100ms")), profile="standard"),
     "tail-logs": Case(
         (f"{REALTIME}::test_injected_log_line_reaches_subscribers",),
