@@ -14,10 +14,10 @@ less disturbed by other processes than throughput or latency, which also carry t
 generator's and the neighbours' share of the cores. A measurement is ``requests`` GETs of
 ``/api/deployments`` by one user (the token checked, one PostgreSQL read, the user's three
 deployments as JSON; each answer checked) over ``clients`` keep-alive connections that stay
-open from one measurement to the next, and its figure the app's CPU per request. An API call, not a health check: a feature's
-fixed cost per request is judged against what the app's requests cost, not against its
-cheapest one (a request to ``/health`` costs the app so little that observing it for
-``/metrics`` alone is a few per cent).
+open from one measurement to the next, and its figure the app's CPU per request. An API call,
+not a health check: a feature's fixed cost per request is judged against what the app's
+requests cost, not against its cheapest one (a request to ``/health`` costs the app so little
+that observing it for ``/metrics`` alone is a few per cent).
 
 Monitoring is the app's ``/metrics``: every request observed (counters and a latency histogram)
 and a collector sampling the process every 200 ms (CPU, memory, threads, descriptors, GC, event
@@ -84,9 +84,9 @@ def cpu_ns(pid: int) -> int:
 class CpuPerRequest:
     """The workload: each call sends ``requests`` GETs of ``url`` over ``clients`` keep-alive
     connections and returns the app's CPU (ns) per request. The connections and the event loop
-    live across calls (opened by a first, unmeasured call), so a measurement holds nothing but
-    the requests. Raises when an answer is not 200 or (``expect``) does not list that many
-    deployments. A context manager: the connections close on exit."""
+    live across calls (opened on entering, by an unmeasured call), so a measurement holds
+    nothing but the requests. Raises when an answer is not 200 or (``expect``) does not list
+    that many deployments. A context manager: the connections close on exit."""
 
     def __init__(self, pid: int, url: str, requests: int, clients: int,
                  headers: dict[str, str] | None = None, expect: int | None = None) -> None:
@@ -102,7 +102,6 @@ class CpuPerRequest:
                                          connector=aiohttp.TCPConnector(limit=clients))
 
         self.http = self.loop.run_until_complete(session())
-        self()  # opens the connections: not measured
 
     async def _client(self, count: int) -> None:
         for _ in range(count):
@@ -124,6 +123,11 @@ class CpuPerRequest:
         return self.loop.run_until_complete(asyncio.wait_for(self._measure(), 30.0))
 
     def __enter__(self) -> CpuPerRequest:
+        try:
+            self()  # opens the connections: not measured
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

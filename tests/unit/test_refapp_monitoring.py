@@ -52,19 +52,21 @@ def test_a_surcharge_goes_on_across_short_arms() -> None:
     """A feature switched on for 30 events at a time (an A/B in short arms) is charged like one
     left on: the window of 200 events goes on across the pauses, and the CPU spent while paused
     is not taken for the events' cost."""
-    surcharge = CpuSurcharge(0.5, running=False)
-    burned = 0.0
-    for arm in range(2 * WINDOW // 30 + 2):
-        surcharge.resume()
+    surcharge = CpuSurcharge(0.5, on=False)
+    burned, charged, events = 0.0, 0, 0
+    for _ in range(2 * WINDOW // 30 + 2):  # arms of 30 events
+        surcharge.switch(True)
         for _ in range(30):
             _spin(0.0002)  # the event's own work: 0.2 ms
             started = time.process_time()
             surcharge.charge()
-            burned += time.process_time() - started if arm * 30 >= WINDOW else 0.0
-        surcharge.pause()
+            events += 1
+            if events > WINDOW:  # the first window is measured, not charged
+                burned += time.process_time() - started
+                charged += 1
+        surcharge.switch(False)
         _spin(0.01)  # the other arm: 10 ms that are not the feature's
-    charged_events = (2 * WINDOW // 30 + 2) * 30 - (WINDOW // 30 + 1) * 30
-    per_event = burned / charged_events
+    per_event = burned / charged
     assert 0.00007 < per_event < 0.0002, per_event  # about half of 0.2 ms, never the pauses'
 
 
@@ -73,7 +75,7 @@ def test_a_paused_surcharge_charges_nothing() -> None:
     for _ in range(WINDOW):
         _spin(0.0001)
         surcharge.charge()
-    surcharge.pause()
+    surcharge.switch(False)
     started = time.process_time()
     for _ in range(50):
         surcharge.charge()

@@ -85,7 +85,7 @@ def test_the_exporter_keeps_a_bounded_number_of_spans() -> None:
 def test_the_expensive_exporter_burns_its_share_of_the_cpu_per_request() -> None:
     """tracing_cost=0.5: after the first window the exporter adds half a request's CPU."""
     exporter = RingExporter(cost=0.5)
-    exporter.resume_window()  # tracing switched on (it starts off)
+    exporter.switch(True)  # tracing switched on (it starts off)
 
     def request() -> None:  # about 0.2 ms of CPU
         until = time.process_time() + 0.0002
