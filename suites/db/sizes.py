@@ -32,7 +32,8 @@ DB = SuiteProfiles(
     floors={"connections": 100, "app_clients": 200},
     smoke=DbSizes(connections=100, rate=300, duration=3, app_clients=200, app_bursts=4,
                   app_burst_every=0.75),
-    standard=DbSizes(connections=100, rate=400, duration=10, app_clients=200, app_bursts=10,
+    # 2,800 direct queries, 1,400 pool requests (7 bursts of 200)
+    standard=DbSizes(connections=100, rate=400, duration=7, app_clients=200, app_bursts=7,
                      app_burst_every=1.0),
     full=DbSizes(connections=200, rate=800, duration=30, app_clients=300, app_bursts=30,
                  app_burst_every=1.0),
