@@ -4,7 +4,9 @@
 
 One throwaway redis-server (no persistence) pinned to core 0, reachable only through a unix
 socket in a private 0700 directory (so it needs no password, and none shows in a process list).
-Rounds alternate the tools; each client runs in its own process pinned to core 1. Workloads:
+Rounds alternate the tools; each client runs in its own process pinned to core 1. pytest-roo runs
+twice: with hiredis reading the replies (its default) and with redis-py's pure-Python parser
+("roo-pyparser", where hiredis is missing). Workloads:
 
 * ``set`` / ``get``: one command per round trip from ``--clients`` connections, closed loop
   (``redis-benchmark -t set|get -c N -d 3``; ``RedisLoad.command("SET", "key:bench", "xxx")``);
@@ -49,12 +51,19 @@ from bench._common import (  # noqa: E402
 )
 
 WORKLOADS = ("set", "get", "set-P16")
+#: "pytest-roo" reads replies with hiredis (a dependency: redis-py uses it when it imports),
+#: "roo-pyparser" with redis-py's pure-Python parser, as where hiredis is missing
+TOOLS = ("pytest-roo", "roo-pyparser", "redis-benchmark")
 
 ROO = r"""
 import json, sys, time
+if sys.argv[5] == "pure":
+    sys.modules["hiredis"] = None  # redis-py falls back to its pure-Python reply parser
 import redis.asyncio, numpy, hdrh.histogram, uvloop  # imported before the CPU clock starts
 from pytest_roo.load.redis import RedisLoad
 url, workload, clients, duration = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+from redis.utils import HIREDIS_AVAILABLE
+assert HIREDIS_AVAILABLE == (sys.argv[5] == "hiredis"), "hiredis is not installed (pip install hiredis)"
 load = RedisLoad(url, max_generator_cpu=4.0)
 c0 = time.process_time()
 if workload == "set":
@@ -149,22 +158,22 @@ def main() -> None:
     proc, sock = start_redis(directory)
     url = f"unix://{sock}"
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-        w: {"pytest-roo": [], "redis-benchmark": []} for w in workloads}
+        w: {tool: [] for tool in TOOLS} for w in workloads}
     try:
         for workload in workloads:
             # size redis-benchmark's request count to about --duration seconds
             probe = redis_benchmark(bench_bin, sock, workload, args.clients, 20_000, 120)
             requests = max(20_000, int(probe["rps"] * args.duration))
             for rnd in range(args.rounds):
-                order = ["pytest-roo", "redis-benchmark"] if rnd % 2 == 0 else \
-                    ["redis-benchmark", "pytest-roo"]
+                order = list(TOOLS) if rnd % 2 == 0 else list(reversed(TOOLS))
                 for tool in order:
                     if tool == "redis-benchmark":
                         r = redis_benchmark(bench_bin, sock, workload, args.clients, requests,
                                             args.duration * 10 + 60)
                     else:
+                        parser = "hiredis" if tool == "pytest-roo" else "pure"
                         out, _ = run_client([PYTHON, "-c", ROO, url, workload,
-                                             str(args.clients), str(args.duration)],
+                                             str(args.clients), str(args.duration), parser],
                                             timeout=args.duration + 120, cwd=ROOT)
                         r = json.loads(out.strip().splitlines()[-1])
                     runs[workload][tool].append(r)
@@ -185,9 +194,10 @@ def main() -> None:
                   f"{fmt(median([r['p99'] for r in rs]), '7.2f')} "
                   f"{fmt(median([r['cpu_us'] for r in rs]), '10.1f')}")
         roo = median([r["rps"] for r in by_tool["pytest-roo"]]) or 0.0
+        pure = median([r["rps"] for r in by_tool["roo-pyparser"]]) or 0.0
         base = median([r["rps"] for r in by_tool["redis-benchmark"]]) or 0.0
         if base:
-            ratios.append(f"{workload} {roo / base:.2f}")
+            ratios.append(f"{workload} {roo / base:.2f} (pure-Python parser {pure / base:.2f})")
     print(f"\npytest-roo / redis-benchmark throughput: {', '.join(ratios)} (medians over "
           f"{args.rounds} rounds; redis-benchmark is C with one thread, pytest-roo Python with "
           "redis.asyncio on uvloop; pytest-roo's latencies are its uncorrected samples)")
