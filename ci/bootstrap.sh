@@ -49,7 +49,9 @@ npm_packages() {
   if [ -f package.json ]; then
     if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then
       say "installing npm packages (npm ci)"
-      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefer-offline --no-audit --no-fund --silent && touch node_modules
+      PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefer-offline --no-audit --no-fund --silent \
+        || return 1
+      touch node_modules
     fi
   fi
   # the node socket.io server of tests/integration/socketio (a server not written here)
@@ -57,10 +59,13 @@ npm_packages() {
   if [ -f $sio/package.json ]; then
     if [ ! -d $sio/node_modules ] || [ $sio/package.json -nt $sio/node_modules ]; then
       say "installing npm packages of $sio"
-      (cd $sio && npm ci --prefer-offline --no-audit --no-fund --silent) && touch $sio/node_modules
+      (cd $sio && npm ci --prefer-offline --no-audit --no-fund --silent) || return 1
+      touch $sio/node_modules
     fi
   fi
 }
+# whatever ends this script (a failed Python install too) waits for npm: nothing left running
+trap 'if [ -n "$npm_pid" ]; then wait "$npm_pid" 2>/dev/null || true; fi; rm -f "$npm_log"' EXIT
 if command -v npm >/dev/null 2>&1; then
   npm_packages >"$npm_log" 2>&1 &
   npm_pid=$!
@@ -94,12 +99,12 @@ else
 fi
 
 if [ -n "$npm_pid" ]; then
-  if ! wait "$npm_pid"; then
-    cat "$npm_log" >&2
-    rm -f "$npm_log"
-    say "npm install failed (output above)"
+  status=0
+  wait "$npm_pid" || status=$?
+  npm_pid=""
+  cat "$npm_log" >&2
+  if [ "$status" -ne 0 ]; then
+    say "npm ci failed (output above)"
     exit 1
   fi
-  cat "$npm_log" >&2
 fi
-rm -f "$npm_log"

@@ -42,7 +42,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None,
                        reason="node is missing: apt-get install nodejs (ci/bootstrap.sh does)"),
     pytest.mark.skipif(not (NODE_MODULES / "ws").is_dir(),
-                       reason="the npm package ws is missing: run ci/bootstrap.sh (npm install)"),
+                       reason="the npm package ws is missing: run ci/bootstrap.sh (npm ci)"),
 ]
 
 
