@@ -63,7 +63,9 @@ import redis.asyncio, numpy, hdrh.histogram, uvloop  # imported before the CPU c
 from pytest_roo.load.redis import RedisLoad
 url, workload, clients, duration = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 from redis.utils import HIREDIS_AVAILABLE
-assert HIREDIS_AVAILABLE == (sys.argv[5] == "hiredis"), "hiredis is not installed (pip install hiredis)"
+if HIREDIS_AVAILABLE != (sys.argv[5] == "hiredis"):
+    raise SystemExit("hiredis is not installed (pip install hiredis)" if sys.argv[5] == "hiredis"
+                     else "redis-py still found hiredis: the pure-Python run would measure it")
 load = RedisLoad(url, max_generator_cpu=4.0)
 c0 = time.process_time()
 if workload == "set":

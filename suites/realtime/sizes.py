@@ -29,7 +29,7 @@ REALTIME = SuiteProfiles(
     "realtime",
     smoke=RealtimeSizes(subscribers=20, log_rate=10, status_users=20, isolation_users=20,
                         isolation_rate=150, duration=6),
-    # 7 s: 7,000 deliveries, about 330 status changes, 1,050 lines checked for isolation
+    # 7 s: 7,000 deliveries, about 360 status changes, 1,050 lines checked for isolation
     standard=RealtimeSizes(subscribers=50, log_rate=20, status_users=50, isolation_users=20,
                            isolation_rate=150, duration=7),
     full=RealtimeSizes(subscribers=100, log_rate=20, status_users=50, isolation_users=50,
