@@ -41,19 +41,24 @@ def have_two_cores() -> bool:
 
 
 class Server:
-    """bench/servers/ws_server.py in its own process group, pinned to core 0."""
+    """A bench server in its own process group, pinned to core 0: by default
+    bench/servers/ws_server.py with ``flags``, or ``argv`` run in ``cwd``. It prints
+    ``PORT <n>`` when it listens and stops when its stdin closes."""
 
-    def __init__(self, *flags: str) -> None:
+    def __init__(self, *flags: str, argv: Sequence[str] | None = None,
+                 cwd: Path | None = None) -> None:
+        if argv is None:
+            argv = [PYTHON, str(HERE / "servers" / "ws_server.py"), "--max-seconds", "3600",
+                    *flags]
         self.proc = subprocess.Popen(
-            [PYTHON, str(HERE / "servers" / "ws_server.py"), "--max-seconds", "3600", *flags],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
-            preexec_fn=pin(SERVER_CORE),
+            list(argv), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True, preexec_fn=pin(SERVER_CORE),
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             self.stop()
-            raise SystemExit(f"bench server did not start: {line!r}")
+            raise SystemExit(f"bench server {Path(argv[-1]).name} did not start: {line!r}")
         self.port = int(line.split()[1])
 
     def ws(self, path: str = "/ws/echo") -> str:

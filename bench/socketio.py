@@ -26,9 +26,6 @@ not HdrHistogram data.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,13 +37,12 @@ sys.path[0] = str(HERE.parent)
 from bench._common import (  # noqa: E402
     PYTHON,
     ROOT,
-    SERVER_CORE,
+    Server,
     fmt,
     have_two_cores,
     last_json,
     load_average,
     median,
-    pin,
     run_client,
     stamp,
 )
@@ -159,33 +155,15 @@ scenarios:
 """
 
 
-class SioServer:
-    """The python-socketio test server in its own process group, pinned to the server core."""
+class SioServer(Server):
+    """The python-socketio (or node socket.io) test server in its own process group, pinned to
+    the server core."""
 
     def __init__(self, kind: str) -> None:
         argv = ([PYTHON, str(SERVERS / "sio_server.py"), "--max-seconds", "3600"]
                 if kind == "python" else ["node", str(SERVERS / "sio_server.js")])
-        self.proc = subprocess.Popen(
-            argv, cwd=SERVERS, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, start_new_session=True,
-            preexec_fn=pin(SERVER_CORE),
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.stop()
-            raise SystemExit(f"socket.io bench server did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        super().__init__(argv=argv, cwd=SERVERS)
+        self.url = self.http("")
 
 
 def run_artillery(url: str, clients: int, duration: float) -> dict[str, Any]:

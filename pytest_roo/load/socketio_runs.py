@@ -12,16 +12,13 @@ in ``counters["pings"]``; a second ack of the message just answered is a ``dupli
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_roo.load.correction import refine_interval
 from pytest_roo.load.errors import classify
-from pytest_roo.load.executor import Watchdog, begin
+from pytest_roo.load.executor import Watchdog
 from pytest_roo.load.recorder import Recorder
 from pytest_roo.load.socketio_client import SioClient
 from pytest_roo.load.socketio_codec import (
@@ -33,8 +30,8 @@ from pytest_roo.load.socketio_codec import (
     namespace_prefix,
 )
 from pytest_roo.load.workload import Workload
-from pytest_roo.load.ws_client import CLOSING, echo_message
-from pytest_roo.load.ws_echo import EchoRun
+from pytest_roo.load.ws_client import CLOSING
+from pytest_roo.load.ws_echo import ANSWER, TIMED, EchoRun
 
 __all__ = ["AckCheck", "AckRun", "RoomFanout"]
 
@@ -59,6 +56,8 @@ class AckRun(EchoRun):
     metric = "ack"
     in_flight = "acks outstanding"
     answer = "ack"
+    first_id = 1
+    client_name = "socket.io client"
 
     def __init__(self, client: SioClient, rec: Recorder, url: str, wl: Workload,
                  timeout: float, correct: bool, *, event: str, namespace: str, auth: Any,
@@ -143,109 +142,30 @@ class AckRun(EchoRun):
 
     # -- closed model --
 
-    async def closed(self) -> None:
-        """The closed model: every client emits its next message when the previous one's ack
-        is in (``ack`` corrected for coordinated omission unless ``correct=False``)."""
-        import aiohttp
+    def expected(self, k: int, message: str) -> str | None:
+        """With ``expect="echo"`` the ack that echoes ``message`` is compared as text first."""
+        return self.echo_ack(k, message) if self.fast else None
 
-        rec, wl, timeout = self.rec, self.wl, self.timeout
-        TEXT = aiohttp.WSMsgType.TEXT
-        async with self.sio._client_session(wl.clients) as http:
-            conns, kinds = await self._connect_all(http, wl.clients)
-            begin(rec, wl.duration)
-            start_ns = time.perf_counter_ns()
-            deadline_ns = int(rec.deadline * 1e9)
-            buf = rec.batch("ack")
-            if self.correct:
-                rec.correct("ack", max(1, int(wl.think * 1e6)) + 1000, "ack_raw")
-            think = wl.think
-            prefix, pad = self.prefix, self.pad
-            ids = itertools.count(1)
-            waiting = [0] * len(conns)
-            left_at = [0] * len(conns)
-            done = [0] * len(conns)
-
-            async def loop(i: int, ws: Any) -> None:
-                pc = time.perf_counter_ns
-                send = ws.send_str
-                receive = ws.receive
-                append = buf.append
-                fast = self.fast
-                previous = -1
-                try:
-                    while not rec.stopping:
-                        t0 = pc()
-                        if t0 >= deadline_ns:
-                            return
-                        k = next(ids)
-                        message = echo_message(prefix, k, pad)
-                        want = self.echo_ack(k, message) if fast else None
-                        rec.ops += 1
-                        done[i] += 1
-                        waiting[i] = t0
-                        try:
-                            await send(self.frame(k, message))
-                            while True:
-                                msg = await receive()
-                                if msg.type is TEXT:
-                                    data = msg.data
-                                    if data == want:
-                                        append((pc() - t0) // 1000)
-                                        break
-                                    rid = self.ack_id(data)
-                                    if rid == k:
-                                        if self.judge(k, message, data):
-                                            append((pc() - t0) // 1000)
-                                        break
-                                    if rid is not None:
-                                        if rid == previous:
-                                            rec.error("duplicate",
-                                                      detail=f"ack {rid} received twice")
-                                            rec.count("duplicate")
-                                        else:
-                                            rec.count("unexpected")
-                                        continue
-                                    what = self.other(data)
-                                    if what == _PING:
-                                        await send(EIO_PONG)
-                                    elif what == _GONE:
-                                        raise ConnectionError("the server disconnected")
-                                elif msg.type in CLOSING:
-                                    raise ConnectionError("the server closed the socket")
-                                else:
-                                    rec.count("unexpected")
-                        except Exception as exc:
-                            kinds[i] = classify(exc)
-                            rec.error(kinds[i], detail=repr(exc))
-                            left_at[i] = pc()
-                            return
-                        finally:
-                            waiting[i] = 0
-                        previous = k
-                        if think:
-                            await asyncio.sleep(think)
-                except asyncio.CancelledError:
-                    if not rec.stopping and pc() < deadline_ns:  # the watchdog's timeout
-                        kinds[i] = "timeout"
-                        left_at[i] = pc()
-                    raise
-
-            tasks: list[asyncio.Future[Any] | None] = [
-                None if ws is None else rec.spawn(loop(i, ws), "socket.io client")
-                for i, ws in enumerate(conns)
-            ]
-            dog = Watchdog(rec, timeout)
-            dog.watch_slots(waiting, tasks)
-            refine = rec.spawn(refine_interval(rec, "ack", wl.think, self.correct),
-                               "interval estimate")
-            try:
-                await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
-            finally:
-                refine.cancel()
-                await self._close_all(conns)
-            end_ns = min(deadline_ns, time.perf_counter_ns())
-            if not rec.stopping:
-                self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
+    def _judge_frame(self, k: int, message: str, data: str, previous: int) -> Any:
+        """The closed model's reading of a frame: the ack of ``k`` is judged; a second ack of
+        ``previous`` is a ``duplicate``; a ping asks for a pong; the server's disconnect ends
+        the client; anything else is ``unexpected``."""
+        rid = self.ack_id(data)
+        if rid == k:
+            return TIMED if self.judge(k, message, data) else ANSWER
+        if rid is not None:
+            if rid == previous:
+                self.rec.error("duplicate", detail=f"ack {rid} received twice")
+                self.rec.count("duplicate")
+            else:
+                self.rec.count("unexpected")
+            return None
+        what = self.other(data)
+        if what == _PING:
+            return EIO_PONG
+        if what == _GONE:
+            raise ConnectionError("the server disconnected")
+        return None
 
     # -- open model: EchoRun's sender, grace and accounting with Socket.IO frames --
 

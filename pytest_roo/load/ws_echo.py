@@ -32,7 +32,7 @@ from pytest_roo.load.recorder import EARLY_NS, LATE_NS, Recorder
 from pytest_roo.load.workload import Workload
 from pytest_roo.load.ws_client import CLOSING, WsClient, echo_message, reply_id
 
-__all__ = ["MAX_IN_FLIGHT", "EchoRun"]
+__all__ = ["ANSWER", "MAX_IN_FLIGHT", "TIMED", "EchoRun"]
 
 #: Messages allowed in flight on one connection (open model) before further sends are dropped.
 MAX_IN_FLIGHT = 10_000
@@ -40,6 +40,10 @@ MAX_IN_FLIGHT = 10_000
 #: ``status[k]`` of a message: sent or not yet, answered, given up on (the watchdog's value)
 _ANSWERED = 1
 _EXPIRED = Watchdog.EXPIRED
+
+#: What :meth:`EchoRun._judge_frame` makes of a frame: the answer, timed / the answer, wrong
+TIMED = object()
+ANSWER = object()
 
 
 class EchoRun:
@@ -63,104 +67,108 @@ class EchoRun:
     # -- closed model --
 
     async def closed(self) -> None:
-        """The closed model: every client sends its next message when the previous reply is in."""
-        import aiohttp
-
-        rec, wl, timeout = self.rec, self.wl, self.timeout
-        TEXT = aiohttp.WSMsgType.TEXT
+        """The closed model: every client sends its next message when the previous answer is in
+        (``<metric>`` corrected for coordinated omission unless ``correct=False``); each client
+        runs :meth:`_closed_client`."""
+        rec, wl = self.rec, self.wl
         async with self.client._client_session(wl.clients) as http:
-            conns, kinds = await self._connect_all(http, wl.clients)
+            conns, self.kinds = await self._connect_all(http, wl.clients)
             begin(rec, wl.duration)
-            start_ns = time.perf_counter_ns()
-            deadline_ns = int(rec.deadline * 1e9)
-            buf = rec.batch("rtt")
+            self.start_ns = time.perf_counter_ns()
+            self.deadline_ns = int(rec.deadline * 1e9)
+            self.buf = rec.batch(self.metric)
             if self.correct:
                 # Expected interval: the think time plus a typical round trip; refined once the
                 # first batch is in (see correction.refine_interval).
-                rec.correct("rtt", max(1, int(wl.think * 1e6)) + 1000, "rtt_raw")
-            think = wl.think
-            prefix, pad = self.prefix, self.pad
-            ids = itertools.count()
-            # One slot per connection: when its reply wait began (0: not waiting). The watchdog
+                rec.correct(self.metric, max(1, int(wl.think * 1e6)) + 1000, self.metric + "_raw")
+            self.ids = itertools.count(self.first_id)
+            # One slot per connection: when its answer wait began (0: not waiting). The watchdog
             # fails a connection whose wait is older than the timeout; no timer per message.
-            waiting = [0] * len(conns)
-            left_at = [0] * len(conns)  # when a client left the run early (0: it did not)
-            done = [0] * len(conns)
-
-            async def loop(i: int, ws: Any) -> None:
-                pc = time.perf_counter_ns
-                send = ws.send_str
-                receive = ws.receive
-                append = buf.append
-                previous = -1
-                try:
-                    while not rec.stopping:
-                        t0 = pc()
-                        if t0 >= deadline_ns:
-                            return
-                        k = next(ids)
-                        message = echo_message(prefix, k, pad)
-                        rec.ops += 1
-                        done[i] += 1
-                        waiting[i] = t0
-                        try:
-                            await send(message)
-                            while True:
-                                msg = await receive()
-                                if msg.type is TEXT:
-                                    data = msg.data
-                                    if data == message:
-                                        append((pc() - t0) // 1000)
-                                        break
-                                    rid = reply_id(prefix, data)
-                                    if rid == k:
-                                        self._mismatch(k, message, data)
-                                        break
-                                    if rid is not None and rid == previous:
-                                        rec.error("duplicate",
-                                                  detail=f"message {rid} echoed twice")
-                                        rec.count("duplicate")
-                                    else:
-                                        rec.count("unexpected")
-                                elif msg.type in CLOSING:
-                                    rec.error("closed", detail="the server closed the socket")
-                                    kinds[i] = "closed"
-                                    left_at[i] = pc()
-                                    return
-                                else:
-                                    rec.count("unexpected")
-                        except Exception as exc:
-                            kinds[i] = classify(exc)
-                            rec.error(kinds[i], detail=repr(exc))
-                            left_at[i] = pc()
-                            return
-                        finally:
-                            waiting[i] = 0
-                        previous = k
-                        if think:
-                            await asyncio.sleep(think)
-                except asyncio.CancelledError:
-                    if not rec.stopping and pc() < deadline_ns:  # the watchdog's timeout
-                        kinds[i] = "timeout"
-                        left_at[i] = pc()
-                    raise
-
+            self.waiting = [0] * len(conns)
+            self.left_at = [0] * len(conns)  # when a client left the run early (0: it did not)
+            self.done = [0] * len(conns)
             tasks: list[asyncio.Future[Any] | None] = [
-                None if ws is None else rec.spawn(loop(i, ws), "echo client")
+                None if ws is None else rec.spawn(self._closed_client(i, ws), self.client_name)
                 for i, ws in enumerate(conns)
             ]
-            dog = Watchdog(rec, timeout)
-            dog.watch_slots(waiting, tasks)
-            refine = rec.spawn(refine_interval(rec, "rtt", wl.think, self.correct),
+            dog = Watchdog(rec, self.timeout)
+            dog.watch_slots(self.waiting, tasks)
+            refine = rec.spawn(refine_interval(rec, self.metric, wl.think, self.correct),
                                "interval estimate")
             try:
-                await dog.run_until_done([t for t in tasks if t is not None], deadline_ns)
+                await dog.run_until_done([t for t in tasks if t is not None], self.deadline_ns)
             finally:
                 refine.cancel()
                 await self._close_all(conns)
-            end_ns = min(deadline_ns, time.perf_counter_ns())
+            end_ns = min(self.deadline_ns, time.perf_counter_ns())
             if not rec.stopping:
-                self._closed_shares(conns, kinds, left_at, done, start_ns, end_ns)
+                self._closed_shares(conns, self.kinds, self.left_at, self.done, self.start_ns,
+                                    end_ns)
+
+    async def _closed_client(self, i: int, ws: Any) -> None:
+        """Client ``i`` of the closed model: send message ``k``, read until its answer, time it
+        from ``t0``, again until the deadline. The expected answer (:meth:`expected`) is
+        compared as text; any other frame goes to :meth:`_judge_frame`. A failure ends the
+        client and counts as its kind; the watchdog's cancel counts as a timeout."""
+        import aiohttp
+
+        TEXT = aiohttp.WSMsgType.TEXT
+        rec, think, ids = self.rec, self.wl.think, self.ids
+        waiting, left_at, done, kinds = self.waiting, self.left_at, self.done, self.kinds
+        deadline_ns, prefix, pad = self.deadline_ns, self.prefix, self.pad
+        frame, expected, judge_frame = self.frame, self.expected, self._judge_frame
+        pc = time.perf_counter_ns
+        send = ws.send_str
+        receive = ws.receive
+        append = self.buf.append
+        previous = -1
+        try:
+            while not rec.stopping:
+                t0 = pc()
+                if t0 >= deadline_ns:
+                    return
+                k = next(ids)
+                message = echo_message(prefix, k, pad)
+                want = expected(k, message)
+                rec.ops += 1
+                done[i] += 1
+                waiting[i] = t0
+                try:
+                    await send(frame(k, message))
+                    while True:
+                        msg = await receive()
+                        if msg.type is TEXT:
+                            data = msg.data
+                            if data == want:
+                                append((pc() - t0) // 1000)
+                                break
+                            outcome = judge_frame(k, message, data, previous)
+                            if outcome is TIMED:
+                                append((pc() - t0) // 1000)
+                                break
+                            if outcome is ANSWER:
+                                break
+                            if outcome is not None:
+                                await send(outcome)  # a frame the protocol asks back (a pong)
+                        elif msg.type in CLOSING:
+                            raise ConnectionError("the server closed the socket")
+                        else:
+                            rec.count("unexpected")
+                except Exception as exc:
+                    kinds[i] = classify(exc)
+                    rec.error(kinds[i], detail=repr(exc))
+                    left_at[i] = pc()
+                    return
+                finally:
+                    waiting[i] = 0
+                previous = k
+                if think:
+                    await asyncio.sleep(think)
+        except asyncio.CancelledError:
+            if not rec.stopping and pc() < deadline_ns:  # the watchdog's timeout
+                kinds[i] = "timeout"
+                left_at[i] = pc()
+            raise
 
     def _closed_shares(self, conns: list[Any], kinds: list[str], left_at: list[int],
                        done: list[int], start_ns: int, end_ns: int) -> None:
@@ -190,10 +198,35 @@ class EchoRun:
     in_flight = "messages in flight"
     #: what the answer is called in error details
     answer = "reply"
+    #: the first message id of a run
+    first_id = 0
+    #: what a closed-model client task is called (in a dying task's error)
+    client_name = "echo client"
 
     def frame(self, k: int, message: str) -> str:
         """The frame that carries message ``k`` (the echo sends the message itself)."""
         return message
+
+    def expected(self, k: int, message: str) -> str | None:
+        """The answer to message ``k`` as text, compared first (None: every answer is judged
+        by :meth:`_judge_frame`)."""
+        return message
+
+    def _judge_frame(self, k: int, message: str, data: str, previous: int) -> Any:
+        """A text frame that is not the expected answer to message ``k``, in the closed model:
+        ``ANSWER`` (it answers ``k`` wrongly: a ``mismatch``), ``TIMED`` (it answers ``k``
+        rightly), a frame to send back, or None (not an answer: keep reading). A second echo
+        of ``previous`` is a ``duplicate``, any other frame ``unexpected``."""
+        rid = reply_id(self.prefix, data)
+        if rid == k:
+            self._mismatch(k, message, data)
+            return ANSWER
+        if rid is not None and rid == previous:
+            self.rec.error("duplicate", detail=f"message {rid} echoed twice")
+            self.rec.count("duplicate")
+        else:
+            self.rec.count("unexpected")
+        return None
 
     async def _connect_all(self, http: Any, n: int) -> tuple[list[Any], list[str]]:
         return await self.client._connect_all(self.rec, http, self.url, n, self.timeout)
