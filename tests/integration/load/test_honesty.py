@@ -108,6 +108,24 @@ def test_the_collector_leaves_the_objects_of_before_the_run_alone(load_server: S
     assert gc.get_freeze_count() == 0
 
 
+def test_the_event_loop_lag_is_measured_inside_the_window_only(load_server: StartServer) -> None:
+    """A setup that holds the loop for 1.3 s (as 100 password handshakes may) comes before the
+    measured window: no arrival is due then, so it is not the generator's lag."""
+    srv = load_server()
+    url = srv.http("/health")
+
+    async def setup(session: Session) -> None:
+        time.sleep(1.3)  # blocks the event loop, across the first tick
+
+    async def scenario(session: Session) -> None:
+        await session.get(url, name="get")
+
+    result = HttpLoad().run(scenario, clients=1, duration=2.5, rate="20/s", setup=setup)
+    assert result.info["setup_seconds"] >= 1.2
+    assert result.operations == 50
+    assert result.generator["loop_lag_max"] < 0.25, result.generator
+
+
 def test_nested_runs_unfreeze_only_when_the_last_ends() -> None:
     import gc
 
