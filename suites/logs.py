@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pytest_roo.target import Target
@@ -99,3 +100,22 @@ async def publish_lines(session: Any, fan: LogFanout, inject_url: str,
     await asyncio.gather(*tasks)
     session.count("injected", len(fan.accepted))
     done.set()
+
+
+Role = Callable[[Any], Awaitable[None]]
+
+
+def fanout_roles(subscribers: int, subscriber: Role, publisher: Role) -> Role:
+    """The scenario of a fan-out run: users ``0 .. subscribers-1`` run ``subscriber``, the next
+    one ``publisher``; each runs one long iteration, then idles until the run ends."""
+
+    async def role(session: Any) -> None:
+        if session.iteration > 1:
+            await asyncio.sleep(0.25)
+            return
+        if session.vu < subscribers:
+            await subscriber(session)
+        else:
+            await publisher(session)
+
+    return role

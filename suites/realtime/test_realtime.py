@@ -17,7 +17,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
-from suites.logs import LogFanout, publish_lines, users_with_deployments
+from suites.logs import LogFanout, fanout_roles, publish_lines, users_with_deployments
 from suites.realtime.sizes import REALTIME, RealtimeSizes
 
 
@@ -110,14 +110,7 @@ def test_injected_log_line_reaches_subscribers(ws_swarm: Any, target: Target,
     async def publisher(session: Any) -> None:
         await publish_lines(session, fan, inject_url, user.auth, timeout)
 
-    async def role(session: Any) -> None:
-        if session.iteration > 1:  # one long iteration per user; then idle until the end
-            await asyncio.sleep(0.25)
-            return
-        if session.vu < fan.subscribers:
-            await subscriber(session)
-        else:
-            await publisher(session)
+    role = fanout_roles(fan.subscribers, subscriber, publisher)
 
     # the run lasts: connecting and confirming, the injections, the last deliveries
     result = ws_swarm.run(role, clients=fan.subscribers + 1, duration=sizes.duration + 2,

@@ -30,6 +30,7 @@ from pytest_roo.profiles import SelectedProfile
 from pytest_roo.results.metrics import LoadResult
 from pytest_roo.settings import Settings
 from pytest_roo.target import Target
+from suites.logs import fanout_roles
 from suites.reconnect.sizes import RECONNECT, ReconnectSizes
 from suites.resets import ResetBursts
 
@@ -217,14 +218,7 @@ def outage_run(target: Target, sizes: ReconnectSizes,
         topic.done_at = time.monotonic()
         done.set()
 
-    async def role(session: Any) -> None:
-        if session.iteration > 1:  # one long iteration per user
-            await asyncio.sleep(0.25)
-            return
-        if session.vu < topic.clients:
-            await subscriber(session)
-        else:
-            await publisher(session)
+    role = fanout_roles(topic.clients, subscriber, publisher)
 
     swarm = WsSwarm(max_generator_cpu=roo_settings.max_generator_cpu)
     bursts = ResetBursts(proxy, share=sizes.reset_share, every=sizes.reset_every,

@@ -18,7 +18,7 @@ import pytest
 
 from pytest_roo.profiles import SelectedProfile
 from pytest_roo.target import Target
-from suites.logs import LogFanout, publish_lines, users_with_deployments
+from suites.logs import LogFanout, fanout_roles, publish_lines, users_with_deployments
 from suites.socketio.sizes import SOCKETIO, SocketioSizes
 
 NAMESPACE = "/logs"
@@ -99,14 +99,7 @@ def test_log_lines_reach_socketio_subscribers(sio_swarm: Any, target: Target,
     async def publisher(session: Any) -> None:
         await publish_lines(session, lines, inject_url, user.auth, TIMEOUT)
 
-    async def role(session: Any) -> None:
-        if session.iteration > 1:  # one long iteration per user; then idle until the end
-            await asyncio.sleep(0.25)
-            return
-        if session.vu < sizes.subscribers:
-            await subscriber(session)
-        else:
-            await publisher(session)
+    role = fanout_roles(sizes.subscribers, subscriber, publisher)
 
     result = sio_swarm.run(role, target.base_url, namespace=NAMESPACE,
                            auth={"token": user.token}, clients=sizes.subscribers + 1,
