@@ -280,9 +280,9 @@ def quiet_collector() -> Iterator[None]:
 
     A full (oldest-generation) collection walks every object the process holds: inside pytest,
     with the plugin, aiohttp and psycopg imported, about 130,000 of them, which takes 25-65 ms on
-    a small VM. It happened several times a run, each time stalling the event loop, so arrivals
-    started late and the pause showed up in the measured latencies as if the server had been
-    slow. ``gc.freeze()`` moves the objects of before the run out of the collector's reach for
+    a small VM. Two of them ran inside the WebSocket and database suites' standard runs, each
+    stalling the event loop: arrivals started late and the pause showed up in the measured
+    latencies as if the server had been slow. ``gc.freeze()`` moves the objects of before the run out of the collector's reach for
     its duration (the collector still runs, over what the run creates); ``gc.unfreeze()`` hands
     them back when the last of nested or concurrent runs ends."""
     global _frozen_depth

@@ -116,9 +116,10 @@ async def tick(
         await asyncio.sleep(max(0.0, next_at - loop_time()))
         now = loop_time()
         if generation and rec.window_generation == generation:
-            # Only inside the measured window: connecting (100 SCRAM handshakes) may hold the
-            # loop, and so may a multi-process run's wait for its common start instant, but
-            # no arrival is due then. The tick across the window's begin is not a lag either.
+            # Only inside the measured window: connecting (asyncpg builds an SSL context per
+            # connection), a user's setup hook and a multi-process run's wait for its common
+            # start instant may hold the loop, but no arrival is due then. The tick across the
+            # window's begin is not a lag either.
             monitor.lags.append(max(0.0, now - next_at))
         next_at += 1.0
         if next_at < now:  # fell behind by more than a tick: do not burst

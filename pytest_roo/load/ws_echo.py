@@ -102,8 +102,7 @@ class EchoRun:
                 await self._close_all(conns)
             end_ns = min(self.deadline_ns, time.perf_counter_ns())
             if not rec.stopping:
-                self._closed_shares(conns, self.kinds, self.left_at, self.done, self.start_ns,
-                                    end_ns)
+                self._closed_shares(conns, end_ns)
 
     async def _closed_client(self, i: int, ws: Any) -> None:
         """Client ``i`` of the closed model: send message ``k``, read until its answer, time it
@@ -170,11 +169,11 @@ class EchoRun:
                 left_at[i] = pc()
             raise
 
-    def _closed_shares(self, conns: list[Any], kinds: list[str], left_at: list[int],
-                       done: list[int], start_ns: int, end_ns: int) -> None:
+    def _closed_shares(self, conns: list[Any], end_ns: int) -> None:
         """A client that failed counts, as errors of its kind, the operations the clients that
         stayed did per second, for the time it was missing."""
-        rec = self.rec
+        rec, kinds, left_at, done = self.rec, self.kinds, self.left_at, self.done
+        start_ns = self.start_ns
         stayed = [i for i, ws in enumerate(conns) if ws is not None and not left_at[i]]
         window = max(1, end_ns - start_ns)
         per_ns = sum(done[i] for i in stayed) / (len(stayed) * window) if stayed else 0.0

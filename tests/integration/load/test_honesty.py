@@ -109,7 +109,7 @@ def test_the_collector_leaves_the_objects_of_before_the_run_alone(load_server: S
 
 
 def test_the_event_loop_lag_is_measured_inside_the_window_only(load_server: StartServer) -> None:
-    """A setup that holds the loop for 1.3 s (as 100 password handshakes may) comes before the
+    """A setup that holds the loop for 1.3 s (as opening many connections may) comes before the
     measured window: no arrival is due then, so it is not the generator's lag."""
     srv = load_server()
     url = srv.http("/health")
