@@ -290,9 +290,13 @@ def judge_curve(
                 curve.generator_limit = index
             continue
         if step.saturated:
-            reasons.append(f"about {step.in_use:.3g} of the {clients} connections were busy "
-                           "waiting for the app on average (the generator itself kept up): "
-                           "arrivals queued for a free one; " + step.saturated.split(";")[0])
+            busy = (f"about {step.in_use:.3g} of the {clients} connections were busy"
+                    if step.in_use < clients else
+                    f"offered rate x mean latency asks for about {step.in_use:.3g} connections, "
+                    f"more than the {clients} open: all were busy")
+            reasons.append(f"{busy} waiting for the app on average (the generator itself kept "
+                           "up): arrivals queued for a free one; "
+                           + step.saturated.split(";")[0])
         if reasons:
             step.status = "broken"
         elif any(v.status == "inconclusive" for v in verdicts):

@@ -140,6 +140,19 @@ def test_a_missed_schedule_with_a_healthy_generator_is_the_app() -> None:
     assert "busy waiting for the app" in curve.steps[1].reasons[-1]
 
 
+def test_more_busy_connections_than_there_are_is_said_so() -> None:
+    """Little's law can ask for more connections than the run opened (the app's queue grew past
+    them): the reason says every one was busy, not "672 of the 400"."""
+    app = measure_step(step_result(250, 2.7, cpu=0.2, lag=0.001,
+                                   saturated="schedule not kept: 600 of 1,250"),
+                       10, 250, answered_at(250))
+    curve = judge_curve([*steps([(1, 0.005)]), app], CRITERIA, unit_rate=25, clients=400)
+    reason = curve.steps[1].reasons[-1]
+    assert curve.steps[1].status == "broken"
+    assert "more than the 400 open: all were busy waiting for the app" in reason, reason
+    assert " of the 400 connections" not in reason
+
+
 def test_a_missed_schedule_with_idle_connections_is_the_generator() -> None:
     """Late starts at 25/s with 20 ms answers: half a connection busy of 400, so no arrival
     waited for the app: the generator (or the machine it shares) was late."""
