@@ -6,8 +6,9 @@ same aiohttp endpoint.
 The server is bench/servers/ws_server.py (aiohttp + uvloop, pinned to core 0); ``GET /health``
 answers "ok". Rounds alternate ``wrk -t1 -cN -dD --latency`` (one thread: one core),
 ``HttpLoad().get(url, clients=N, duration=D)`` with its default driver (httptools:
-"pytest-roo") and with ``driver="aiohttp"`` ("roo-aiohttp"), closed model, keep-alive, each
-pinned to core 1. Prints requests per second, latency percentiles, client CPU per request
+"pytest-roo") and with ``driver="aiohttp"`` ("roo-aiohttp"), and a bare asyncio Protocol with
+httptools and no checks or histogram ("bare-httptools": the floor of a Python client), closed
+model, keep-alive, each pinned to core 1. Prints requests per second, latency percentiles, client CPU per request
 (wrk's from its rusage), the server's CPU (near 100 %: the server is the limit, and the ratio
 says more about the server than the clients) and the ratios against the targets: pytest-roo
 at least 0.9x wrk's requests per second and at most 10 us of client CPU per request. Install
@@ -60,6 +61,67 @@ print(json.dumps({"rps": m.count / r.duration, "count": m.count, "errors": r.err
                   "p90": m.percentile(90) * 1e3, "p99": m.percentile(99) * 1e3}))
 """
 
+#: the floor of a Python client here: an asyncio Protocol per connection, httptools parsing,
+#: a closed loop per connection, no checks, no histogram (latencies kept in a list)
+BARE = r"""
+import asyncio, json, sys, time
+from urllib.parse import urlsplit
+import httptools, numpy as np, uvloop
+url, clients, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+parts = urlsplit(url)
+REQUEST = (f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+           "Accept: */*\r\n\r\n").encode()
+samples = []
+
+
+class Conn(asyncio.Protocol):
+    waiter = None
+
+    def __init__(self):
+        self.parser = httptools.HttpResponseParser(self)
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.parser.feed_data(data)
+
+    def on_message_complete(self):
+        waiter, self.waiter = self.waiter, None
+        waiter.set_result(self.parser.get_status_code())
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    c0 = time.process_time()
+    conns = [(await loop.create_connection(Conn, parts.hostname, parts.port))[1]
+             for _ in range(clients)]
+    t0 = time.perf_counter()
+    end = t0 + duration
+    errors = 0
+    async def one(conn):
+        nonlocal errors
+        buf = []
+        while time.perf_counter() < end:
+            t = time.perf_counter_ns()
+            conn.waiter = waiter = loop.create_future()
+            conn.transport.write(REQUEST)
+            if await waiter != 200:
+                errors += 1
+            buf.append(time.perf_counter_ns() - t)
+        samples.extend(buf)
+    await asyncio.gather(*(one(c) for c in conns))
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    for conn in conns:
+        conn.transport.close()
+    a = np.array(samples) / 1e6
+    print(json.dumps({"rps": len(a) / seconds, "count": len(a), "errors": errors, "cpu": cpu,
+                      **{f"p{p}": float(np.percentile(a, p)) for p in (50, 75, 90, 99)}}))
+uvloop.install()
+asyncio.run(main())
+"""
+
 #: wrk under a wrapper that reports the CPU wrk used (user + system, from its rusage)
 WRK = r"""
 import json, resource, subprocess, sys
@@ -74,7 +136,7 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 RPS_TARGET = 0.9
 #: ... and client CPU per request at most this many microseconds
 CPU_TARGET_US = 10.0
-TOOLS = ("pytest-roo", "roo-aiohttp", "wrk")
+TOOLS = ("pytest-roo", "roo-aiohttp", "bare-httptools", "wrk")
 
 
 def parse_wrk(out: str) -> dict[str, Any]:
@@ -128,6 +190,12 @@ def main() -> None:
                     seconds = args.duration
                     r["count"] = (r["rps"] or 0) * seconds
                     r["cpu"] = json.loads(out.strip().splitlines()[-1])["cpu"]
+                elif tool == "bare-httptools":
+                    out, rss = run_client([PYTHON, "-c", BARE, url, str(args.clients),
+                                           str(args.duration)],
+                                          timeout=args.duration + 60, cwd=ROOT)
+                    r = json.loads(out.strip().splitlines()[-1])
+                    seconds = r["count"] / max(r["rps"], 1e-9)
                 else:
                     driver = "aiohttp" if tool == "roo-aiohttp" else "httptools"
                     out, rss = run_client([PYTHON, "-c", ROO, url, str(args.clients),
@@ -139,16 +207,16 @@ def main() -> None:
                 r["server_cpu"] = (server.cpu_seconds() - s0) / max(seconds, 1e-3)
                 r["rss_mb"] = rss
                 runs[tool].append(r)
-                print(f"  round {rnd + 1} {tool:11} {r['rps'] or 0:9.0f} req/s  "
+                print(f"  round {rnd + 1} {tool:14} {r['rps'] or 0:9.0f} req/s  "
                       f"{r['us_per_req']:6.1f} us/req  server CPU {r['server_cpu']:4.0%}  "
                       f"errors {r['errors']}", flush=True)
     print()
-    print(f"{'client':11} {'req/s':>9} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+    print(f"{'client':14} {'req/s':>9} {'p50 ms':>7} {'p75 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
           f"{'us/req':>7} {'RSS MB':>7} {'srv CPU':>7} {'x/wrk':>6}")
     base = median([r["rps"] for r in runs["wrk"]]) or 0.0
     for tool, rs in runs.items():
         rps = median([r["rps"] for r in rs]) or 0.0
-        print(f"{tool:11} {rps:9.0f} "
+        print(f"{tool:14} {rps:9.0f} "
               + " ".join(fmt(median([r[f"p{p}"] for r in rs]), "7.2f") for p in (50, 75, 90, 99))
               + f" {fmt(median([r.get('us_per_req') for r in rs]), '7.1f')}"
               f" {median([r['rss_mb'] for r in rs]) or 0:7.0f}"
@@ -164,6 +232,10 @@ def main() -> None:
               f"(target >= {RPS_TARGET:g}: {'ok' if roo / base >= RPS_TARGET else 'MISS'})")
     print(f"pytest-roo (httptools) client CPU per request: {roo_cpu:.1f} us "
           f"(target <= {CPU_TARGET_US:g} us: {'ok' if roo_cpu <= CPU_TARGET_US else 'MISS'})")
+    bare_cpu = median([r["us_per_req"] for r in runs["bare-httptools"]]) or 0.0
+    if bare_cpu:
+        print(f"pytest-roo (httptools) / the bare httptools loop, client CPU per request: "
+              f"{roo_cpu / bare_cpu:.2f}x (the harness's share: timing, checks, histograms)")
     if aio and aio_cpu:
         print(f"httptools / aiohttp driver: {roo / aio:.2f}x the requests/s, "
               f"{aio_cpu / max(roo_cpu, 1e-9):.1f}x less client CPU per request")
