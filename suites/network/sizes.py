@@ -27,7 +27,9 @@ class NetworkSizes:
 
 NETWORK = SuiteProfiles(
     "network",
-    smoke=NetworkSizes(devices=10, rate=30, duration=5, reset_share=0.3, reset_every=0.8,
+    # 240 commands: at 150, a healthy 3g run on a busy machine (p95 1.29 s against 1.74 s) was
+    # left INCONCLUSIVE, its 95 % bound resting on the few slowest commands
+    smoke=NetworkSizes(devices=10, rate=30, duration=8, reset_share=0.3, reset_every=0.8,
                        reset_window=0.25),
     standard=NetworkSizes(devices=20, rate=30, duration=8, reset_share=0.3, reset_every=0.8,
                           reset_window=0.25),
