@@ -8,11 +8,11 @@ answers "ok". Rounds alternate ``wrk -t1 -cN -dD --latency`` (one thread: one co
 ``HttpLoad().get(url, clients=N, duration=D)`` with its default driver (httptools:
 "pytest-roo") and with ``driver="aiohttp"`` ("roo-aiohttp"), and a bare asyncio Protocol with
 httptools and no checks or histogram ("bare-httptools": the floor of a Python client), closed
-model, keep-alive, each pinned to core 1. Prints requests per second, latency percentiles, client CPU per request
-(wrk's from its rusage), the server's CPU (near 100 %: the server is the limit, and the ratio
-says more about the server than the clients) and the ratios against the targets: pytest-roo
-at least 0.9x wrk's requests per second and at most 10 us of client CPU per request. Install
-wrk with ``apt-get install -y wrk``.
+model, keep-alive, each pinned to core 1. Prints requests per second, latency percentiles,
+client CPU per request (wrk's from its rusage), the server's CPU (near 100 %: the server is the
+limit, and the ratio says more about the server than the clients) and the ratios against the
+targets: pytest-roo at least 0.9x wrk's requests per second and at most 10 us of client CPU per
+request. Install wrk with ``apt-get install -y wrk``.
 """
 
 from __future__ import annotations

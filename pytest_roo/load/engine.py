@@ -282,9 +282,10 @@ def quiet_collector() -> Iterator[None]:
     with the plugin, aiohttp and psycopg imported, about 130,000 of them, which takes 25-65 ms on
     a small VM. Two of them ran inside the WebSocket and database suites' standard runs, each
     stalling the event loop: arrivals started late and the pause showed up in the measured
-    latencies as if the server had been slow. ``gc.freeze()`` moves the objects of before the run out of the collector's reach for
-    its duration (the collector still runs, over what the run creates); ``gc.unfreeze()`` hands
-    them back when the last of nested or concurrent runs ends."""
+    latencies as if the server had been slow. ``gc.freeze()`` moves the objects of before the
+    run out of the collector's reach for its duration (the collector still runs, over what the
+    run creates); ``gc.unfreeze()`` hands them back when the last of nested or concurrent runs
+    ends."""
     global _frozen_depth
     with _frozen_lock:
         _frozen_depth += 1
