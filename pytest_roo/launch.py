@@ -63,7 +63,8 @@ def start_process(
         env: variables for the process (added to pytest's environment unless
             ``inherit_env=False``); the place for passwords and tokens.
         cwd: working directory.
-        log_path: file for the process's stdout and stderr; default: a temporary file.
+        log_path: file for the process's stdout and stderr; default: a temporary file, removed
+            when the target is stopped (or fails to start: its last lines are in the error).
         timeout: seconds to become ready before the start fails.
         info: facts for suites (``Target.info``); URLs in it are masked in reports.
         stop_grace: seconds between SIGTERM and SIGKILL of the group when stopping.
@@ -119,6 +120,8 @@ def start_process(
         procs.reap(proc)  # its exit status, so that it does not stay a zombie
         watchdog.forget_pid(proc.pid)
         watchdog.close()
+        if log_path is None:
+            log.unlink(missing_ok=True)
 
     started = time.monotonic()
     try:
@@ -128,13 +131,15 @@ def start_process(
             _wait_callable(health, timeout, alive)
     except BaseException as exc:
         status = proc.poll()  # before stop(): what it did by itself, not what stopping did
+        last = tail(_read(log), 30)  # before stop() removes a temporary log
         stop()
         if isinstance(exc, (TimeoutError, RuntimeError)):
             how = (f"exited with status {status}" if status is not None
                    else "was still running and has been stopped")
+            where = "its output" if log_path is None else str(log)
             raise StartError(
                 f"{shlex.join(argv)!s:.200} was not ready ({exc}); it {how}. "
-                f"Last lines of {log}:\n{tail(_read(log), 30)}"
+                f"Last lines of {where}:\n{last}"
             ) from None
         raise
     return Target(

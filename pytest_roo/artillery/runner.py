@@ -172,6 +172,7 @@ class Artillery:
                "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1", "NO_COLOR": "1", **self.env,
                **(env or {})}
         label = name or f"artillery.{checked.path.stem}"
+        terminated = False
         try:
             sampler = CpuSampler()
             exit_code, wall, cpu = self._execute(argv, env, log, timeout, label, sampler)
@@ -186,9 +187,15 @@ class Artillery:
                 "engines": list(checked.engines),
                 "exit_code": exit_code,
             })
+        except _Terminated:
+            terminated = True
         finally:
             if not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+        if terminated:
+            # Artillery is gone and its files too; now let SIGTERM do what it would have done
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise KeyboardInterrupt("terminated (SIGTERM) while Artillery ran")
         if keep:
             result.info["report_file"] = str(report)
             result.info["log_file"] = str(log)
@@ -257,17 +264,10 @@ class Artillery:
                                   f"(bound {timeout:.0f}s)")
                     next_progress += 10.0
                 time.sleep(0.25)
-        except (KeyboardInterrupt, _Terminated) as stop:
+        except (KeyboardInterrupt, _Terminated):
             _stop_group(pid, kill_group)
             proc.returncode = -signal.SIGKILL
-            if isinstance(stop, _Terminated):
-                if handler_installed:
-                    signal.signal(signal.SIGTERM, previous)
-                    handler_installed = False
-                # Artillery is gone; now let SIGTERM do what it would have done
-                os.kill(os.getpid(), signal.SIGTERM)
-                raise KeyboardInterrupt("terminated (SIGTERM) while Artillery ran") from None
-            raise
+            raise  # run() removes the run's files, then re-delivers a SIGTERM
         finally:
             if handler_installed:
                 signal.signal(signal.SIGTERM, previous)

@@ -209,7 +209,9 @@ def test_ctrl_c_and_sigterm_leave_nothing_running(tmp_path: Path, aiohttp_server
     import psutil
 
     path = write(tmp_path, LONG.format(port=aiohttp_server.port))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    scratch = tmp_path / "tmp"  # the child's temporary directory: the run's files go there
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch)}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True, preexec_fn=interruptible)
@@ -237,6 +239,7 @@ def test_ctrl_c_and_sigterm_leave_nothing_running(tmp_path: Path, aiohttp_server
     else:
         assert "KeyboardInterrupt" in output
     assert _group_gone(node_pid)
+    assert not [p.name for p in scratch.glob("roo-artillery-*")], output  # its files removed
     assert not psutil.pid_exists(node_pid) or \
         psutil.Process(node_pid).status() == psutil.STATUS_ZOMBIE
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -125,3 +130,37 @@ def test_trace_modes_record_what_they_say(pool: BrowserPool, engine: str, tmp_pa
         assert screencast == (mode == "full"), (mode, sorted(set(contents[mode]))[:10])
     with pytest.raises(ValueError, match="invalid trace='films': expected 'dom', 'full' or 'off'"):
         ContextFactory(browser, {}, trace="films")
+
+
+LEAVES_NOTHING = """
+import os
+from pytest_roo.browser.engines import discover_all
+from pytest_roo.browser.pool import BrowserPool
+with BrowserPool(discover_all(["chromium"]), {"headless": True}) as pool:
+    browser = pool.get("chromium")
+    for _ in range(3):  # a test's own context, closed while tracing
+        context = browser.new_context()
+        context.tracing.start(snapshots=True)
+        context.new_page().set_content("<p>x</p>")
+        context.close()
+    print("DURING", *sorted(os.listdir(os.environ["TMPDIR"])), flush=True)
+"""
+
+
+def test_the_pool_leaves_nothing_in_the_temporary_directory(pool: BrowserPool) -> None:
+    """Playwright's driver leaves a directory behind for every context closed while tracing;
+    the pool's own driver keeps its temporary files in a directory the pool removes."""
+    browser_or_skip(pool, "chromium")
+    # short: Chromium's socket in it must fit in 107 bytes
+    scratch = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    try:
+        env = {**os.environ, "TMPDIR": str(scratch),
+               "PYTHONPATH": str(Path(__file__).parents[3])}
+        run = subprocess.run([sys.executable, "-c", LEAVES_NOTHING], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        during = run.stdout.split("DURING", 1)[1].split()
+        assert len(during) == 1 and during[0].startswith("roo-pw-"), during  # the pool's
+        assert not list(scratch.iterdir())  # and gone with the pool
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,19 @@ def test_not_ready_in_time_is_stopped(tmp_path: Path) -> None:
         start_process([sys.executable, "-c", code], health=lambda: False,
                       base_url="http://127.0.0.1:9", timeout=1.5)
     assert gone_within(int(marker.read_text()), 10)
+
+
+def test_a_temporary_log_is_removed_with_the_process(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    port = free_port()
+    target = start_process([*SERVER, str(port)], health=f"http://127.0.0.1:{port}/")
+    assert target.log_path is not None and target.log_path.parent == tmp_path
+    target.stop()
+    code = "import sys; print('cannot bind: port taken', flush=True); sys.exit(3)"
+    with pytest.raises(StartError, match=r"(?s)Last lines of its output:.*port taken"):
+        start_process([sys.executable, "-c", code], health="http://127.0.0.1:9/health")
+    assert not list(tmp_path.iterdir())
 
 
 def test_children_of_the_process_are_stopped_too(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,13 +163,16 @@ def test_health_is_503_when_redis_is_gone(refapp_backends: Backends, tmp_path: o
             assert body["database"] == "ok"
         finally:
             assert app.stop() == 0
+        # its log was a temporary file of the launcher's choosing: gone with the app
+        assert not app.log_path.exists() and not Path(f"{app.log_path}.port").exists()
     finally:
         if redis.poll() is None:
             os.killpg(redis.pid, signal.SIGKILL)
             redis.wait(5)
 
 
-def test_bad_configuration_is_a_clear_error(refapp_backends: Backends) -> None:
+def test_bad_configuration_is_a_clear_error(refapp_backends: Backends, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="unknown fault 'typo_ms'"):
         start_refapp("postgresql://x", "redis://x", faults="typo_ms=1")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -180,8 +184,10 @@ def test_bad_configuration_is_a_clear_error(refapp_backends: Backends) -> None:
     assert run.returncode == 2
     assert "drop_messages='7'" in run.stderr
     assert "fraction between 0 and 1" in run.stderr
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(RefAppError, match="exited with code 1"):
         start_refapp("postgresql://nobody@127.0.0.1:1/none", "redis://127.0.0.1:1/0", timeout=20)
+    assert not list(tmp_path.iterdir())  # the temporary log: its last lines are in the error
 
 
 def test_sigterm_stops_app_and_its_group(start_app: StartApp) -> None:
