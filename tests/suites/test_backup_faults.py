@@ -9,7 +9,7 @@ import pytest
 
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 BACKUP = ["suites/backup"]
 RESTORED = ("test_every_backed_up_write_is_restored", "backup.restored_writes", "errors == 0")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.suites.runner import SuiteRun, run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 WS = "suites/ws"
 #: Wide enough that another healthy run on a shared, busy machine stays within it (a p95 of a

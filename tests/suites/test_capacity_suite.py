@@ -10,7 +10,7 @@ import pytest
 
 from tests.suites.runner import SuiteRun, run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 CAPACITY = "suites/capacity/test_capacity.py::test_handles_10x_the_standard_load"
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 CHAOS = ["suites/chaos"]
 REDIS, DROP, PG = "test_redis_restart", "test_network_to_postgres_drops", "test_postgres_restart"

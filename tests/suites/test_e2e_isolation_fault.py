@@ -8,7 +8,7 @@ import pytest
 
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 ISOLATION = "suites/e2e/test_isolation.py"
 ARGS = ["--roo-browsers", "chromium", "--roo-devices", "desktop"]

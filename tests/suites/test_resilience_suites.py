@@ -11,7 +11,7 @@ import pytest
 
 from tests.suites.runner import SUITE_TIMEOUT, SuiteRun, run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 NETWORK = "suites/network"
 RECONNECT = "suites/reconnect"

@@ -40,6 +40,7 @@ CASES = {
 }
 
 
+# memory and the app's own CPU: what another test beside it does not change (not heavy)
 @pytest.mark.parametrize("case", list(CASES))
 def test_resource_suite_fails_on_its_fault(case: str, tmp_path: Path) -> None:
     path, fault, profile, expected = CASES[case]
@@ -59,6 +60,7 @@ def _overhead_verdict(run: SuiteRun, test: str = OVERHEAD) -> dict[str, object]:
     return verdict
 
 
+@pytest.mark.heavy
 def test_overhead_suite_fails_on_expensive_tracing_and_monitoring(tmp_path: Path) -> None:
     """The exporter burns 15 % of a request's CPU, and so does observing a request: each
     overhead's lower bound is above 5 %. Both faults share one run: each A/B runs on its own
@@ -83,6 +85,7 @@ def _assert_overhead_caught(verdict: dict[str, object], run: SuiteRun, test: str
         f"{test}: {verdict}\n{run.explain()}")
 
 
+@pytest.mark.heavy
 def test_resource_suites_pass_on_the_healthy_reference_system(tmp_path: Path) -> None:
     """Every criterion PASSes on the healthy app. The tracing and monitoring overheads (about
     +1 to +2.5 % here) are A/Bs of CPU time: under this test tier's own parallel load (-n 2 on

@@ -10,7 +10,7 @@ import pytest
 
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 SUITE = "suites/socketio/test_socketio.py"
 DELIVERY = "test_log_lines_reach_socketio_subscribers"

@@ -18,7 +18,7 @@ import pytest
 
 from tests.suites.runner import SUITE_TIMEOUT, SuiteRun, run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 API = "suites/api/test_api.py"
 WS = "suites/ws/test_websockets.py"

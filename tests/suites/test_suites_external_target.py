@@ -11,7 +11,7 @@ import pytest
 from fixtures.refapp.launcher import start_refapp
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_ws_suite_against_an_external_target(postgres_db: Any, redis_db: Any,

@@ -39,6 +39,7 @@ server.listen(port, '127.0.0.1');
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.heavy,
     pytest.mark.skipif(shutil.which("node") is None,
                        reason="node is missing: apt-get install nodejs (ci/bootstrap.sh does)"),
     pytest.mark.skipif(not (NODE_MODULES / "ws").is_dir(),

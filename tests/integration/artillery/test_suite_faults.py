@@ -9,7 +9,7 @@ import pytest
 
 from tests.suites.runner import run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 SIO = "test_live_logs_with_artillery_socketio"
 

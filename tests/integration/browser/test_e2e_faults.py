@@ -9,7 +9,7 @@ import pytest
 
 from tests.suites.runner import SuiteRun, run_suite
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.heavy]
 
 TIMEOUT = 280.0
 

@@ -18,9 +18,9 @@ from tests.integration.faults.faults_servers import (
     LoopServer,
     connect,
     free_port,
-    median_rtt,
     read_all,
     round_trip,
+    rtt_of,
 )
 
 pytestmark = pytest.mark.integration
@@ -43,17 +43,19 @@ def test_without_toxics_bytes_pass_intact_both_ways(echo: LoopServer) -> None:
 @pytest.mark.parametrize("stream", ["downstream", "upstream"])
 def test_latency_is_added_within_ten_percent(realtime: None, echo: LoopServer, stream: str) -> None:
     with LocalProxy(f"127.0.0.1:{echo.port}") as proxy:
-        base = median_rtt(proxy.port)
+        base = rtt_of(proxy.port)
         proxy.add("latency", latency=100, stream=stream)
-        added = median_rtt(proxy.port) - base
+        added = rtt_of(proxy.port) - base
     assert abs(added - 0.100) <= tolerance(0.100), f"added {added * 1e3:.2f} ms"
 
 
 def test_small_latency_within_one_millisecond(realtime: None, echo: LoopServer) -> None:
+    """The fastest round trips: a busy machine only ever adds to a round trip (a median of 25
+    once moved by 2.6 ms beside a suite run), the toxic's delay is never taken off."""
     with LocalProxy(f"127.0.0.1:{echo.port}") as proxy:
-        base = median_rtt(proxy.port, rounds=25)
+        base = rtt_of(proxy.port, rounds=25, pick=min)
         proxy.add("latency", latency=5)
-        added = median_rtt(proxy.port, rounds=25) - base
+        added = rtt_of(proxy.port, rounds=25, pick=min) - base
     assert abs(added - 0.005) <= 0.0015, f"added {added * 1e3:.2f} ms"
 
 
