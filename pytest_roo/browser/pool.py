@@ -4,15 +4,13 @@ Playwright starts every browser in its own process group under its driver; when 
 process ends (normally, on Ctrl-C or killed) the driver's pipe closes and the driver kills the
 browsers it launched, so none is left behind. :meth:`BrowserPool.close` closes them explicitly.
 
-The pool's own driver, and the browsers it starts, keep their temporary files in one directory
-of the pool (``TMPDIR`` of the driver), removed by :meth:`BrowserPool.close`: Playwright leaves a
-directory in the system's temporary directory for every context closed while it was tracing
-(a test's own ``context.close()``), and a killed browser leaves its profile.
+The browsers keep their traces in a directory of the pool (``traces_dir``), removed by
+:meth:`BrowserPool.close`: without one, Playwright leaves a directory in the system's temporary
+directory for every context closed while it was tracing (a test's own ``context.close()``).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -25,11 +23,6 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserType, Playwright
 
 __all__ = ["BrowserPool", "EngineUnavailable"]
-
-
-#: the longest temporary directory Chromium starts in: it puts a Unix socket at
-#: ``<TMPDIR>/org.chromium.Chromium.XXXXXX/SingletonSocket``, and such a path holds 107 bytes
-_MAX_TMPDIR = 107 - len("/org.chromium.Chromium.XXXXXX/SingletonSocket")
 
 
 class EngineUnavailable(RuntimeError):
@@ -67,7 +60,7 @@ class BrowserPool:
         self.launch_timeout = launch_timeout
         self._playwright: Playwright | None = playwright
         self._manager: Any = None
-        self._scratch: str | None = None
+        self._traces: str | None = None
         self._browsers: dict[str, Browser] = {}
         self._failed: dict[str, str] = {}
         #: seconds each launch took, by engine
@@ -79,22 +72,8 @@ class BrowserPool:
         if self._playwright is None:
             from playwright.sync_api import sync_playwright
 
-            scratch = tempfile.mkdtemp(prefix="roo-pw-")
-            if len(scratch) > _MAX_TMPDIR:  # Chromium would not start: keep the usual place
-                os.rmdir(scratch)
-                scratch = ""
-            before = os.environ.get("TMPDIR")
-            if scratch:
-                self._scratch = scratch
-                os.environ["TMPDIR"] = scratch  # read once, when the driver starts
-            try:
-                self._manager = sync_playwright()
-                self._playwright = self._manager.start()
-            finally:
-                if before is None:
-                    os.environ.pop("TMPDIR", None)
-                else:
-                    os.environ["TMPDIR"] = before
+            self._manager = sync_playwright()
+            self._playwright = self._manager.start()
         return self._playwright
 
     def get(self, name: str) -> Browser:
@@ -111,6 +90,10 @@ class BrowserPool:
             raise EngineUnavailable(self._failed[name])
         kwargs = {**self.launch_args, **engine.launch_args()}
         kwargs.setdefault("timeout", self.launch_timeout * 1000)
+        if "traces_dir" not in kwargs:
+            if self._traces is None:
+                self._traces = tempfile.mkdtemp(prefix="roo-traces-")
+            kwargs["traces_dir"] = self._traces
         started = time.perf_counter()
         try:
             browser_type: BrowserType = getattr(self.playwright, name)
@@ -143,9 +126,9 @@ class BrowserPool:
             finally:
                 self._manager = None
                 self._playwright = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
+        if self._traces is not None:
+            shutil.rmtree(self._traces, ignore_errors=True)
+            self._traces = None
 
     def __enter__(self) -> BrowserPool:
         return self

@@ -125,7 +125,9 @@ t = start_process({[*SERVER, str(port)]!r}, health="http://127.0.0.1:{port}/", c
 open({str(pid_file)!r}, "w").write(str(t.pids[0]))
 os.kill(os.getpid(), signal.SIGKILL)
 """
+    # TMPDIR: the temporary log of a killed starter stays; let it stay here
     subprocess.run([sys.executable, "-c", code], timeout=60, check=False,
-                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                        "TMPDIR": str(tmp_path)})
     server = int(pid_file.read_text())
     assert gone_within(server, 15)

@@ -201,7 +201,7 @@ def test_sigterm_stops_app_and_its_group(start_app: StartApp) -> None:
     assert "REFAPP_LISTENING http://127.0.0.1:" in app.output()
 
 
-def test_app_dies_with_its_parent(refapp_backends: Backends) -> None:
+def test_app_dies_with_its_parent(refapp_backends: Backends, tmp_path: Path) -> None:
     """The launcher's --die-with-parent: killing the starting process takes the app with it."""
     code = (
         "import sys, time\n"
@@ -214,7 +214,8 @@ def test_app_dies_with_its_parent(refapp_backends: Backends) -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", code, backends.pg_url, backends.redis_url],
         stdout=subprocess.PIPE, cwd=REPO_ROOT, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        # TMPDIR: the temporary log of a killed starter stays; let it stay here
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TMPDIR": str(tmp_path)},
     )
     try:
         assert parent.stdout is not None
