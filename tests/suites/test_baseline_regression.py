@@ -54,5 +54,9 @@ def test_a_delay_fails_the_affected_rules_and_a_healthy_run_passes(tmp_path: Pat
 
     healthy = run_suite([WS], tmp_path / "healthy-2", args=compare)
     gate = _gate(healthy)
+    # the churn's p95 again: 300 sessions on a busy machine may not tell +10 ms either way
+    # (9.02 ms against 4.38 ms, this run's bound 17.5 ms): never FAIL, everything else PASS
+    assert gate.pop((CHURN, "p95:+10ms vs main"), None) in ("pass", "inconclusive"), (
+        healthy.explain())
     assert gate and set(gate.values()) == {"pass"}, healthy.explain()
     assert healthy.returncode == 0, healthy.explain()
