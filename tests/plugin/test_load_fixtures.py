@@ -76,7 +76,9 @@ def test_result_recorded_and_judged_by_the_marker(pytester: pytest.Pytester,
 
         @pytest.mark.slo("p95 < 2s", "error_rate < 1%")
         def test_echo_meets(ws_swarm):
-            result = ws_swarm.echo(URL, clients=3, duration=1, rate="50/s")
+            # 20 clients: on a busy machine answers took up to 242 ms, and 3 clients left
+            # 17 of the 50 arrivals waiting for a free one
+            result = ws_swarm.echo(URL, clients=20, duration=1, rate="50/s")
             assert result.operations == 50
 
         @pytest.mark.slo("p95 < 1us")

@@ -28,6 +28,9 @@ def _gate(run: SuiteRun) -> dict[tuple[str, str], str]:
             for v in t.get("verdicts", []) if v["criterion"].endswith(" vs main")}
 
 
+# solo: the rules compare p95s of a few ms between runs; beside another test a healthy
+# broadcast's p95 went from 4.18 ms to 17.3 ms (+13 ms against the +10 ms allowed)
+@pytest.mark.solo
 def test_a_delay_fails_the_affected_rules_and_a_healthy_run_passes(tmp_path: Path) -> None:
     store = ["--roo-baseline-dir", str(tmp_path / "baselines")]
     compare = [*store, "--roo-baseline-compare", "main", "--roo-regression", RULES]
