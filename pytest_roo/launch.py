@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +65,8 @@ def start_process(
             ``inherit_env=False``); the place for passwords and tokens.
         cwd: working directory.
         log_path: file for the process's stdout and stderr; default: a temporary file, removed
-            when the target is stopped (or fails to start: its last lines are in the error).
+            when the target is stopped (or fails to start: its last lines are in the error),
+            or when the process that started it dies (by the watchdog that stops the target).
         timeout: seconds to become ready before the start fails.
         info: facts for suites (``Target.info``); URLs in it are masked in reports.
         stop_grace: seconds between SIGTERM and SIGKILL of the group when stopping.
@@ -92,15 +94,17 @@ def start_process(
         base_url = f"{parts.scheme}://{parts.netloc}"
     child_env = dict(os.environ) if inherit_env else {}
     child_env.update({str(k): str(v) for k, v in (env or {}).items()})
-    if log_path is None:
-        handle, name = tempfile.mkstemp(prefix="roo-target-", suffix=".log")
-        os.close(handle)
-        log = Path(name)
-    else:
-        log = Path(log_path)
-        log.parent.mkdir(parents=True, exist_ok=True)
     watchdog = procs.Watchdog()
+    scratch: Path | None = None  # the temporary log's own directory
     try:
+        if log_path is None:
+            # in a directory the watchdog removes when this process dies, SIGKILL included
+            scratch = Path(tempfile.mkdtemp(prefix="roo-target-"))
+            watchdog.watch_dir(scratch)
+            log = scratch / "output.log"
+        else:
+            log = Path(log_path)
+            log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             try:
                 proc = procs.spawn(argv, env=child_env, cwd=cwd, stdout=out, stderr=out)
@@ -108,6 +112,8 @@ def start_process(
                 raise StartError(f"could not start {argv[0]!r}: {exc}") from None
     except BaseException:
         watchdog.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
     watchdog.watch_pid(proc.pid)
     pids = (proc.pid,)
@@ -119,9 +125,9 @@ def start_process(
         kill_groups(pids, grace=stop_grace)
         procs.reap(proc)  # its exit status, so that it does not stay a zombie
         watchdog.forget_pid(proc.pid)
-        watchdog.close()
-        if log_path is None:
-            log.unlink(missing_ok=True)
+        watchdog.close()  # it removes the temporary log's directory
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)  # were the watchdog gone already
 
     started = time.monotonic()
     try:

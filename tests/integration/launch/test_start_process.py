@@ -68,7 +68,7 @@ def test_a_temporary_log_is_removed_with_the_process(tmp_path: Path,
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     port = free_port()
     target = start_process([*SERVER, str(port)], health=f"http://127.0.0.1:{port}/")
-    assert target.log_path is not None and target.log_path.parent == tmp_path
+    assert target.log_path is not None and target.log_path.parent.parent == tmp_path
     target.stop()
     code = "import sys; print('cannot bind: port taken', flush=True); sys.exit(3)"
     with pytest.raises(StartError, match=r"(?s)Last lines of its output:.*port taken"):
@@ -125,9 +125,13 @@ t = start_process({[*SERVER, str(port)]!r}, health="http://127.0.0.1:{port}/", c
 open({str(pid_file)!r}, "w").write(str(t.pids[0]))
 os.kill(os.getpid(), signal.SIGKILL)
 """
-    # TMPDIR: the temporary log of a killed starter stays; let it stay here
+    # TMPDIR: where the temporary log goes, so that the test sees it removed
     subprocess.run([sys.executable, "-c", code], timeout=60, check=False,
                    env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
                         "TMPDIR": str(tmp_path)})
     server = int(pid_file.read_text())
     assert gone_within(server, 15)
+    deadline = time.monotonic() + 10  # the watchdog removes the log after the server is gone
+    while [p.name for p in tmp_path.iterdir()] != ["server.pid"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in tmp_path.iterdir()] == ["server.pid"]

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest
 
-from fixtures.refapp.launcher import REPO_ROOT, RefApp, RefAppError, start_refapp
+from fixtures.refapp.launcher import (
+    REPO_ROOT,
+    RefApp,
+    RefAppError,
+    remove_orphaned_logs,
+    start_refapp,
+)
 from tests.integration.refapp.refapp_client import Client, StartApp
 
 if TYPE_CHECKING:
@@ -214,7 +220,7 @@ def test_app_dies_with_its_parent(refapp_backends: Backends, tmp_path: Path) -> 
     parent = subprocess.Popen(
         [sys.executable, "-c", code, backends.pg_url, backends.redis_url],
         stdout=subprocess.PIPE, cwd=REPO_ROOT, start_new_session=True,
-        # TMPDIR: the temporary log of a killed starter stays; let it stay here
+        # TMPDIR: where the killed starter's temporary log stays, for the next start to remove
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TMPDIR": str(tmp_path)},
     )
     try:
@@ -233,6 +239,16 @@ def test_app_dies_with_its_parent(refapp_backends: Backends, tmp_path: Path) -> 
         else:
             os.killpg(app_pid, signal.SIGKILL)
             pytest.fail(f"reference app {app_pid} outlived its parent")
+        # the killed starter's log and port file stay, named by its pid, until a later start
+        # removes them; a running starter's files stay
+        left = sorted(p.name for p in tmp_path.iterdir())
+        assert len(left) == 2 and left[0].startswith(f"refapp-{parent.pid}-"), left
+        assert left[0].endswith(".log") and left[1] == left[0] + ".port", left
+        mine = tmp_path / f"refapp-{os.getpid()}-running.log"
+        mine.touch()
+        removed = remove_orphaned_logs(tmp_path)
+        assert sorted(p.name for p in removed) == left
+        assert [p.name for p in tmp_path.iterdir()] == [mine.name]
     finally:
         if parent.poll() is None:
             parent.kill()
