@@ -16,8 +16,9 @@ test waiting for another never holds up a ``solo`` test. They are collected firs
 xdist's first split gives them to one worker and the other worker's share is light: workers
 rarely wait for the lock. Without xdist nothing is locked.
 
-A test whose failure says that its measurement was void is measured once more, with nothing
-beside it (under xdist): the plugin's own words for a run that could not judge what it was asked
+A test whose failure says that its measurement was void (in its message, or in what it printed:
+the output of a pytest run inside it) is measured once more, with nothing beside it (under
+xdist): the plugin's own words for a run that could not judge what it was asked
 to, "schedule not kept" (the load asked for was not applied), "load generator saturated" and
 INCONCLUSIVE (too few samples to decide, at the confidence asked for). A busy two-core machine
 makes those now and then; a run that fails again fails the test. Only the second attempt is
@@ -142,15 +143,19 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
 
 
 def _void_reason(reports: list[pytest.TestReport]) -> str | None:
-    """The line of a failed call's message that says its measurement was void, if one does."""
+    """The line that says a failed call's measurement was void, if one does: in its message,
+    else in what it printed (a test that runs pytest inside, and asserts on the outcomes,
+    fails with "assert 0 == 1" while the inner run's output says why)."""
     for report in reports:
         if report.when != "call" or not report.failed:
             continue
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)
-        for line in message.splitlines():
-            if VOID.search(line):
-                return " ".join(line.split())[:300]
+        printed = [text for name, text in report.sections if name.startswith("Captured std")]
+        for text in (message, *printed):
+            for line in text.splitlines():
+                if VOID.search(line):
+                    return " ".join(line.split())[:300]
     return None
 
 
