@@ -24,7 +24,8 @@ import pytest
 
 from pytest_roo.load import WsSwarm
 from pytest_roo.load.workers import run_spread
-from tests.integration.load.test_workers import wait_gone, worker_pids
+from tests.integration.load.test_workers import worker_pids
+from tests.integration.processes import wait_gone
 from tests.integration.services.test_children_reaped import settled, zombies
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ import pytest
 from pytest_roo.load import WsSwarm
 from pytest_roo.load.split import CallSpec, DriverSpec, check_sendable, split
 from pytest_roo.load.workers import start_local_workers
+from tests.integration.processes import wait_gone
 
 if TYPE_CHECKING:
     from pytest_roo.load import DbLoadFixture, HttpLoadFixture, RedisLoadFixture, WsSwarmFixture
@@ -50,24 +50,6 @@ def worker_pids(root: int | None = None) -> set[int]:
         except psutil.Error:
             continue
     return found
-
-
-def wait_gone(pids: set[int], seconds: float = 10.0) -> set[int]:
-    """The ``pids`` still alive after up to ``seconds`` (zombies count as gone)."""
-    end = time.monotonic() + seconds
-    alive = set(pids)
-    while alive and time.monotonic() < end:
-        for pid in list(alive):
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                alive.discard(pid)
-                continue
-            if state == "Z":
-                alive.discard(pid)
-        if alive:
-            time.sleep(0.1)
-    return alive
 
 
 @pytest.fixture

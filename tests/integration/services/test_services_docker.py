@@ -35,6 +35,7 @@ from pytest_roo.services.docker_backend import (
 )
 from pytest_roo.services.models import PostgresServer
 from pytest_roo.services.procs import runtime_base
+from tests.integration.processes import wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -121,13 +122,6 @@ def _watchdogs(pid: int) -> list[int]:
             if child.cmdline()[1:3] == ["-S", "-c"]]
 
 
-def _alive(pid: int) -> bool:
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _kill(proc: subprocess.Popen[bytes], *others: int) -> None:
     for pid in (proc.pid, *others):
         os.kill(pid, signal.SIGKILL)
@@ -151,11 +145,7 @@ def test_next_session_removes_containers_of_a_killed_pytest_and_watchdog(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    # SIGKILL is delivered when the process next runs: on a busy machine, some ms later
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in watchdogs) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(_alive(pid) for pid in watchdogs)
+    assert not wait_gone(watchdogs)
     pytester.makepyfile("def test_next(redis_server):\n    pass\n")
     result = pytester.runpytest_subprocess("--roo-services=docker", *IMAGE_ARGS)
     result.assert_outcomes(passed=1)

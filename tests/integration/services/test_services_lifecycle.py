@@ -14,6 +14,7 @@ import pytest
 
 from pytest_roo.services import procs
 from tests.integration.interruptible import interruptible
+from tests.integration.processes import running
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +36,6 @@ def test_hang(postgres_db, redis_db):
     os.rename("state.tmp", "state.json")
     time.sleep({sleep})
 '''
-
-
-def _alive(pid: int) -> bool:
-    stat = procs.process_start_time(pid)
-    if stat is None:
-        return False
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("how", ["exit", "SIGINT", "SIGTERM", "SIGKILL"])
@@ -80,7 +71,7 @@ def test_nothing_remains_after_the_session_ends(pytester: pytest.Pytester, how: 
     assert len(state["pids"]) >= 3, state  # postmaster, its children, redis-server
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        alive = [pid for pid in state["pids"] if _alive(pid)]
+        alive = [pid for pid in state["pids"] if running(pid)]
         left = [d for d in state["dirs"] if os.path.exists(d)]
         if not alive and not left:
             break
